@@ -1,0 +1,1 @@
+"""Settings, the container document, storage. Never imports the data or control plane."""

@@ -1,0 +1,232 @@
+"""Node settings from `TAGWIRE_*` environment variables and an optional TOML file.
+
+Each setting is declared once in `SPECS` (name, default, parser, help) so that loading,
+validation and the documentation table in docs/settings.md come from one place. A bad value
+stops start-up with a `SettingsError` naming the setting and the reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["SPECS", "Settings", "SettingsError", "load_settings"]
+
+ENV_PREFIX = "TAGWIRE_"
+SETTINGS_FILE_ENV = "TAGWIRE_SETTINGS_FILE"
+
+
+class SettingsError(Exception):
+    """A setting has a value tagwire cannot run with."""
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("tagwire-data")
+    database_url: str = ""
+    containers: tuple[Path, ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()
+    cookie_domain: str = ""
+    log_level: str = "info"
+    sender: bool = True
+    sender_concurrency: int = 8
+    send_timeout: float = 10.0
+    max_attempts: int = 8
+    meta_base_url: str = "https://graph.facebook.com"
+    tiktok_base_url: str = "https://business-api.tiktok.com"
+    linkedin_base_url: str = "https://api.linkedin.com"
+    google_ads_base_url: str = "https://googleads.googleapis.com"
+    ga4_base_url: str = "https://www.google-analytics.com"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """Where the embedded SQLite database lives (database_url wins over data_dir)."""
+        if self.database_url:
+            return Path(self.database_url.removeprefix("sqlite:///"))
+        return self.data_dir / "tagwire.db"
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _integer(value: str, low: int, high: int) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ValueError(f"must be a whole number from {low} to {high}") from None
+    if not low <= number <= high:
+        raise ValueError(f"must be a whole number from {low} to {high}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ValueError("must be a number of seconds") from None
+    if not 0.1 <= number <= 300:
+        raise ValueError("must be from 0.1 to 300 seconds")
+    return number
+
+
+def _switch(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("on", "true", "1", "yes"):
+        return True
+    if lowered in ("off", "false", "0", "no"):
+        return False
+    raise ValueError("must be on or off")
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise ValueError("must be one of debug, info, warning, error")
+    return level
+
+
+def _database_url(value: str) -> str:
+    url = value.strip()
+    if not url:
+        return ""
+    if url.startswith(("postgresql://", "postgres://")):
+        raise ValueError(
+            "PostgreSQL storage is not available in this release; use sqlite:///PATH or "
+            "leave it empty for the data dir"
+        )
+    if not url.startswith("sqlite:///") or url == "sqlite:///":
+        raise ValueError("must look like sqlite:///path/to/tagwire.db")
+    return url
+
+
+def _paths(value: str) -> tuple[Path, ...]:
+    return tuple(Path(part.strip()) for part in value.split(",") if part.strip())
+
+
+def _proxies(value: str) -> tuple[Network, ...]:
+    networks = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or CIDR range") from None
+    return tuple(networks)
+
+
+_DOMAIN = re.compile(r"\.?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def _cookie_domain(value: str) -> str:
+    domain = value.strip().lower()
+    if domain and not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"{value!r} is not a domain such as client.com")
+    return domain.lstrip(".")
+
+
+def _base_url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query or fragment")
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    name: str
+    parse: Callable[[str], Any]
+    help: str
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("host", _text, "Address `tagwire serve` binds to."),
+    Spec("port", lambda v: _integer(v, 0, 65535), "Port `tagwire serve` listens on (0 picks a free one)."),
+    Spec("data_dir", lambda v: Path(v.strip()), "Folder for the embedded SQLite database."),
+    Spec("database_url", _database_url, "`sqlite:///PATH`; empty means `DATA_DIR/tagwire.db`."),
+    Spec("containers", _paths, "Comma-separated container document files to serve."),
+    Spec("trusted_proxies", _proxies, "Comma-separated IPs/CIDRs whose X-Forwarded-For is believed."),
+    Spec("cookie_domain", _cookie_domain, "Domain of the `tw_id` cookie; empty means host-only."),
+    Spec("log_level", _log_level, "debug, info, warning or error."),
+    Spec("sender", _switch, "on: this node delivers the outbox; off: ingest only."),
+    Spec("sender_concurrency", lambda v: _integer(v, 1, 256), "Requests in flight per node."),
+    Spec("send_timeout", _seconds, "Timeout of one delivery request, in seconds."),
+    Spec("max_attempts", lambda v: _integer(v, 1, 100), "Attempts before a request is dead."),
+    Spec("meta_base_url", _base_url, "Meta Graph API base URL (tests point it at a fake)."),
+    Spec("tiktok_base_url", _base_url, "TikTok Business API base URL."),
+    Spec("linkedin_base_url", _base_url, "LinkedIn REST API base URL."),
+    Spec("google_ads_base_url", _base_url, "Google Ads API base URL."),
+    Spec("ga4_base_url", _base_url, "GA4 Measurement Protocol base URL."),
+)
+
+assert [s.name for s in SPECS] == [f.name for f in fields(Settings)]
+
+
+def _file_values(path: Path) -> dict[str, str]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{SETTINGS_FILE_ENV}: cannot read {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    known = {spec.name for spec in SPECS}
+    values: dict[str, str] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise SettingsError(f"{path}: unknown setting '{key}'")
+        if isinstance(value, list):
+            value = ",".join(str(item) for item in value)
+        elif isinstance(value, bool):
+            value = "on" if value else "off"
+        elif not isinstance(value, str | int | float):
+            raise SettingsError(f"{path}: {key}: must be a string, number, boolean or list")
+        values[key] = str(value)
+    return values
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from (lowest to highest) defaults, the settings file, env vars, overrides.
+
+    `overrides` carries command-line flags such as `--port`.
+    """
+    env = os.environ if env is None else env
+    settings_file = env.get(SETTINGS_FILE_ENV, "").strip()
+    sources: list[tuple[str, dict[str, str]]] = []
+    if settings_file:
+        sources.append((settings_file, _file_values(Path(settings_file))))
+    sources.append(
+        ("env", {s.name: env[ENV_PREFIX + s.name.upper()] for s in SPECS if ENV_PREFIX + s.name.upper() in env})
+    )
+    sources.append(("flag", dict(overrides or {})))
+    values: dict[str, Any] = {}
+    for origin, raw in sources:
+        for spec in SPECS:
+            if spec.name not in raw:
+                continue
+            label = {"env": ENV_PREFIX + spec.name.upper(), "flag": f"--{spec.name.replace('_', '-')}"}.get(
+                origin, f"{origin}: {spec.name}"
+            )
+            try:
+                values[spec.name] = spec.parse(raw[spec.name])
+            except ValueError as exc:
+                raise SettingsError(f"{label}: {exc} (got {raw[spec.name]!r})") from None
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""The data plane: `/collect`, the hit pipeline, delivery, and the `tagwire` CLI."""

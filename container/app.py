@@ -1,0 +1,81 @@
+"""The data-plane ASGI app: explicit wiring of store, pipeline, outbox writer and sender."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from config.settings import Settings
+from config.storage import Store, StorageError
+from container.collect import CollectEndpoint
+from container.delivery.outbox import OutboxWriter
+from container.delivery.sender import Sender
+from container.pipeline import CompiledContainer
+
+__all__ = ["SHUTDOWN_GRACE_S", "create_app"]
+
+log = logging.getLogger("tagwire.app")
+
+SHUTDOWN_GRACE_S = 5.0
+
+
+def create_app(
+    settings: Settings,
+    store: Store,
+    containers: Mapping[str, CompiledContainer],
+    extra_routes: list[BaseRoute] | None = None,
+) -> Starlette:
+    sender = Sender(
+        store,
+        concurrency=settings.sender_concurrency,
+        timeout=settings.send_timeout,
+        max_attempts=settings.max_attempts,
+    )
+    writer = OutboxWriter(store, on_commit=sender.wake)
+    collect = CollectEndpoint(containers, writer, settings.trusted_proxies, settings.cookie_domain)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await store.ping()
+        except StorageError as exc:
+            return JSONResponse({"status": "unavailable", "reason": str(exc)}, 503)
+        if not containers:
+            return JSONResponse({"status": "unavailable", "reason": "no container loaded"}, 503)
+        return JSONResponse({"status": "ready", "containers": sorted(containers)})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        released = await store.release_inflight()
+        if released:
+            log.info("released rows a stopped node left inflight", extra={"fields": {"rows": released}})
+        writer.start()
+        if settings.sender:
+            sender.start()
+        log.info(
+            "tagwire ready",
+            extra={"fields": {"containers": sorted(containers), "sender": settings.sender}},
+        )
+        try:
+            yield
+        finally:
+            await writer.stop()
+            await sender.stop(SHUTDOWN_GRACE_S)
+            await store.close()
+
+    routes: list[BaseRoute] = [
+        Route("/collect", collect, methods=["POST", "OPTIONS"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        *(extra_routes or []),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,177 @@
+"""The `tagwire` command line: serve, migrate, validate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from config.schema import DocumentError, apply_defaults, load_document, validate_document
+from config.settings import Settings, SettingsError, load_settings
+from config.sqlite_store import SQLiteStore
+from config.storage import StorageError
+from container.app import create_app
+from container.demo import DemoReceiver, demo_document, demo_routes
+from container.logs import configure_logging
+from container.pipeline import CompiledContainer
+
+__all__ = ["main"]
+
+
+class CommandError(Exception):
+    """A command cannot go on; the message says why and what to do."""
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _compile(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, CompiledContainer]:
+    containers: dict[str, CompiledContainer] = {}
+    for source, doc in docs:
+        compiled = CompiledContainer.compile(apply_defaults(doc))
+        if compiled.id in containers:
+            raise CommandError(f"{source}: container id {compiled.id!r} is loaded twice")
+        containers[compiled.id] = compiled
+    return containers
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    docs = [(str(path), load_document(path)) for path in [*settings.containers, *args.container]]
+    sock = _bind(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    extra_routes = []
+    if args.demo:
+        receiver_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        if ":" in receiver_host:
+            receiver_host = f"[{receiver_host}]"
+        doc = demo_document(f"http://{receiver_host}:{port}/demo/receiver")
+        issues = validate_document(doc)
+        if issues:
+            raise CommandError("bundled demo container is invalid: " + "; ".join(map(str, issues)))
+        docs.append(("demo", doc))
+        extra_routes = demo_routes(DemoReceiver())
+    if not docs:
+        raise CommandError(
+            "no container to serve: pass --container FILE, set TAGWIRE_CONTAINERS, or use --demo"
+        )
+    store = SQLiteStore(settings.sqlite_path)
+    app = create_app(settings, store, _compile(docs), extra_routes)
+    display_host = f"[{host}]" if ":" in host else host
+    _out(f"tagwire listening on http://{display_host}:{port}")
+    if args.demo:
+        _out(f"demo site:        http://{display_host}:{port}/demo/")
+        _out(f"delivered events: http://{display_host}:{port}/demo/events")
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=False,  # tagwire resolves X-Forwarded-For itself, only for trusted proxies
+        server_header=False,
+        access_log=False,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> int:
+        store = SQLiteStore(settings.sqlite_path)
+        await store.open()
+        try:
+            return await store.schema_version()
+        finally:
+            await store.close()
+
+    version = asyncio.run(run())
+    _out(f"{settings.sqlite_path}: schema at version {version}")
+    return 0
+
+
+def _validate(args: argparse.Namespace, settings: Settings) -> int:
+    failed = 0
+    for path in args.file:
+        try:
+            doc = load_document(path)
+        except DocumentError as exc:
+            failed += 1
+            for issue in exc.issues:
+                sys.stderr.write(f"{path}: {issue}\n")
+            continue
+        _out(
+            f"{path}: valid (container {doc['container']['id']!r}, {len(doc['tags'])} tags, "
+            f"{len(doc['triggers'])} triggers)"
+        )
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tagwire",
+        description="Self-hosted server-side tag manager. Settings come from TAGWIRE_* "
+        "environment variables and an optional TOML file named by TAGWIRE_SETTINGS_FILE.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the data plane (/collect, delivery)",
+                                description="Run the data plane: /collect, the pipeline and the outbox sender.")  # fmt: skip
+    serve.add_argument("--demo", action="store_true",
+                       help="also serve the demo site, its container and a local receiver")  # fmt: skip
+    serve.add_argument("--host", help="bind address (default: TAGWIRE_HOST or 127.0.0.1)")
+    serve.add_argument("--port", help="port, 0 for a free one (default: TAGWIRE_PORT or 8000)")
+    serve.add_argument("--container", action="append", default=[], type=Path, metavar="FILE",
+                       help="container document to serve (repeatable)")  # fmt: skip
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema",
+                                  description="Apply pending schema migrations to the store.")  # fmt: skip
+    migrate.set_defaults(run=_migrate)
+
+    validate = commands.add_parser("validate", help="check container documents",
+                                   description="Check container documents (JSON or YAML). "
+                                   "Exit 0 when all are valid, 1 when any is not.")  # fmt: skip
+    validate.add_argument("file", nargs="+", type=Path, metavar="FILE")
+    validate.set_defaults(run=_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
+    try:
+        settings = load_settings(overrides=overrides)
+        configure_logging(settings.log_level)
+        return args.run(args, settings)
+    except (SettingsError, DocumentError, StorageError, CommandError) as exc:
+        sys.stderr.write(f"tagwire: {exc}\n")
+        return 2 if isinstance(exc, SettingsError) else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

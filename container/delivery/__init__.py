@@ -1,0 +1,1 @@
+"""Delivery: the outbox writer that makes hits durable, and the sender that drains it."""

@@ -1,0 +1,71 @@
+"""Group commit: many concurrent `/collect` requests share one store transaction.
+
+A request awaits `enqueue` and is acknowledged only after its rows are committed. While
+one commit is running, new rows pile up and go into the next one, so the commit rate
+adapts to load without a fixed delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from config.storage import OutboxRow, Store
+
+__all__ = ["OutboxWriter"]
+
+
+class OutboxWriter:
+    def __init__(self, store: Store, on_commit: Callable[[], None]) -> None:
+        self._store = store
+        self._on_commit = on_commit
+        self._waiting: list[tuple[list[OutboxRow], asyncio.Future[list[bool]]]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="tagwire-outbox-writer")
+
+    async def stop(self) -> None:
+        """Commit what is waiting, then stop (never cancels a commit half-way)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wakeup.set()
+        await self._task
+        self._task = None
+
+    async def enqueue(self, rows: list[OutboxRow]) -> list[bool]:
+        """Durably queue rows; True per row that was new, False where fire-once dropped it."""
+        future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((rows, future))
+        self._wakeup.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if self._waiting:
+                await self._commit()
+            if self._stopping and not self._waiting:
+                return
+
+    async def _commit(self) -> None:
+        batch, self._waiting = self._waiting, []
+        rows = [row for chunk, _ in batch for row in chunk]
+        try:
+            inserted = await self._store.enqueue(rows, int(time.time() * 1000))
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        start = 0
+        for chunk, future in batch:
+            if not future.done():
+                future.set_result(inserted[start : start + len(chunk)])
+            start += len(chunk)
+        self._on_commit()

@@ -1,0 +1,141 @@
+"""The sender: claims due outbox rows and delivers them with one pooled HTTP client.
+
+Outcomes: 2xx is sent; 408, 429, 5xx and transport errors are retried with exponential
+backoff and jitter (honouring `Retry-After`); any other 4xx is dead, kept with the
+platform's answer. A row that exhausts its attempts is dead too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from email.utils import parsedate_to_datetime
+
+import httpx
+import orjson
+
+from config.storage import Delivery, OutboxItem, Store
+
+__all__ = ["Sender", "classify"]
+
+log = logging.getLogger("tagwire.delivery")
+
+RESPONSE_LIMIT = 500
+BASE_BACKOFF_S = 2.0
+MAX_BACKOFF_S = 900.0
+POLL_S = 1.0
+
+
+def _retry_after_s(value: str | None, now: float) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(
+    item: OutboxItem, status: int | None, body: str, retry_after: str | None, max_attempts: int
+) -> Delivery:
+    """Decide what a response (or transport failure, `status=None`) means for the row."""
+    now = time.time()
+    now_ms = int(now * 1000)
+    response = body[:RESPONSE_LIMIT]
+    if status is not None and 200 <= status < 300:
+        return Delivery(item.id, "sent", status, response, now_ms, now_ms)
+    retryable = status is None or status in (408, 429) or status >= 500
+    attempts = item.attempts + 1
+    if not retryable or attempts >= max_attempts:
+        return Delivery(item.id, "dead", status, response, now_ms, now_ms)
+    delay = min(MAX_BACKOFF_S, BASE_BACKOFF_S * 2 ** (attempts - 1))
+    delay = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not security
+    hinted = _retry_after_s(retry_after, now)
+    if hinted is not None:
+        delay = max(delay, min(hinted, MAX_BACKOFF_S))
+    return Delivery(item.id, "failed", status, response, now_ms + int(delay * 1000), now_ms)
+
+
+class Sender:
+    def __init__(self, store: Store, *, concurrency: int, timeout: float, max_attempts: int) -> None:
+        self._store = store
+        self._concurrency = concurrency
+        self._max_attempts = max_attempts
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            follow_redirects=False,
+        )
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="tagwire-sender")
+
+    def wake(self) -> None:
+        """New rows were committed: look for work now instead of at the next poll."""
+        self._wakeup.set()
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming; give sends in flight `grace` seconds. Unfinished rows stay
+        inflight and are released to pending at the next start."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            done, _ = await asyncio.wait({self._task}, timeout=grace)
+            if not done:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+        await self._client.aclose()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                items = await self._store.claim(self._concurrency * 4, int(time.time() * 1000))
+            except Exception:
+                log.exception("outbox claim failed")
+                items = []
+            if items:
+                await self._send_all(items)
+                continue
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), POLL_S)
+            except TimeoutError:
+                pass
+
+    async def _send_all(self, items: list[OutboxItem]) -> None:
+        limit = asyncio.Semaphore(self._concurrency)
+
+        async def send(item: OutboxItem) -> Delivery:
+            async with limit:
+                return await self._send(item)
+
+        deliveries = await asyncio.gather(*(send(item) for item in items))
+        await self._store.record(list(deliveries))
+        for d in deliveries:
+            log.info(
+                "delivery",
+                extra={"fields": {"outbox_id": d.id, "state": d.state, "status": d.status}},
+            )
+
+    async def _send(self, item: OutboxItem) -> Delivery:
+        try:
+            response = await self._client.request(
+                item.method, item.url, headers=orjson.loads(item.headers), content=item.body
+            )
+        except httpx.HTTPError as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return classify(item, None, reason, None, self._max_attempts)
+        return classify(
+            item,
+            response.status_code,
+            response.text,
+            response.headers.get("retry-after"),
+            self._max_attempts,
+        )

@@ -1,0 +1,1 @@
+"""Tag templates: what a fired tag sends to its platform."""
