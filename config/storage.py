@@ -30,7 +30,7 @@ class OutboxRow:
     body: bytes
     event_name: str
     event_id: str
-    dedup_key: str
+    dedup_key: str | None
 
 
 @dataclass(frozen=True, slots=True)

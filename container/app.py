@@ -71,9 +71,10 @@ def create_app(
             await writer.stop()
             await sender.stop(SHUTDOWN_GRACE_S)
             await store.close()
+            log.info("tagwire stopped")
 
     routes: list[BaseRoute] = [
-        Route("/collect", collect, methods=["POST", "OPTIONS"]),
+        Route("/collect", collect.handle, methods=["POST", "OPTIONS"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *(extra_routes or []),

@@ -86,7 +86,7 @@ class CollectEndpoint:
             "vary": "Origin",
         }, None
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         container_id = request.query_params.get("id")
         if not container_id:
             return _error(400, "id", "required query parameter: the container id", {})

@@ -39,8 +39,11 @@ class CompiledTag:
             t.matches(event) for t in self.blocking
         )
 
-    def dedup_key(self, hit: Hit) -> str:
-        """The fire-once key; a hit without the scoped id falls back to its event id."""
+    def dedup_key(self, hit: Hit) -> str | None:
+        """The fire-once key (None: no dedup); a hit without the scoped id falls back to
+        its event id, so a browser retry of it still cannot send twice."""
+        if self.fire_once == "none":
+            return None
         if self.fire_once in ("transaction_id", "lead_id"):
             value = hit.section("data").get(self.fire_once)
             if value:

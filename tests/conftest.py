@@ -1,9 +1,14 @@
 from typing import Any
 
 import pytest
-from helpers import make_hit
+from tests.helpers import make_hit
 
 
 @pytest.fixture
 def hit() -> dict[str, Any]:
     return make_hit()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
+import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
+
+import httpx
+import uvicorn
 
 EMAIL_HASH = hashlib.sha256(b"jane.doe@example.com").hexdigest()
 
@@ -56,3 +67,98 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Run an ASGI app on a real uvicorn server on 127.0.0.1; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                            proxy_headers=False,
+                            lifespan="on")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+class Recorder:
+    """A fake destination that records requests and answers with scripted responses."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.responses: list[tuple[int, dict[str, str], bytes]] = []
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.requests.append(
+            {"path": scope["path"], "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
+             "body": body}
+        )  # fmt: skip
+        status, headers, payload = self.responses.pop(0) if self.responses else (204, {}, b"")
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})  # fmt: skip
+        await send({"type": "http.response.body", "body": payload})
+
+
+@contextlib.contextmanager
+def tagwire_process(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `tagwire serve ARGS` as a real process on a free port; yields its base URL."""
+    port = free_port()
+    full_env = {**os.environ, "TAGWIRE_LOG_LEVEL": "warning", **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "container.cli", "serve", "--host", "127.0.0.1",
+         "--port", str(port), *args],
+        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"tagwire exited {process.returncode}: {process.stderr.read().decode()}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("tagwire did not become ready in 20 s")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        time.sleep(0.05)

@@ -1,6 +1,6 @@
 import orjson
 import pytest
-from helpers import make_hit
+from tests.helpers import make_hit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -10,7 +10,7 @@ CREATE TABLE outbox (
     body            BLOB    NOT NULL,
     event_name      TEXT    NOT NULL,
     event_id        TEXT    NOT NULL,
-    dedup_key       TEXT    NOT NULL,
+    dedup_key       TEXT,
     state           TEXT    NOT NULL DEFAULT 'pending'
                     CHECK (state IN ('pending', 'inflight', 'sent', 'failed', 'dead')),
     attempts        INTEGER NOT NULL DEFAULT 0,
@@ -21,7 +21,8 @@ CREATE TABLE outbox (
     sent_at         INTEGER
 );
 
--- Fire once: a tag sends one request per dedup key (event id, transaction id or lead id).
+-- Fire once: a tag sends one request per dedup key (event id, transaction id or lead id);
+-- NULL keys (fire_once none) never collide.
 CREATE UNIQUE INDEX outbox_fire_once ON outbox (container_id, tag_id, dedup_key);
 
 -- The sender's claim query: due rows in order.

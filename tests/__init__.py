@@ -1,0 +1,1 @@
+"""tagwire test suite; mirrors the packages."""

@@ -1,0 +1,69 @@
+import asyncio
+
+import pytest
+
+from config.sqlite_store import SQLiteStore
+from config.storage import OutboxRow, StorageError
+from container.delivery.outbox import OutboxWriter
+
+pytestmark = pytest.mark.anyio
+
+
+def row(key):
+    return OutboxRow("shop", "hook", "h", "POST", "https://h/x", b"{}", b"{}", "lead", key, key)
+
+
+class CountingStore:
+    """Wraps the real store to count transactions."""
+
+    def __init__(self, store):
+        self.store = store
+        self.commits = 0
+
+    async def enqueue(self, rows, now_ms):
+        self.commits += 1
+        return await self.store.enqueue(rows, now_ms)
+
+
+async def test_concurrent_enqueues_share_commits_and_get_their_own_results(tmp_path):
+    store = SQLiteStore(tmp_path / "t.db")
+    await store.open()
+    counting = CountingStore(store)
+    commits_seen = []
+    writer = OutboxWriter(counting, on_commit=lambda: commits_seen.append(1))
+    writer.start()
+    results = await asyncio.gather(*(writer.enqueue([row(f"k{i % 50}")]) for i in range(200)))
+    await writer.stop()
+    assert sum(r == [True] for r in results) == 50
+    assert sum(r == [False] for r in results) == 150
+    assert counting.commits < 200  # grouped, not one transaction per request
+    assert len(commits_seen) == counting.commits
+    assert await store.outbox_counts() == {"pending": 50}
+    await store.close()
+
+
+async def test_stop_commits_what_is_waiting(tmp_path):
+    store = SQLiteStore(tmp_path / "t.db")
+    await store.open()
+    writer = OutboxWriter(store, on_commit=lambda: None)
+    writer.start()
+    pending = [asyncio.create_task(writer.enqueue([row(f"k{i}")])) for i in range(20)]
+    await asyncio.sleep(0)
+    await writer.stop()
+    assert all(t.done() and t.result() == [True] for t in pending)
+    assert await store.outbox_counts() == {"pending": 20}
+    await store.close()
+
+
+async def test_store_failure_reaches_every_waiting_request():
+    class Broken:
+        async def enqueue(self, rows, now_ms):
+            raise StorageError("disk full")
+
+    writer = OutboxWriter(Broken(), on_commit=lambda: None)
+    writer.start()
+    results = await asyncio.gather(
+        *(writer.enqueue([row(str(i))]) for i in range(5)), return_exceptions=True
+    )
+    await writer.stop()
+    assert all(isinstance(r, StorageError) for r in results)

@@ -1,0 +1,175 @@
+import sqlite3
+
+import httpx
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from config.schema import apply_defaults
+from config.settings import load_settings
+from config.sqlite_store import SQLiteStore
+from container.app import create_app
+from container.hit import MAX_BODY_BYTES
+from container.pipeline import CompiledContainer
+from tests.helpers import make_document, make_hit, serve_in_thread
+
+
+def build_app(tmp_path, doc=None, **env):
+    settings = load_settings({"TAGWIRE_SENDER": "off", **env})
+    store = SQLiteStore(tmp_path / "tagwire.db")
+    container = CompiledContainer.compile(apply_defaults(doc or make_document()))
+    return create_app(settings, store, {container.id: container})
+
+
+@pytest.fixture
+def client(tmp_path):
+    with TestClient(build_app(tmp_path), base_url="https://t.example.com") as client:
+        yield client
+
+
+def outbox(tmp_path):
+    conn = sqlite3.connect(tmp_path / "tagwire.db")
+    rows = conn.execute("SELECT tag_id, event_id, state, body FROM outbox ORDER BY id").fetchall()
+    conn.close()
+    return rows
+
+
+def post(client, body, content_type="application/json", **headers):
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    return client.post("/collect?id=shop", content=data,
+                       headers={"content-type": content_type, **headers})  # fmt: skip
+
+
+def test_accepted_hit_is_committed_before_the_answer(client, tmp_path):
+    response = post(client, make_hit())
+    assert response.status_code == 204
+    (row,) = outbox(tmp_path)
+    assert row[:3] == ("hook", make_hit()["event_id"], "pending")
+    assert orjson.loads(row[3])["event"] == "Lead"
+
+
+def test_text_plain_beacon_is_accepted(client, tmp_path):
+    assert post(client, make_hit(), "text/plain;charset=UTF-8").status_code == 204
+    assert len(outbox(tmp_path)) == 1
+
+
+def test_repeated_hit_is_accepted_but_sent_once(client, tmp_path):
+    assert post(client, make_hit()).status_code == 204
+    assert post(client, make_hit()).status_code == 204
+    assert len(outbox(tmp_path)) == 1
+
+
+def test_batch_with_bad_hits_keeps_the_good_ones(client, tmp_path):
+    good = make_hit()
+    other = make_hit(event_id="11111111-2222-3333-4444-555555555555")
+    bad = make_hit(data={"value": "50"})
+    response = post(client, [good, bad, other, {"v": 1}])
+    assert response.status_code == 207
+    body = response.json()
+    assert body["accepted"] == [0, 2]
+    assert {"index": 1, "field": "data.value", "reason": "must be a number"} in body["errors"]
+    assert {"index": 3, "field": "event", "reason": "required"} in body["errors"]
+    assert [r[1] for r in outbox(tmp_path)] == [good["event_id"], other["event_id"]]
+
+
+def test_all_bad_is_400_naming_fields(client, tmp_path):
+    response = post(client, make_hit(user={"em": "jane@example.com"}, extra=1))
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert {e["field"] for e in errors} == {"user.em", "extra"}
+    assert outbox(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "field"),
+    [
+        (b"{", "application/json", 400, "body"),
+        (b"\xff\xfe{}", "application/json", 400, "body"),
+        (b"{}", "application/x-www-form-urlencoded", 415, "Content-Type"),
+        (b"{}", "", 415, "Content-Type"),
+        (b"[" + b"{}," * 50 + b"{}]", "application/json", 413, "body"),
+        (b'{"a":"' + b"x" * MAX_BODY_BYTES + b'"}', "application/json", 413, "body"),
+    ],
+)
+def test_bad_bodies(client, body, content_type, status, field):
+    response = post(client, body, content_type)
+    assert response.status_code == status
+    assert response.json()["errors"][0]["field"] == field
+
+
+def test_container_id_is_required_and_must_exist(client):
+    response = client.post("/collect", content=b"{}", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "id"
+    response = client.post("/collect?id=nope", content=b"{}")
+    assert response.status_code == 404
+    assert "unknown container 'nope'" in response.json()["errors"][0]["reason"]
+
+
+def test_cookie_is_set_only_with_storage_consent(client):
+    response = post(client, make_hit())
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("tw_id=")
+    for attribute in ("HttpOnly", "SameSite=Lax", "Max-Age=34560000", "Secure", "Path=/"):
+        assert attribute in cookie
+    denied = make_hit(event_id="denied-0001", consent={"analytics_storage": "denied"})
+    assert "set-cookie" not in post(client, denied).headers
+
+
+def test_existing_cookie_is_kept(client):
+    client.cookies.set("tw_id", "abcdefghijklmnopqrstuv")
+    response = post(client, make_hit())
+    assert response.headers["set-cookie"].startswith("tw_id=abcdefghijklmnopqrstuv;")
+
+
+def test_cookie_domain_and_plain_http(tmp_path):
+    app = build_app(tmp_path, TAGWIRE_COOKIE_DOMAIN="example.com")
+    with TestClient(app, base_url="http://t.example.com") as client:
+        cookie = post(client, make_hit()).headers["set-cookie"]
+    assert "Domain=example.com" in cookie
+    assert "Secure" not in cookie
+
+
+@pytest.mark.parametrize(("trusted", "secure", "ip"), [("127.0.0.1", True, "198.51.100.7"),
+                                                        ("10.0.0.0/8", False, "127.0.0.1")])
+def test_forwarded_headers_only_from_trusted_proxy(tmp_path, trusted, secure, ip):
+    doc = make_document(params={"url": "https://hooks.example.com/x", "include_client": True})
+    app = build_app(tmp_path, doc, TAGWIRE_TRUSTED_PROXIES=trusted)
+    with serve_in_thread(app) as base:
+        response = httpx.post(
+            f"{base}/collect?id=shop",
+            content=orjson.dumps(make_hit()),
+            headers={"content-type": "application/json", "x-forwarded-proto": "https",
+                     "x-forwarded-for": "1.1.1.1, 198.51.100.7"},
+        )  # fmt: skip
+    assert response.status_code == 204
+    assert ("Secure" in response.headers["set-cookie"]) is secure
+    assert orjson.loads(outbox(tmp_path)[0][3])["client_ip"] == ip
+
+
+def test_cors_for_allowed_origins(client):
+    allowed = post(client, make_hit(), origin="https://www.example.com")
+    assert allowed.headers["access-control-allow-origin"] == "https://www.example.com"
+    assert allowed.headers["access-control-allow-credentials"] == "true"
+    refused = post(client, make_hit(), origin="https://evil.example.net")
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["field"] == "Origin"
+    same_origin = post(client, make_hit(), origin="https://t.example.com")
+    assert same_origin.status_code == 204
+
+
+def test_preflight(client):
+    response = client.options("/collect?id=shop", headers={"origin": "https://www.example.com"})
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-methods"] == "POST"
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "containers": ["shop"]}
+
+
+def test_wrong_method_is_405(client):
+    assert client.get("/collect?id=shop").status_code == 405

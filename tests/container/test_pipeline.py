@@ -1,0 +1,59 @@
+import orjson
+
+from config.schema import apply_defaults
+from container.pipeline import CompiledContainer
+from tests.helpers import make_document, make_hit
+from variables.hit import Hit
+
+
+def hit(**overrides):
+    wire = make_hit(**overrides)
+    return Hit("shop", wire["event"], wire["event_id"], wire, 1, 2, "203.0.113.5", "ua", None,
+               False, "t")  # fmt: skip
+
+
+def compiled(doc):
+    return CompiledContainer.compile(apply_defaults(doc))
+
+
+def test_fired_tag_becomes_an_outbox_row():
+    (row,) = compiled(make_document()).run(hit())
+    assert (row.container_id, row.tag_id, row.destination) == ("shop", "hook", "hooks.example.com")
+    assert row.url == "https://hooks.example.com/tagwire"
+    assert orjson.loads(row.body)["event"] == "Lead"
+    assert row.dedup_key == "event_id:0b8f7a1e-7c2d-4f7b-9a51-3e0c2b9d6f10"
+
+
+def test_trigger_not_matching_fires_nothing():
+    assert compiled(make_document()).run(hit(event="page_view")) == []
+
+
+def test_blocking_trigger_wins():
+    doc = make_document(firing_triggers=["everything"], blocking_triggers=["tests"])
+    assert compiled(doc).run(hit(event="test_lead")) == []
+    assert len(compiled(doc).run(hit(event="purchase"))) == 1
+
+
+def test_consent_is_enforced_server_side():
+    denied = {"ad_storage": "denied", "analytics_storage": "granted"}
+    assert compiled(make_document()).run(hit(consent=denied)) == []
+    assert compiled(make_document()).run(hit(consent={})) == []
+
+
+def test_disabled_tag_never_fires():
+    assert compiled(make_document(enabled=False)).run(hit()) == []
+
+
+def test_fire_once_scopes():
+    by_lead = compiled(make_document(fire_once="lead_id")).run(hit())[0]
+    assert by_lead.dedup_key == "lead_id:L-1001"
+    no_lead = compiled(make_document(fire_once="lead_id")).run(hit(data={"value": 1, "currency": "EUR"}))[0]
+    assert no_lead.dedup_key.startswith("event_id:")
+    by_tx = compiled(make_document(fire_once="transaction_id")).run(
+        hit(data={"transaction_id": "T-9"})
+    )[0]
+    assert by_tx.dedup_key == "transaction_id:T-9"
+
+
+def test_fire_once_none_has_no_key():
+    assert compiled(make_document(fire_once="none")).run(hit())[0].dedup_key is None
