@@ -247,8 +247,8 @@ def _origin_problem(origin: str) -> str | None:
     and host in lower case and leave out the default port, so the check is exact."""
     if origin == "*":
         return (
-            "'*' is not allowed: browsers send the collector's first-party cookie only to an "
-            "explicitly listed origin, never with a wildcard; list each origin instead"
+            "'*' is not allowed: the collector answers with credentials (its first-party "
+            "cookie) and browsers refuse those for a wildcard origin; list each origin instead"
         )
     if origin != origin.lower():
         return "must be in lower case, as browsers send it"

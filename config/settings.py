@@ -158,11 +158,17 @@ class Spec:
 
 SPECS: tuple[Spec, ...] = (
     Spec("host", _text, "Address `tagwire serve` binds to."),
-    Spec("port", lambda v: _integer(v, 0, 65535), "Port `tagwire serve` listens on (0 picks a free one)."),
+    Spec(
+        "port",
+        lambda v: _integer(v, 0, 65535),
+        "Port `tagwire serve` listens on (0 picks a free one).",
+    ),
     Spec("data_dir", lambda v: Path(v.strip()), "Folder for the embedded SQLite database."),
     Spec("database_url", _database_url, "`sqlite:///PATH`; empty means `DATA_DIR/tagwire.db`."),
     Spec("containers", _paths, "Comma-separated container document files to serve."),
-    Spec("trusted_proxies", _proxies, "Comma-separated IPs/CIDRs whose X-Forwarded-For is believed."),
+    Spec(
+        "trusted_proxies", _proxies, "Comma-separated IPs/CIDRs whose X-Forwarded-For is believed."
+    ),
     Spec("cookie_domain", _cookie_domain, "Domain of the `tw_id` cookie; empty means host-only."),
     Spec("log_level", _log_level, "debug, info, warning or error."),
     Spec("sender", _switch, "on: this node delivers the outbox; off: ingest only."),
@@ -214,7 +220,14 @@ def load_settings(
     if settings_file:
         sources.append((settings_file, _file_values(Path(settings_file))))
     sources.append(
-        ("env", {s.name: env[ENV_PREFIX + s.name.upper()] for s in SPECS if ENV_PREFIX + s.name.upper() in env})
+        (
+            "env",
+            {
+                s.name: env[ENV_PREFIX + s.name.upper()]
+                for s in SPECS
+                if ENV_PREFIX + s.name.upper() in env
+            },
+        )
     )
     sources.append(("flag", dict(overrides or {})))
     values: dict[str, Any] = {}
@@ -222,9 +235,10 @@ def load_settings(
         for spec in SPECS:
             if spec.name not in raw:
                 continue
-            label = {"env": ENV_PREFIX + spec.name.upper(), "flag": f"--{spec.name.replace('_', '-')}"}.get(
-                origin, f"{origin}: {spec.name}"
-            )
+            label = {
+                "env": ENV_PREFIX + spec.name.upper(),
+                "flag": f"--{spec.name.replace('_', '-')}",
+            }.get(origin, f"{origin}: {spec.name}")
             try:
                 values[spec.name] = spec.parse(raw[spec.name])
             except ValueError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Delivery", "OutboxItem", "OutboxRow", "Store", "StorageError"]
+__all__ = ["Delivery", "OutboxItem", "OutboxRow", "StorageError", "Store"]
 
 
 class StorageError(Exception):

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from config.settings import Settings
-from config.storage import Store, StorageError
+from config.storage import StorageError, Store
 from container.collect import CollectEndpoint
 from container.delivery.outbox import OutboxWriter
 from container.delivery.sender import Sender
@@ -57,7 +57,9 @@ def create_app(
         await store.open()
         released = await store.release_inflight()
         if released:
-            log.info("released rows a stopped node left inflight", extra={"fields": {"rows": released}})
+            log.info(
+                "released rows a stopped node left inflight", extra={"fields": {"rows": released}}
+            )
         writer.start()
         if settings.sender:
             sender.start()

@@ -58,26 +58,38 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     docs = [(str(path), load_document(path)) for path in [*settings.containers, *args.container]]
+    if not docs and not args.demo:
+        raise CommandError(
+            "no container to serve: pass --container FILE, set TAGWIRE_CONTAINERS, or use --demo"
+        )
     sock = _bind(settings.host, settings.port)
+    try:
+        server = _server(args, settings, docs, sock)
+    except BaseException:
+        sock.close()
+        raise
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+def _server(
+    args: argparse.Namespace,
+    settings: Settings,
+    docs: list[tuple[str, dict[str, Any]]],
+    sock: socket.socket,
+) -> uvicorn.Server:
     host, port = sock.getsockname()[:2]
+    display_host = f"[{host}]" if ":" in host else host
     extra_routes = []
     if args.demo:
-        receiver_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-        if ":" in receiver_host:
-            receiver_host = f"[{receiver_host}]"
+        receiver_host = "127.0.0.1" if host in ("0.0.0.0", "::") else display_host  # noqa: S104
         doc = demo_document(f"http://{receiver_host}:{port}/demo/receiver")
         issues = validate_document(doc)
         if issues:
             raise CommandError("bundled demo container is invalid: " + "; ".join(map(str, issues)))
         docs.append(("demo", doc))
         extra_routes = demo_routes(DemoReceiver())
-    if not docs:
-        raise CommandError(
-            "no container to serve: pass --container FILE, set TAGWIRE_CONTAINERS, or use --demo"
-        )
-    store = SQLiteStore(settings.sqlite_path)
-    app = create_app(settings, store, _compile(docs), extra_routes)
-    display_host = f"[{host}]" if ":" in host else host
+    app = create_app(settings, SQLiteStore(settings.sqlite_path), _compile(docs), extra_routes)
     _out(f"tagwire listening on http://{display_host}:{port}")
     if args.demo:
         _out(f"demo site:        http://{display_host}:{port}/demo/")
@@ -93,9 +105,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    server = uvicorn.Server(config)
-    server.run(sockets=[sock])
-    return 0 if server.started else 1
+    return uvicorn.Server(config)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -137,23 +147,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the data plane (/collect, delivery)",
-                                description="Run the data plane: /collect, the pipeline and the outbox sender.")  # fmt: skip
-    serve.add_argument("--demo", action="store_true",
-                       help="also serve the demo site, its container and a local receiver")  # fmt: skip
+    serve = commands.add_parser(
+        "serve",
+        help="run the data plane (/collect, delivery)",
+        description="Run the data plane: /collect, the pipeline and the outbox sender.",
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="also serve the demo site, its container and a local receiver",
+    )
     serve.add_argument("--host", help="bind address (default: TAGWIRE_HOST or 127.0.0.1)")
     serve.add_argument("--port", help="port, 0 for a free one (default: TAGWIRE_PORT or 8000)")
-    serve.add_argument("--container", action="append", default=[], type=Path, metavar="FILE",
-                       help="container document to serve (repeatable)")  # fmt: skip
+    serve.add_argument(
+        "--container",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="container document to serve (repeatable)",
+    )
     serve.set_defaults(run=_serve)
 
-    migrate = commands.add_parser("migrate", help="create or upgrade the database schema",
-                                  description="Apply pending schema migrations to the store.")  # fmt: skip
+    migrate = commands.add_parser(
+        "migrate",
+        help="create or upgrade the database schema",
+        description="Apply pending schema migrations to the store.",
+    )
     migrate.set_defaults(run=_migrate)
 
-    validate = commands.add_parser("validate", help="check container documents",
-                                   description="Check container documents (JSON or YAML). "
-                                   "Exit 0 when all are valid, 1 when any is not.")  # fmt: skip
+    validate = commands.add_parser(
+        "validate",
+        help="check container documents",
+        description="Check container documents (JSON or YAML). "
+        "Exit 0 when all are valid, 1 when any is not.",
+    )
     validate.add_argument("file", nargs="+", type=Path, metavar="FILE")
     validate.set_defaults(run=_validate)
     return parser

@@ -56,7 +56,7 @@ class CollectEndpoint:
         self.containers = containers
         self._writer = writer
         self._trusted = tuple(trusted_proxies)
-        self._cookie_suffix = "; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax" % COOKIE_MAX_AGE
+        self._cookie_suffix = f"; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"
         if cookie_domain:
             self._cookie_suffix += f"; Domain={cookie_domain}"
 
@@ -103,9 +103,7 @@ class CollectEndpoint:
             return Response(status_code=204, headers=headers)
         media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media_type not in _CONTENT_TYPES:
-            return _error(
-                415, "Content-Type", "must be application/json or text/plain", headers
-            )
+            return _error(415, "Content-Type", "must be application/json or text/plain", headers)
         try:
             body = await _read_body(request)
             candidates = parse_body(body)

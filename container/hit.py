@@ -79,14 +79,18 @@ def parse_body(body: bytes) -> list[Any]:
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        raise BodyError("body", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise BodyError(
+            "body", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     if isinstance(value, dict):
         return [value]
     if isinstance(value, list):
         if not value:
             raise BodyError("body", "empty batch: send at least one hit")
         if len(value) > MAX_BATCH:
-            raise BodyError("body", f"batch of {len(value)} hits; at most {MAX_BATCH} per request", 413)
+            raise BodyError(
+                "body", f"batch of {len(value)} hits; at most {MAX_BATCH} per request", 413
+            )
         return value
     raise BodyError("body", "must be a JSON object (one hit) or an array of hits")
 
@@ -209,7 +213,9 @@ def _check_contents(errors: Errors, contents: object) -> None:
         quantity = item.get("quantity", 1)
         if type(quantity) is not int or not 1 <= quantity <= 1_000_000:
             errors.append((f"{field}.quantity", "must be a whole number from 1 to 1000000"))
-        if "item_price" in item and not (_is_number(item["item_price"]) and item["item_price"] >= 0):
+        if "item_price" in item and not (
+            _is_number(item["item_price"]) and item["item_price"] >= 0
+        ):
             errors.append((f"{field}.item_price", "must be a number ≥ 0"))
 
 
@@ -273,7 +279,9 @@ def _check_custom(errors: Errors, custom: object) -> None:
                 errors.append((field, "more than 50 keys"))
             for sub_key, item in value.items():
                 if not _CUSTOM_KEY.fullmatch(sub_key):
-                    errors.append((f"{field}.{sub_key}", "key must be 1-40 characters of A-Z, a-z, 0-9, _"))
+                    errors.append(
+                        (f"{field}.{sub_key}", "key must be 1-40 characters of A-Z, a-z, 0-9, _")
+                    )
                 else:
                     _custom_scalar(errors, f"{field}.{sub_key}", item)
         elif value is not None:
@@ -295,7 +303,9 @@ def validate_hit(hit: object) -> Errors:
     if event is None:
         errors.append(("event", "required"))
     elif type(event) is not str or not _EVENT_NAME.fullmatch(event):
-        errors.append(("event", "must be a canonical or custom event name matching [a-z0-9_]{1,40}"))
+        errors.append(
+            ("event", "must be a canonical or custom event name matching [a-z0-9_]{1,40}")
+        )
     event_id = hit.get("event_id")
     if event_id is None:
         errors.append(("event_id", "required"))

@@ -76,7 +76,9 @@ class CompiledContainer:
             if tag["enabled"]
         )
         container = doc["container"]
-        return cls(container["id"], container["name"], frozenset(container["allowed_origins"]), tags)
+        return cls(
+            container["id"], container["name"], frozenset(container["allowed_origins"]), tags
+        )
 
     def run(self, hit: Hit) -> list[OutboxRow]:
         rows = []

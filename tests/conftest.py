@@ -1,6 +1,7 @@
 from typing import Any
 
 import pytest
+
 from tests.helpers import make_hit
 
 

@@ -27,15 +27,24 @@ def make_hit(**overrides: Any) -> dict[str, Any]:
         "event": "lead",
         "event_id": "0b8f7a1e-7c2d-4f7b-9a51-3e0c2b9d6f10",
         "ts": 1_763_900_000_000,
-        "page": {"url": "https://www.example.com/en/thanks", "referrer": "", "title": "Thanks",
-                 "locale": "en-GB"},
-        "consent": {"ad_storage": "granted", "analytics_storage": "granted",
-                    "ad_user_data": "granted", "ad_personalization": "denied", "source": "api"},
+        "page": {
+            "url": "https://www.example.com/en/thanks",
+            "referrer": "",
+            "title": "Thanks",
+            "locale": "en-GB",
+        },
+        "consent": {
+            "ad_storage": "granted",
+            "analytics_storage": "granted",
+            "ad_user_data": "granted",
+            "ad_personalization": "denied",
+            "source": "api",
+        },
         "user": {"em": EMAIL_HASH},
         "click": {"fbclid": "IwAR2xyz", "gclid": "Cj0KCQ"},
         "data": {"value": 50, "currency": "EUR", "lead_id": "L-1001"},
         "custom": {"plan": "pro"},
-    }  # fmt: skip
+    }
     hit.update(overrides)
     return hit
 
@@ -73,9 +82,15 @@ def free_port() -> int:
 def serve_in_thread(app: Any) -> Iterator[str]:
     """Run an ASGI app on a real uvicorn server on 127.0.0.1; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                            proxy_headers=False,
-                            lifespan="on")  # fmt: skip
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -111,12 +126,20 @@ class Recorder:
             if not message.get("more_body"):
                 break
         self.requests.append(
-            {"path": scope["path"], "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
-             "body": body}
-        )  # fmt: skip
+            {
+                "path": scope["path"],
+                "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
+                "body": body,
+            }
+        )
         status, headers, payload = self.responses.pop(0) if self.responses else (204, {}, b"")
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
 
@@ -126,16 +149,29 @@ def tagwire_process(*args: str, env: dict[str, str] | None = None) -> Iterator[s
     port = free_port()
     full_env = {**os.environ, "TAGWIRE_LOG_LEVEL": "warning", **(env or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "container.cli", "serve", "--host", "127.0.0.1",
-         "--port", str(port), *args],
-        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "container.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *args,
+        ],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     try:
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"tagwire exited {process.returncode}: {process.stderr.read().decode()}")
+                raise RuntimeError(
+                    f"tagwire exited {process.returncode}: {process.stderr.read().decode()}"
+                )
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                     break

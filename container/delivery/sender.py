@@ -8,6 +8,7 @@ platform's answer. A row that exhausts its attempts is dead too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -61,7 +62,9 @@ def classify(
 
 
 class Sender:
-    def __init__(self, store: Store, *, concurrency: int, timeout: float, max_attempts: int) -> None:
+    def __init__(
+        self, store: Store, *, concurrency: int, timeout: float, max_attempts: int
+    ) -> None:
         self._store = store
         self._concurrency = concurrency
         self._max_attempts = max_attempts
@@ -104,10 +107,8 @@ class Sender:
                 await self._send_all(items)
                 continue
             self._wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), POLL_S)
-            except TimeoutError:
-                pass
 
     async def _send_all(self, items: list[OutboxItem]) -> None:
         limit = asyncio.Semaphore(self._concurrency)

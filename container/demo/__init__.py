@@ -28,8 +28,12 @@ CSP = (
     "object-src 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; "
     "trusted-types 'none'"
 )
-PAGES = {"/demo/": "index.html", "/demo/lead": "lead.html", "/demo/thanks": "thanks.html",
-         "/demo/events": "events.html"}  # fmt: skip
+PAGES = {
+    "/demo/": "index.html",
+    "/demo/lead": "lead.html",
+    "/demo/thanks": "thanks.html",
+    "/demo/events": "events.html",
+}
 
 log = logging.getLogger("tagwire.demo")
 
@@ -59,10 +63,15 @@ class DemoReceiver:
         self.events.append(event)
         log.info(
             "demo receiver got an event",
-            extra={"fields": {"event": event.get("event"), "event_id": event.get("event_id"),
-                              "value": event.get("data", {}).get("value"),
-                              "currency": event.get("data", {}).get("currency")}},
-        )  # fmt: skip
+            extra={
+                "fields": {
+                    "event": event.get("event"),
+                    "event_id": event.get("event_id"),
+                    "value": event.get("data", {}).get("value"),
+                    "currency": event.get("data", {}).get("currency"),
+                }
+            },
+        )
         return Response(status_code=204)
 
     async def list(self, request: Request) -> Response:
@@ -70,17 +79,22 @@ class DemoReceiver:
 
 
 def demo_routes(receiver: DemoReceiver) -> list[BaseRoute]:
-    pages = {path: (HERE / "pages" / name).read_text(encoding="utf-8") for path, name in PAGES.items()}
+    pages = {
+        path: (HERE / "pages" / name).read_text(encoding="utf-8") for path, name in PAGES.items()
+    }
 
     async def page(request: Request) -> Response:
         nonce = secrets.token_urlsafe(16)
         html = pages[request.url.path].replace("{{nonce}}", nonce)
         return HTMLResponse(
             html,
-            headers={"content-security-policy": CSP.format(nonce=nonce),
-                     "cache-control": "no-store", "referrer-policy": "strict-origin-when-cross-origin",
-                     "x-content-type-options": "nosniff"},
-        )  # fmt: skip
+            headers={
+                "content-security-policy": CSP.format(nonce=nonce),
+                "cache-control": "no-store",
+                "referrer-policy": "strict-origin-when-cross-origin",
+                "x-content-type-options": "nosniff",
+            },
+        )
 
     async def home(request: Request) -> Response:
         return Response(status_code=307, headers={"location": "/demo/"})

@@ -97,7 +97,8 @@ RULES = [
     (("container", "domain"), "a." * 127, "container.domain", "host name"),
     (("container", "domain"), "https://example.com", "container.domain", "host name"),
     (("container", "allowed_origins"), "https://a.example", "container.allowed_origins", "list"),
-    (("container", "allowed_origins", 0), "*", "container.allowed_origins[0]", "'*' is not"),
+    (("container", "allowed_origins", 0), "*", "container.allowed_origins[0]",
+     "'*' is not allowed: the collector answers with credentials"),
     (("container", "allowed_origins", 0), "https://a.example/", "container.allowed_origins[0]",
      "no path, query, fragment or trailing slash"),
     (("container", "allowed_origins", 0), "https://a.example/shop", "container.allowed_origins[0]",
@@ -172,7 +173,8 @@ RULES = [
      "must be one of 'none', 'event_id', 'transaction_id', 'lead_id'"),
     # tags: template
     (("tags", 0, "template"), DELETE, "tags[0].template", "required field is missing"),
-    (("tags", 0, "template"), "gtag", "tags[0].template", "unknown template 'gtag'; known: webhook"),
+    (("tags", 0, "template"), "gtag", "tags[0].template",
+     "unknown template 'gtag'; known: webhook"),
     (("tags", 0, "template"), ["webhook"], "tags[0].template", "must be a string"),
     (("tags", 0, "params"), DELETE, "tags[0].params", "required field is missing"),
     (("tags", 0, "params"), "https://x.example", "tags[0].params", "must be an object"),
@@ -281,7 +283,8 @@ RULES = [
     (("tags", 0, "consent", "purposes", 0), 1.0, "tags[0].consent.purposes[0]", "an integer"),
     (("tags", 0, "consent", "purposes", 0), "1", "tags[0].consent.purposes[0]", "an integer"),
     (("tags", 0, "consent", "purposes", 0), 10**5000, "tags[0].consent.purposes[0]", "1 to 11"),
-    (("tags", 0, "consent", "purposes", 1), 1, "tags[0].consent.purposes[1]", "duplicate purpose 1"),
+    (("tags", 0, "consent", "purposes", 1), 1, "tags[0].consent.purposes[1]",
+     "duplicate purpose 1"),
 ]  # fmt: skip
 
 
@@ -384,6 +387,16 @@ def test_non_string_keys_from_yaml_are_reported():
     doc["container"][1] = "one"
     [issue] = validate_document(doc)
     assert str(issue) == "container: field names must be strings, not int"
+
+
+def test_non_string_keys_in_user_chosen_maps_are_reported_once():
+    doc = example()
+    doc["tags"][0]["params"]["headers"][1] = "x"
+    doc["tags"][1]["params"]["event_names"][None] = "x"
+    assert [str(i) for i in validate_document(doc)] == [
+        "tags[0].params.headers: field names must be strings, not int",
+        "tags[1].params.event_names: field names must be strings, not NoneType",
+    ]
 
 
 def test_validation_does_not_mutate_the_document():
@@ -568,7 +581,10 @@ def test_parse_document_accepts_text_and_bytes():
 def test_document_error_message_and_defaults():
     error = DocumentError([Issue("$", "cannot read file: gone")])
     assert error.source == "<document>"
-    assert str(error) == "<document>: 1 issue in the container document\n  $: cannot read file: gone"
+    assert str(error).splitlines() == [
+        "<document>: 1 issue in the container document",
+        "  $: cannot read file: gone",
+    ]
     assert str(Issue("tags[2].firing_triggers[0]", "unknown trigger 'x'")) == (
         "tags[2].firing_triggers[0]: unknown trigger 'x'"
     )

@@ -48,7 +48,11 @@ def test_database_url_wins_over_data_dir():
         ("TAGWIRE_PORT", "http", "TAGWIRE_PORT: must be a whole number from 0 to 65535"),
         ("TAGWIRE_PORT", "70000", "TAGWIRE_PORT: must be a whole number"),
         ("TAGWIRE_TRUSTED_PROXIES", "10.0.0.0/8,proxy", "'proxy' is not an IP address"),
-        ("TAGWIRE_COOKIE_DOMAIN", "client com", "TAGWIRE_COOKIE_DOMAIN: 'client com' is not a domain"),
+        (
+            "TAGWIRE_COOKIE_DOMAIN",
+            "client com",
+            "TAGWIRE_COOKIE_DOMAIN: 'client com' is not a domain",
+        ),
         ("TAGWIRE_LOG_LEVEL", "loud", "TAGWIRE_LOG_LEVEL: must be one of"),
         ("TAGWIRE_SENDER", "maybe", "TAGWIRE_SENDER: must be on or off"),
         ("TAGWIRE_DATABASE_URL", "postgresql://x/y", "PostgreSQL storage is not available"),
@@ -65,7 +69,9 @@ def test_bad_env_value_names_the_setting(name, value, message):
 
 def test_settings_file_then_env_then_flags(tmp_path):
     file = tmp_path / "tagwire.toml"
-    file.write_text('port = 7000\nhost = "0.0.0.0"\nsender = false\ntrusted_proxies = ["10.1.0.0/16"]\n')
+    file.write_text(
+        'port = 7000\nhost = "0.0.0.0"\nsender = false\ntrusted_proxies = ["10.1.0.0/16"]\n'
+    )
     env = {"TAGWIRE_SETTINGS_FILE": str(file), "TAGWIRE_PORT": "7001"}
     settings = load_settings(env, overrides={"port": "7002"})
     assert settings.port == 7002

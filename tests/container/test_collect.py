@@ -130,8 +130,10 @@ def test_cookie_domain_and_plain_http(tmp_path):
     assert "Secure" not in cookie
 
 
-@pytest.mark.parametrize(("trusted", "secure", "ip"), [("127.0.0.1", True, "198.51.100.7"),
-                                                        ("10.0.0.0/8", False, "127.0.0.1")])
+@pytest.mark.parametrize(
+    ("trusted", "secure", "ip"),
+    [("127.0.0.1", True, "198.51.100.7"), ("10.0.0.0/8", False, "127.0.0.1")],
+)
 def test_forwarded_headers_only_from_trusted_proxy(tmp_path, trusted, secure, ip):
     doc = make_document(params={"url": "https://hooks.example.com/x", "include_client": True})
     app = build_app(tmp_path, doc, TAGWIRE_TRUSTED_PROXIES=trusted)

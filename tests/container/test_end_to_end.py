@@ -39,7 +39,10 @@ def test_hits_reach_the_receiver_mapped_and_once(tmp_path):
             assert post(base, make_hit()).status_code == 204
             # the same lead again (a CRM resend or a refresh) and a page view (no tag)
             again = make_hit(event_id="another-event-id-0001")
-            assert post(base, [again, make_hit(event="page_view", event_id="pv-00000001")]).status_code == 204
+            assert (
+                post(base, [again, make_hit(event="page_view", event_id="pv-00000001")]).status_code
+                == 204
+            )
             wait_until(lambda: len(recorder.requests) >= 1, what="delivery")
             assert httpx.get(f"{base}/readyz").json()["status"] == "ready"
         (request,) = recorder.requests
@@ -92,8 +95,12 @@ def test_bad_setting_stops_start_up_naming_it(tmp_path):
 
 
 def test_sigterm_stops_cleanly(tmp_path):
-    port_env = {**os.environ, "TAGWIRE_DATA_DIR": str(tmp_path), "TAGWIRE_PORT": "0",
-                "TAGWIRE_LOG_LEVEL": "info"}
+    port_env = {
+        **os.environ,
+        "TAGWIRE_DATA_DIR": str(tmp_path),
+        "TAGWIRE_PORT": "0",
+        "TAGWIRE_LOG_LEVEL": "info",
+    }
     process = subprocess.Popen([sys.executable, "-m", "container.cli", "serve", "--demo"],
                                env=port_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)  # fmt: skip

@@ -1,10 +1,10 @@
 import orjson
 import pytest
-from tests.helpers import make_hit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from container.hit import MAX_BATCH, BodyError, parse_body, validate_hit
+from tests.helpers import make_hit
 
 
 def fields(errors):
@@ -98,7 +98,9 @@ def test_parse_body_errors(body, field, status, reason):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -47,7 +47,9 @@ def test_disabled_tag_never_fires():
 def test_fire_once_scopes():
     by_lead = compiled(make_document(fire_once="lead_id")).run(hit())[0]
     assert by_lead.dedup_key == "lead_id:L-1001"
-    no_lead = compiled(make_document(fire_once="lead_id")).run(hit(data={"value": 1, "currency": "EUR"}))[0]
+    no_lead = compiled(make_document(fire_once="lead_id")).run(
+        hit(data={"value": 1, "currency": "EUR"})
+    )[0]
     assert no_lead.dedup_key.startswith("event_id:")
     by_tx = compiled(make_document(fire_once="transaction_id")).run(
         hit(data={"transaction_id": "T-9"})

@@ -3,11 +3,11 @@ import time
 
 import orjson
 import pytest
-from tests.helpers import Recorder, serve_in_thread
 
 from config.sqlite_store import SQLiteStore
 from config.storage import OutboxItem, OutboxRow
 from container.delivery.sender import Sender, classify
+from tests.helpers import Recorder, serve_in_thread
 
 pytestmark = pytest.mark.anyio
 
