@@ -36,7 +36,7 @@ __all__ = [
     "validate_document",
 ]
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 # A field check: (value, path of the value, issues to append to).
 _Check = Callable[[object, str, list[Issue]], None]
 
@@ -163,12 +163,12 @@ def _each_unique(
     items: list,
     path: str,
     out: list[Issue],
-    item: Callable[[object, str, list[Issue]], T | None],
+    item: Callable[[object, str, list[Issue]], _T | None],
     what: str,
-) -> dict[T, int]:
+) -> dict[_T, int]:
     """Check every list item with `item` (which returns the usable value or None) and flag
     repeats, which are always a typo or a bad merge. Returns each value's first index."""
-    first: dict[T, int] = {}
+    first: dict[_T, int] = {}
     for index, raw in enumerate(items):
         item_path = f"{path}[{index}]"
         value = item(raw, item_path, out)
@@ -648,8 +648,10 @@ def _parse(text: str, *, yaml: bool) -> object:
         raise ValueError("not valid YAML: " + " ".join(str(exc).split())) from None
     except RecursionError:
         raise ValueError("not valid YAML: nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer too long to convert
-        raise ValueError(f"not valid YAML: {exc}") from None
+    except Exception as exc:
+        # PyYAML's constructors leak plain Python errors on malformed values: `!!int` with no
+        # digits raises IndexError, an integer too long to convert raises ValueError.
+        raise ValueError(f"not valid YAML: a value cannot be read ({exc})") from None
 
 
 def parse_document(text: bytes | str, source: str, *, yaml: bool = False) -> dict:
@@ -685,8 +687,7 @@ def load_document(path: str | os.PathLike[str]) -> dict:
     source = os.fspath(path)
     suffix = file.suffix.lower()
     if suffix not in (".json", ".yaml", ".yml"):
-        reason = f"unsupported file type {_show(file.suffix)}: use .json, .yaml or .yml"
-        raise DocumentError([Issue("$", reason)], source)
+        raise DocumentError([Issue("$", "file name must end in .json, .yaml or .yml")], source)
     try:
         data = file.read_bytes()
     except OSError as exc:

@@ -76,7 +76,7 @@ def create_app(
             log.info("tagwire stopped")
 
     routes: list[BaseRoute] = [
-        Route("/collect", collect.handle, methods=["POST", "OPTIONS"]),
+        Route("/collect", collect, methods=["POST", "OPTIONS"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *(extra_routes or []),

@@ -13,10 +13,9 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
 
 from config.storage import OutboxRow, StorageError
 from container.client_ip import Network, client_ip, is_trusted
@@ -37,15 +36,42 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _CONTENT_TYPES = ("application/json", "text/plain")
 
 
-def _json(status: int, body: Mapping[str, Any], headers: dict[str, str]) -> Response:
-    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+Headers = list[tuple[bytes, bytes]]
+_WANTED = frozenset(
+    {b"content-type", b"content-length", b"origin", b"cookie", b"user-agent", b"x-forwarded-for",
+     b"x-forwarded-proto", b"sec-gpc", b"host"}
+)  # fmt: skip
+_JSON = (b"content-type", b"application/json")
 
 
-def _error(status: int, field: str, reason: str, headers: dict[str, str]) -> Response:
-    return _json(status, {"errors": [{"field": field, "reason": reason}]}, headers)
+class _Answer(Exception):
+    """Ends a request early with a status and JSON errors."""
+
+    def __init__(self, status: int, field: str, reason: str) -> None:
+        self.status = status
+        self.body = {"errors": [{"field": field, "reason": reason}]}
+
+
+def _container_id(query: bytes) -> str | None:
+    for part in query.split(b"&"):
+        if part.startswith(b"id="):
+            return unquote(part[3:].decode("latin-1"))
+    return None
+
+
+def _cookie(header: str | None, name: str) -> str | None:
+    if not header:
+        return None
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
 
 
 class CollectEndpoint:
+    """A raw ASGI app: the hot path skips Request objects and reads only what it needs."""
+
     def __init__(
         self,
         containers: Mapping[str, CompiledContainer],
@@ -60,72 +86,93 @@ class CollectEndpoint:
         if cookie_domain:
             self._cookie_suffix += f"; Domain={cookie_domain}"
 
-    def _is_https(self, request: Request) -> bool:
-        if request.url.scheme == "https":
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = {k: v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
+        out: Headers = []
+        try:
+            status, body = await self._handle(scope, receive, headers, out)
+        except _Answer as answer:
+            status, body = answer.status, answer.body
+        if body is None:
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        payload = orjson.dumps(body)
+        out.append(_JSON)
+        out.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": payload})
+
+    def _is_https(self, scope: dict[str, Any], headers: dict[bytes, str], peer: str) -> bool:
+        if scope["scheme"] == "https":
             return True
-        peer = request.client.host if request.client else ""
         return (
-            request.headers.get("x-forwarded-proto") == "https"
+            headers.get(b"x-forwarded-proto") == "https"
             and bool(self._trusted)
             and is_trusted(peer, self._trusted)
         )
 
     def _cors(
-        self, request: Request, container: CompiledContainer
-    ) -> tuple[dict[str, str], str | None]:
-        """CORS headers for an allowed origin, or the reason a present origin is refused."""
-        origin = request.headers.get("origin")
+        self,
+        scope: dict[str, Any],
+        headers: dict[bytes, str],
+        container: CompiledContainer,
+        out: Headers,
+    ) -> None:
+        """Allow a listed or same origin with credentials; refuse any other browser origin."""
+        origin = headers.get(b"origin")
         if origin is None:
-            return {}, None  # not a browser fetch: server-to-server or sendBeacon without CORS
-        own = f"{request.url.scheme}://{request.url.netloc}"
+            return  # not a browser fetch: server-to-server, or a beacon without CORS
+        own = f"{scope['scheme']}://{headers.get(b'host', '')}"
         if origin != own and origin not in container.allowed_origins:
-            return {}, f"origin {origin!r} is not in container {container.id!r} allowed_origins"
-        return {
-            "access-control-allow-origin": origin,
-            "access-control-allow-credentials": "true",
-            "vary": "Origin",
-        }, None
+            raise _Answer(
+                403,
+                "Origin",
+                f"origin {origin!r} is not in container {container.id!r} allowed_origins",
+            )
+        out.append((b"access-control-allow-origin", origin.encode("latin-1")))
+        out.append((b"access-control-allow-credentials", b"true"))
+        out.append((b"vary", b"Origin"))
 
-    async def handle(self, request: Request) -> Response:
-        container_id = request.query_params.get("id")
+    async def _handle(
+        self, scope: dict[str, Any], receive: Any, headers: dict[bytes, str], out: Headers
+    ) -> tuple[int, dict[str, Any] | None]:
+        container_id = _container_id(scope["query_string"])
         if not container_id:
-            return _error(400, "id", "required query parameter: the container id", {})
+            raise _Answer(400, "id", "required query parameter: the container id")
         container = self.containers.get(container_id)
         if container is None:
-            return _error(404, "id", f"unknown container {container_id!r}", {})
-        headers, refused = self._cors(request, container)
-        if refused:
-            return _error(403, "Origin", refused, {})
-        if request.method == "OPTIONS":
-            headers["access-control-allow-methods"] = "POST"
-            headers["access-control-allow-headers"] = "content-type"
-            headers["access-control-max-age"] = "86400"
-            return Response(status_code=204, headers=headers)
-        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+            raise _Answer(404, "id", f"unknown container {container_id!r}")
+        self._cors(scope, headers, container, out)
+        if scope["method"] == "OPTIONS":
+            out.append((b"access-control-allow-methods", b"POST"))
+            out.append((b"access-control-allow-headers", b"content-type"))
+            out.append((b"access-control-max-age", b"86400"))
+            return 204, None
+        media_type = headers.get(b"content-type", "").split(";", 1)[0].strip().lower()
         if media_type not in _CONTENT_TYPES:
-            return _error(415, "Content-Type", "must be application/json or text/plain", headers)
+            raise _Answer(415, "Content-Type", "must be application/json or text/plain")
         try:
-            body = await _read_body(request)
-            candidates = parse_body(body)
+            candidates = parse_body(await _read_body(receive, headers.get(b"content-length")))
         except BodyError as exc:
-            return _error(exc.status, exc.field, exc.reason, headers)
-        return await self._accept(request, container, candidates, headers)
+            raise _Answer(exc.status, exc.field, exc.reason) from None
+        return await self._accept(scope, headers, container, candidates, out)
 
     async def _accept(
         self,
-        request: Request,
+        scope: dict[str, Any],
+        headers: dict[bytes, str],
         container: CompiledContainer,
         candidates: list[Any],
-        headers: dict[str, str],
-    ) -> Response:
+        out: Headers,
+    ) -> tuple[int, dict[str, Any] | None]:
         now_ms = int(time.time() * 1000)
-        request_headers = request.headers
-        peer = request.client.host if request.client else ""
-        ip = client_ip(peer, request_headers.get("x-forwarded-for"), self._trusted)
-        user_agent = request_headers.get("user-agent", "")[:512]
-        sec_gpc = request_headers.get("sec-gpc") == "1"
+        peer = scope["client"][0] if scope.get("client") else ""
+        ip = client_ip(peer, headers.get(b"x-forwarded-for"), self._trusted)
+        user_agent = headers.get(b"user-agent", "")[:512]
+        sec_gpc = headers.get(b"sec-gpc") == "1"
         trace_id = secrets.token_hex(8)
-        cookie = request.cookies.get(COOKIE_NAME)
+        cookie = _cookie(headers.get(b"cookie"), COOKIE_NAME)
         client_id = cookie if cookie and _CLIENT_ID.fullmatch(cookie) else None
         set_cookie = False
         errors: list[dict[str, Any]] = []
@@ -166,24 +213,24 @@ class CollectEndpoint:
                                   "errors": errors[:10]}},
             )  # fmt: skip
         if not accepted:
-            return _json(400, {"errors": errors}, headers)
+            return 400, {"errors": errors}
         if rows:
             try:
                 await self._writer.enqueue(rows)
             except StorageError:
                 log.exception("outbox commit failed", extra={"fields": {"trace_id": trace_id}})
-                headers["retry-after"] = "5"
-                return _error(503, "store", "temporarily unavailable; retry later", headers)
+                out.append((b"retry-after", b"5"))
+                raise _Answer(503, "store", "temporarily unavailable; retry later") from None
         if set_cookie:
-            secure = "; Secure" if self._is_https(request) else ""
-            headers["set-cookie"] = f"{COOKIE_NAME}={client_id}{self._cookie_suffix}{secure}"
+            secure = "; Secure" if self._is_https(scope, headers, peer) else ""
+            value = f"{COOKIE_NAME}={client_id}{self._cookie_suffix}{secure}"
+            out.append((b"set-cookie", value.encode("latin-1")))
         if errors:
-            return _json(207, {"accepted": accepted, "errors": errors}, headers)
-        return Response(status_code=204, headers=headers)
+            return 207, {"accepted": accepted, "errors": errors}
+        return 204, None
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
+async def _read_body(receive: Any, declared: str | None) -> bytes:
     if declared is not None:
         if not declared.isdigit():
             raise BodyError("Content-Length", "must be a whole number of bytes")
@@ -191,9 +238,14 @@ async def _read_body(request: Request) -> bytes:
             raise BodyError("body", f"larger than {MAX_BODY_BYTES} bytes", 413)
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BodyError("body", "client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise BodyError("body", f"larger than {MAX_BODY_BYTES} bytes", 413)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

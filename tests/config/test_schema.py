@@ -3,6 +3,7 @@ properties that hold for any input."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 from typing import Any
@@ -491,7 +492,7 @@ def test_unsupported_file_type(tmp_path):
     file = tmp_path / "container.toml"
     file.write_text("")
     [issue] = _load_issues(file)
-    assert issue == "$: unsupported file type '.toml': use .json, .yaml or .yml"
+    assert issue == "$: file name must end in .json, .yaml or .yml"
 
 
 def test_invalid_utf8_gives_the_position(tmp_path):
@@ -523,6 +524,8 @@ def test_yaml_syntax_error_gives_the_position(tmp_path):
         ("a: \x00\n", "special characters are not allowed"),
         ("a: " + "9" * 5000 + "\n", "not valid YAML"),
         ("[" * 100_000, "nested too deeply"),
+        ("a: !!int\n", "a value cannot be read"),
+        ("a: !!float\n", "a value cannot be read"),
     ],
 )
 def test_hostile_yaml_is_refused_cleanly(text, fragment):
@@ -640,6 +643,12 @@ def test_validate_never_raises(value):
 def test_validate_never_raises_under_a_document_shape(value):
     for doc in ({"container": value, "triggers": value, "tags": value}, {"tags": [value]}):
         assert isinstance(validate_document(doc), list)
+
+
+@given(st.binary(max_size=200) | st.text(max_size=200), st.booleans())
+def test_parse_document_raises_only_document_error(text, as_yaml):
+    with contextlib.suppress(DocumentError):
+        parse_document(text, "<fuzz>", yaml=as_yaml)
 
 
 @given(st.sampled_from(LEAF_PATHS), JSON_VALUES)
