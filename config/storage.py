@@ -8,7 +8,7 @@ thread, off the event loop.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = ["Delivery", "OutboxItem", "OutboxRow", "StorageError", "Store"]
 
@@ -17,9 +17,9 @@ class StorageError(Exception):
     """The store cannot be opened, migrated or used."""
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """A request a tag queued, before it has an id."""
+class OutboxRow(NamedTuple):
+    """A request a tag queued, before it has an id (a tuple: cheap to build per hit and
+    bound straight into the INSERT)."""
 
     container_id: str
     tag_id: str
@@ -73,8 +73,9 @@ class Store(Protocol):
 
     async def schema_version(self) -> int: ...
 
-    async def enqueue(self, rows: list[OutboxRow], now_ms: int) -> list[bool]:
-        """Commit rows in one transaction; False where the fire-once key already existed."""
+    async def enqueue(self, rows: list[OutboxRow], now_ms: int) -> int:
+        """Commit rows in one transaction; how many were new (a row whose fire-once key
+        already exists is dropped)."""
 
     async def claim(self, limit: int, now_ms: int) -> list[OutboxItem]:
         """Mark up to `limit` due pending/failed rows inflight and return them."""

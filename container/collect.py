@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from config.storage import OutboxRow, StorageError
 from container.client_ip import Network, client_ip, is_trusted
 from container.delivery.outbox import OutboxWriter
 from container.hit import MAX_BODY_BYTES, BodyError, parse_body, validate_hit
+from container.ids import random_hex, random_urlsafe
 from container.pipeline import CompiledContainer
 from variables.consent import storage_granted
 from variables.hit import Hit
@@ -55,7 +55,8 @@ class _Answer(Exception):
 def _container_id(query: bytes) -> str | None:
     for part in query.split(b"&"):
         if part.startswith(b"id="):
-            return unquote(part[3:].decode("latin-1"))
+            value = part[3:].decode("latin-1")
+            return unquote(value) if "%" in value else value
     return None
 
 
@@ -171,7 +172,7 @@ class CollectEndpoint:
         ip = client_ip(peer, headers.get(b"x-forwarded-for"), self._trusted)
         user_agent = headers.get(b"user-agent", "")[:512]
         sec_gpc = headers.get(b"sec-gpc") == "1"
-        trace_id = secrets.token_hex(8)
+        trace_id = random_hex(8)
         cookie = _cookie(headers.get(b"cookie"), COOKIE_NAME)
         client_id = cookie if cookie and _CLIENT_ID.fullmatch(cookie) else None
         set_cookie = False
@@ -187,7 +188,7 @@ class CollectEndpoint:
             hit_client_id = None
             if storage_granted(wire.get("consent")):
                 if client_id is None:
-                    client_id = secrets.token_urlsafe(16)
+                    client_id = random_urlsafe(16)
                 hit_client_id = client_id
                 set_cookie = True
             ts = wire.get("ts", now_ms)

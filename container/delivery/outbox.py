@@ -20,7 +20,7 @@ class OutboxWriter:
     def __init__(self, store: Store, on_commit: Callable[[], None]) -> None:
         self._store = store
         self._on_commit = on_commit
-        self._waiting: list[tuple[list[OutboxRow], asyncio.Future[list[bool]]]] = []
+        self._waiting: list[tuple[list[OutboxRow], asyncio.Future[None]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -37,9 +37,9 @@ class OutboxWriter:
         await self._task
         self._task = None
 
-    async def enqueue(self, rows: list[OutboxRow]) -> list[bool]:
-        """Durably queue rows; True per row that was new, False where fire-once dropped it."""
-        future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+    async def enqueue(self, rows: list[OutboxRow]) -> None:
+        """Return once the rows are committed (rows whose fire-once key exists are dropped)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((rows, future))
         self._wakeup.set()
         return await future
@@ -57,15 +57,13 @@ class OutboxWriter:
         batch, self._waiting = self._waiting, []
         rows = [row for chunk, _ in batch for row in chunk]
         try:
-            inserted = await self._store.enqueue(rows, int(time.time() * 1000))
+            await self._store.enqueue(rows, int(time.time() * 1000))
         except Exception as exc:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        start = 0
-        for chunk, future in batch:
+        for _, future in batch:
             if not future.done():
-                future.set_result(inserted[start : start + len(chunk)])
-            start += len(chunk)
+                future.set_result(None)
         self._on_commit()

@@ -60,8 +60,8 @@ async def test_unwritable_location_is_a_storage_error(tmp_path):
 
 
 async def test_fire_once_key_is_enforced_per_tag(store):
-    assert await store.enqueue([row(), row(), row(tag_id="other")], 1) == [True, False, True]
-    assert await store.enqueue([row()], 2) == [False]
+    assert await store.enqueue([row(), row(), row(tag_id="other")], 1) == 2
+    assert await store.enqueue([row()], 2) == 0
     assert await store.outbox_counts() == {"pending": 2}
 
 
@@ -104,4 +104,4 @@ async def test_closed_store_raises_storage_error(tmp_path):
 
 
 async def test_rows_without_fire_once_key_never_collide(store):
-    assert await store.enqueue([row(None), row(None)], 1) == [True, True]
+    assert await store.enqueue([row(None), row(None)], 1) == 2
