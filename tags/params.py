@@ -1,0 +1,129 @@
+"""Template parameter schemas: what a tag must configure, checked before the template runs.
+
+The same schema drives the admin UI form later, so each field carries a type, whether it
+is required, a default, and optional enum / pattern / bounds / description.
+
+Types: `string`, `integer`, `number`, `boolean`, `list` (of strings), `map` (string to
+string), `secret` (the name of a stored secret, never the secret itself).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["TYPES", "check_schema", "resolve_params"]
+
+TYPES = ("string", "integer", "number", "boolean", "list", "map", "secret")
+_FIELD_KEYS = frozenset(
+    {"type", "required", "default", "enum", "pattern", "min", "max", "max_length",
+     "format", "description", "label"}
+)  # fmt: skip
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_SECRET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+Problems = list[tuple[str, str]]
+
+
+def _type_problem(kind: str, value: object) -> str | None:
+    if kind in ("string", "secret"):
+        return None if isinstance(value, str) else "must be a string"
+    if kind == "integer":
+        return None if type(value) is int else "must be a whole number"
+    if kind == "number":
+        ok = type(value) in (int, float) and math.isfinite(value)
+        return None if ok else "must be a number"
+    if kind == "boolean":
+        return None if type(value) is bool else "must be true or false"
+    if kind == "list":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else "must be a list of strings"
+    ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    return None if ok else "must be an object of strings"
+
+
+def _value_problem(field: dict[str, Any], value: object) -> str | None:
+    kind = field["type"]
+    problem = _type_problem(kind, value)
+    if problem:
+        return problem
+    if "enum" in field and value not in field["enum"]:
+        return "must be one of " + ", ".join(repr(v) for v in field["enum"])
+    if kind in ("integer", "number"):
+        if "min" in field and value < field["min"]:
+            return f"must be ≥ {field['min']}"
+        if "max" in field and value > field["max"]:
+            return f"must be ≤ {field['max']}"
+    if kind == "string":
+        if "max_length" in field and len(value) > field["max_length"]:
+            return f"longer than {field['max_length']} characters"
+        if "pattern" in field and not re.fullmatch(field["pattern"], value):
+            return f"must match {field['pattern']!r}"
+        if field.get("format") == "url":
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                return "must be an absolute http(s) URL"
+            if "@" in parts.netloc:
+                return "must not contain userinfo ('user@')"
+    if kind == "secret" and not _SECRET_NAME.fullmatch(value):
+        return "must name a secret: 1-64 characters of a-z, 0-9, '_', '-'"
+    return None
+
+
+def check_schema(schema: object) -> Problems:
+    """Problems in a parameter schema itself, as (path, reason); path is relative."""
+    if not isinstance(schema, dict):
+        return [("", "must be an object mapping parameter names to fields")]
+    problems: Problems = []
+    for name, field in schema.items():
+        if not _NAME.fullmatch(name):
+            problems.append((name, "parameter names are 1-40 characters of a-z, 0-9, _"))
+            continue
+        if not isinstance(field, dict):
+            problems.append((name, "must be an object"))
+            continue
+        for key in field.keys() - _FIELD_KEYS:
+            problems.append((f"{name}.{key}", "unknown field"))
+        if field.get("type") not in TYPES:
+            problems.append((f"{name}.type", "must be one of " + ", ".join(TYPES)))
+            continue
+        if "required" in field and type(field["required"]) is not bool:
+            problems.append((f"{name}.required", "must be true or false"))
+        if "enum" in field and (not isinstance(field["enum"], list) or not field["enum"]):
+            problems.append((f"{name}.enum", "must be a non-empty list"))
+        if "pattern" in field:
+            try:
+                re.compile(field["pattern"])
+            except (re.error, TypeError) as exc:
+                problems.append((f"{name}.pattern", f"not a valid regular expression: {exc}"))
+        if "format" in field and field["format"] != "url":
+            problems.append((f"{name}.format", "only 'url' is supported"))
+        for key in ("min", "max", "max_length"):
+            if key in field and type(field[key]) not in (int, float):
+                problems.append((f"{name}.{key}", "must be a number"))
+        if "default" in field and not problems:
+            problem = _value_problem(field, field["default"])
+            if problem:
+                problems.append((f"{name}.default", problem))
+    return problems
+
+
+def resolve_params(schema: dict[str, Any], params: object) -> tuple[dict[str, Any], Problems]:
+    """Params with defaults filled in, and every problem as (parameter name, reason)."""
+    if not isinstance(params, dict):
+        return {}, [("", "params must be an object")]
+    problems: Problems = [(name, "unknown parameter") for name in params.keys() - schema.keys()]
+    values: dict[str, Any] = {}
+    for name, field in schema.items():
+        if name in params:
+            problem = _value_problem(field, params[name])
+            if problem:
+                problems.append((name, problem))
+            else:
+                values[name] = params[name]
+        elif "default" in field:
+            values[name] = field["default"]
+        elif field.get("required"):
+            problems.append((name, "required"))
+    return values, sorted(problems)

@@ -1,0 +1,259 @@
+"""The template runtime: one sandboxed Lua state per worker, templates compiled once.
+
+`bind` turns a template plus a tag's parameters into a ready-to-run tag (grants and URL
+policy resolved once); `hit_context` converts a hit to Lua once per hit, shared by all of
+its tags; `execute` runs one tag on one hit inside the limits and returns plain data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import orjson
+from lupa.lua54 import LuaError, LuaMemoryError, LuaRuntime
+
+from tags.errors import TemplateError
+from tags.limits import Limits
+from tags.package import TemplatePackage
+from tags.params import resolve_params
+from tags.urls import NormalizedUrl, UrlError, UrlPattern, normalize_url
+
+__all__ = ["BoundTemplate", "SecretLookup", "TagResult", "TemplateRuntime"]
+
+RUNTIME_MEMORY_BYTES = 64 * 1024 * 1024
+GC_THRESHOLD_BYTES = 16 * 1024 * 1024
+HOOK_EVERY = 1000  # instructions between two limit checks
+URL_CACHE_SIZE = 1024  # allowed URLs remembered per runtime (refused ones are not cached)
+
+SecretLookup = Callable[[str], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class TagResult:
+    """What one execution produced, as plain data; `error` is set when it failed."""
+
+    pixels: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    cookies: list[dict[str, Any]] = field(default_factory=list)
+    error: TemplateError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _UrlPolicy:
+    grants: tuple[tuple[UrlPattern | NormalizedUrl, tuple[str, ...]], ...]
+    allow_http_loopback: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BoundTemplate:
+    """A template bound to one tag's parameters, ready to run on many hits."""
+
+    key: str
+    package: TemplatePackage
+    params: dict[str, Any]
+    function: Any
+    api: Any
+
+
+def _host_api(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Python called from Lua answers (value, None, None) or (None, kind, message): a Python
+    exception must never travel into Lua as an error value."""
+
+    def call(*args: Any) -> tuple[Any, str | None, str | None]:
+        try:
+            return fn(*args), None, None
+        except TemplateError as exc:
+            return None, exc.kind, exc.message
+        except Exception as exc:
+            return None, "runtime", f"{type(exc).__name__}: {exc}"
+
+    return call
+
+
+class TemplateRuntime:
+    """Not thread-safe: use one per thread (the data plane uses one per event loop)."""
+
+    def __init__(
+        self, secrets: SecretLookup | None = None, *, allow_http_loopback: bool = False
+    ) -> None:
+        self._secrets = secrets or (lambda name: None)
+        self._allow_http_loopback = allow_http_loopback
+        self._policies: dict[str, _UrlPolicy] = {}
+        self._compiled: dict[str, Any] = {}
+        self._checked_urls: dict[tuple[str, str, str], str] = {}
+        self._lua = LuaRuntime(
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_handlers=(self._deny, self._deny),
+            max_memory=RUNTIME_MEMORY_BYTES,
+        )
+        boot = resources.files("tags").joinpath("sandbox.lua").read_text(encoding="utf-8")
+        self._sandbox = self._lua.execute(
+            boot,
+            time.monotonic,
+            _host_api(self._check_url),
+            _host_api(lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest()),
+            _host_api(self._json_decode),
+            _host_api(self._secret),
+        )
+        self._table = self._lua.table_from
+
+    @staticmethod
+    def _deny(obj: object, name: object, *value: object) -> None:
+        raise AttributeError("Python objects are not accessible from templates")
+
+    def _json_decode(self, text: str) -> Any:
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise TemplateError("runtime", f"json.decode: {exc}") from None
+        return self._table(value, recursive=True) if isinstance(value, dict | list) else value
+
+    def _secret(self, ref: str) -> str:
+        value = self._secrets(ref)
+        if value is None:
+            raise TemplateError("runtime", f"secret {ref!r} is not configured on this node")
+        return value
+
+    def _check_url(self, key: str, url: str, method: str) -> str:
+        cache_key = (key, url, method)
+        checked = self._checked_urls.get(cache_key)
+        if checked is None:
+            checked = self._check_url_uncached(key, url, method)
+            if len(self._checked_urls) >= URL_CACHE_SIZE:
+                self._checked_urls.clear()
+            self._checked_urls[cache_key] = checked
+        return checked
+
+    def _check_url_uncached(self, key: str, url: str, method: str) -> str:
+        policy = self._policies[key]
+        try:
+            target = normalize_url(url)
+        except UrlError as exc:
+            raise TemplateError("permission", f"send_http url refused: {exc}") from None
+        if target.scheme != "https" and not (policy.allow_http_loopback and target.is_loopback):
+            raise TemplateError("permission", "send_http needs https (http only to loopback in tests)")
+        for grant, methods in policy.grants:
+            allowed = grant.matches(target) if isinstance(grant, UrlPattern) else grant == target
+            if allowed:
+                if method not in methods:
+                    raise TemplateError("permission", f"send_http method {method} not allowed for {url}")
+                return target.url
+        raise TemplateError("permission", f"send_http url not allowed by the manifest: {target.url}")
+
+    def compile(self, package: TemplatePackage) -> Any:
+        digest = package.source_hash
+        function = self._compiled.get(digest)
+        if function is None:
+            function, problem = self._sandbox.compile(package.source, package.name)
+            if not function:
+                raise TemplateError("syntax", str(problem))
+            self._compiled[digest] = function
+        return function
+
+    def bind(self, key: str, package: TemplatePackage, params: Mapping[str, Any]) -> BoundTemplate:
+        """Validate params, resolve grants and URL policy, compile. Raises TemplateError."""
+        values, problems = resolve_params(package.params_schema, dict(params))
+        if problems:
+            raise TemplateError("params", "; ".join(f"{n or 'params'}: {r}" for n, r in problems))
+        manifest = package.manifest
+        url_grants: list[tuple[UrlPattern | NormalizedUrl, tuple[str, ...]]] = []
+        for grant in manifest.send_http:
+            if grant.pattern is not None:
+                url_grants.append((grant.pattern, grant.methods))
+            elif grant.param in values:
+                try:
+                    url_grants.append((normalize_url(values[grant.param]), grant.methods))
+                except UrlError as exc:
+                    raise TemplateError("params", f"{grant.param}: {exc}") from None
+        self._policies[key] = _UrlPolicy(tuple(url_grants), self._allow_http_loopback)
+        self._checked_urls.clear()
+        set_of = self._sandbox.set_of
+        grants = self._table(
+            {
+                "tag_key": key,
+                "params": self._table(values, recursive=True),
+                "read_any": manifest.read_any,
+                "read_keys": set_of(self._table(list(manifest.read_keys))),
+                "read_prefixes": self._table(list(manifest.read_prefixes)),
+                "get_cookies": set_of(self._table(list(manifest.get_cookies))),
+                "set_cookies": set_of(self._table(list(manifest.set_cookies))),
+                "vendors": set_of(self._table(list(manifest.pixel_vendors))),
+                "secrets": self._table({n: values[n] for n in manifest.secrets if n in values}),
+                "logging": manifest.logging,
+            }
+        )
+        limits = package.limits
+        limits_table = self._table(
+            {
+                "max_requests": limits.max_requests,
+                "max_pixels": limits.max_pixels,
+                "max_logs": limits.max_logs,
+                "max_log_bytes": limits.max_log_bytes,
+            }
+        )
+        api = self._sandbox.bind_api(grants, limits_table)
+        return BoundTemplate(key, package, values, self.compile(package), api)
+
+    def hit_context(self, event: Mapping[str, Any], cookies: Mapping[str, str], now_ms: int) -> Any:
+        """The hit as Lua data, built once and shared (read-only) by all tags of the hit."""
+        return self._table(
+            {"event": self._table(dict(event), recursive=True),
+             "cookies": self._table(dict(cookies)), "now_ms": now_ms}
+        )  # fmt: skip
+
+    def execute(self, bound: BoundTemplate, context: Any) -> TagResult:
+        limits: Limits = bound.package.limits
+        lua = self._lua
+        lua.set_max_memory((lua.get_memory_used() or 0) + limits.memory_bytes)
+        try:
+            ok, kind, message, out = self._sandbox.run(
+                bound.function,
+                bound.api,
+                context,
+                max(1, limits.instructions // HOOK_EVERY),
+                time.monotonic() + limits.deadline_ms / 1000,
+                limits.max_depth + 4,  # the host's own frames sit below the template
+            )
+        except LuaMemoryError:
+            self._sandbox.reset()
+            ok, kind, message, out = False, "limit", "memory: allocated more than the memory budget", None
+        except LuaError as exc:
+            self._sandbox.reset()
+            ok, kind, message, out = False, "runtime", f"sandbox error: {exc}", None
+        finally:
+            lua.set_max_memory(RUNTIME_MEMORY_BYTES)
+            if (lua.get_memory_used() or 0) > GC_THRESHOLD_BYTES:
+                lua.gccollect()
+        if not ok:
+            return TagResult(error=TemplateError(kind, message))
+        try:
+            return self._result(out, limits)
+        except TemplateError as exc:
+            return TagResult(error=exc)
+
+    def _result(self, output: str, limits: Limits) -> TagResult:
+        if len(output) > limits.max_output_bytes:
+            raise TemplateError("limit", f"output: more than {limits.max_output_bytes} bytes in all")
+        try:
+            out = orjson.loads(output)
+        except orjson.JSONDecodeError:
+            raise TemplateError("runtime", "output strings must be valid UTF-8 text") from None
+        requests = []
+        for item in out["requests"]:
+            body = item.get("body")
+            if body is not None and not isinstance(body, str):
+                body = orjson.dumps(body).decode()
+            if body is not None and len(body) > limits.max_body_bytes:
+                raise TemplateError("limit", f"body: request body over {limits.max_body_bytes} bytes")
+            headers = item["headers"] if isinstance(item["headers"], dict) else {}
+            requests.append({"method": item["method"], "url": item["url"], "headers": headers,
+                             "body": body})  # fmt: skip
+        return TagResult(out["pixels"], requests, out["logs"], out["cookies"])

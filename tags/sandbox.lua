@@ -1,0 +1,430 @@
+-- tagwire template sandbox, run once per LuaRuntime with the real globals.
+-- It captures what the host needs (debug hooks, load), strips the real globals, and
+-- returns the functions the Python side drives. Templates only ever see the tables built
+-- here: an allow-list of base functions, read-only library proxies, and per-execution API.
+local py_now, py_check_url, py_sha256, py_json_decode, py_secret = ...
+
+local sethook, getinfo, setupvalue = debug.sethook, debug.getinfo, debug.setupvalue
+local load, pcall, xpcall, error, type, select, next = load, pcall, xpcall, error, type, select, next
+local setmetatable, rawget, rawequal, tostring, tonumber = setmetatable, rawget, rawequal, tostring, tonumber
+local pack, unpack, concat, str_find, str_sub, str_format =
+  table.pack, table.unpack, table.concat, string.find, string.sub, string.format
+
+-- Defence in depth: nothing dangerous stays reachable even from the real globals.
+string.dump = nil
+python = nil
+package.loaded.python = nil
+debug, io, os, package, require, dofile, loadfile, collectgarbage = nil, nil, nil, nil, nil, nil, nil, nil
+
+local KILL = setmetatable({}, { __metatable = false })
+local killed, kill_message = nil, nil       -- why the current execution was stopped
+local steps, deadline, max_depth = 0, 0, 0
+local run
+
+local function hook()
+  if killed then
+    -- Once killed, fail on every instruction, except inside the host's own run().
+    if getinfo(2, "f").func == run then sethook(); return end
+    error(KILL, 0)
+  end
+  steps = steps - 1
+  if steps <= 0 then
+    killed, kill_message = "limit", "instructions: more than the instruction budget"
+  elseif py_now() > deadline then
+    killed, kill_message = "limit", "deadline: ran longer than the wall-clock deadline"
+  elseif getinfo(max_depth, "l") then
+    killed, kill_message = "limit", "depth: call stack deeper than allowed"
+  end
+  if killed then sethook(hook, "", 1); error(KILL, 0) end
+end
+
+-- Ends the execution for good: pcall inside the template cannot catch it.
+local function stop(kind, message)
+  killed, kill_message = kind, message
+  sethook(hook, "", 1)
+  error(KILL, 0)
+end
+
+local function rethrow_if_stopped(ok, err)
+  if killed then error(KILL, 0) end
+  if not ok and err == "not enough memory" then error(err, 0) end
+end
+
+local function safe_pcall(f, ...)
+  local results = pack(pcall(f, ...))
+  rethrow_if_stopped(results[1], results[2])
+  return unpack(results, 1, results.n)
+end
+
+local function safe_xpcall(f, handler, ...)
+  local function guarded(e)
+    if killed then return e end  -- the handler would run unhooked after a kill
+    return handler(e)
+  end
+  local results = pack(xpcall(f, guarded, ...))
+  rethrow_if_stopped(results[1], results[2])
+  return unpack(results, 1, results.n)
+end
+
+local function readonly(name, t)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error(name .. " is read-only", 2) end,
+    __metatable = false,
+  })
+end
+
+local function copy(t, depth)
+  if type(t) ~= "table" then return t end
+  if depth > 32 then error("table nested too deeply", 0) end
+  local out = {}
+  for k, v in next, t do out[k] = copy(v, depth + 1) end
+  return out
+end
+
+-- Plain-text string helpers: Lua patterns backtrack in C where no limit can stop them,
+-- so find is always plain and match/gmatch/gsub are not offered.
+local safe_string = {
+  byte = string.byte, char = string.char, format = string.format, len = string.len,
+  lower = string.lower, upper = string.upper, rep = string.rep, reverse = string.reverse,
+  sub = string.sub,
+  find = function(s, needle, init) return str_find(s, needle, init, true) end,
+  starts_with = function(s, prefix) return str_sub(s, 1, #prefix) == prefix end,
+  ends_with = function(s, suffix) return suffix == "" or str_sub(s, -#suffix) == suffix end,
+  trim = function(s)
+    local first, last = 1, #s
+    while first <= last and str_find(" \t\r\n", str_sub(s, first, first), 1, true) do first = first + 1 end
+    while last >= first and str_find(" \t\r\n", str_sub(s, last, last), 1, true) do last = last - 1 end
+    return str_sub(s, first, last)
+  end,
+  split = function(s, sep)
+    local parts, start = {}, 1
+    if sep == "" then error("split separator must not be empty", 2) end
+    while true do
+      local i, j = str_find(s, sep, start, true)
+      if not i then parts[#parts + 1] = str_sub(s, start); return parts end
+      parts[#parts + 1] = str_sub(s, start, i - 1)
+      start = j + 1
+    end
+  end,
+  replace = function(s, old, new)
+    if old == "" then error("replace: the text to replace must not be empty", 2) end
+    local out, start = {}, 1
+    while true do
+      local i, j = str_find(s, old, start, true)
+      if not i then out[#out + 1] = str_sub(s, start); return concat(out) end
+      out[#out + 1] = str_sub(s, start, i - 1)
+      out[#out + 1] = new
+      start = j + 1
+    end
+  end,
+}
+local string_proxy = readonly("string", safe_string)
+local string_mt = getmetatable("")
+string_mt.__index = string_proxy
+string_mt.__metatable = false
+
+local BASE = {
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, select = select,
+  tonumber = tonumber, tostring = tostring, type = type, rawequal = rawequal, rawlen = rawlen,
+  rawget = rawget, pcall = safe_pcall, xpcall = safe_xpcall, unpack = unpack,
+  string = string_proxy,
+  table = readonly("table", {
+    concat = table.concat, insert = table.insert, remove = table.remove, sort = table.sort,
+    unpack = table.unpack, pack = table.pack,
+  }),
+  math = readonly("math", {
+    abs = math.abs, ceil = math.ceil, floor = math.floor, fmod = math.fmod, huge = math.huge,
+    max = math.max, min = math.min, modf = math.modf, pi = math.pi, sqrt = math.sqrt,
+    tointeger = math.tointeger, type = math.type, maxinteger = math.maxinteger,
+    mininteger = math.mininteger,
+  }),
+  utf8 = readonly("utf8", {
+    char = utf8.char, charpattern = utf8.charpattern, codepoint = utf8.codepoint,
+    len = utf8.len, offset = utf8.offset,
+  }),
+}
+local BASE_MT = { __index = BASE, __metatable = false }
+
+-- A Python call that reports failure as (nil, kind, message) instead of raising, so no
+-- Python exception object ever becomes a Lua error value.
+local function call_host(fn, ...)
+  local value, kind, message = fn(...)
+  if kind == "runtime" then error(message, 3) end
+  if kind then stop(kind, message) end
+  if type(value) == "userdata" then stop("runtime", "host API returned a foreign object") end
+  return value
+end
+
+local function check_string(value, what, max)
+  if type(value) ~= "string" then error(what .. " must be a string", 3) end
+  if max and #value > max then stop("limit", what .. " longer than " .. max .. " bytes") end
+end
+
+local function lookup(t, key)
+  local node = t
+  local start = 1
+  while true do
+    local dot = str_find(key, ".", start, true)
+    local part = str_sub(key, start, (dot or 0) - 1)
+    if type(node) ~= "table" then return nil end
+    node = rawget(node, part)
+    if not dot then return node end
+    start = dot + 1
+  end
+end
+
+-- JSON encoding of plain Lua data, used for json.encode and to hand a run's output to the
+-- host in one string. Tables with keys 1..n are arrays, tables with string keys objects,
+-- an empty table is an object (`{}`) except where the host knows it is a list.
+local str_gsub, str_byte, math_type, huge = string.gsub, string.byte, math.type, math.huge
+local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+local function escape_char(c) return ESCAPES[c] or str_format("\\u%04x", str_byte(c)) end
+
+local encode_value
+local function encode_table(t, depth, buf)
+  if depth > 32 then error("tables nested deeper than 32 levels (or a cycle)", 0) end
+  local n = #t
+  local count = 0
+  for k in next, t do
+    count = count + 1
+    if math_type(k) ~= "integer" and type(k) ~= "string" then
+      error("table keys must be strings (objects) or 1..n (lists)", 0)
+    end
+  end
+  if count == 0 then buf[#buf + 1] = "{}"; return end
+  if n == count and rawget(t, 1) ~= nil then
+    buf[#buf + 1] = "["
+    for i = 1, n do
+      if i > 1 then buf[#buf + 1] = "," end
+      encode_value(rawget(t, i), depth + 1, buf)
+    end
+    buf[#buf + 1] = "]"
+    return
+  end
+  buf[#buf + 1] = "{"
+  local first = true
+  for k, v in next, t do
+    if type(k) ~= "string" then error("a table mixes list and object keys", 0) end
+    if not first then buf[#buf + 1] = "," end
+    first = false
+    buf[#buf + 1] = '"' .. str_gsub(k, '[%c"\\]', escape_char) .. '":'
+    encode_value(v, depth + 1, buf)
+  end
+  buf[#buf + 1] = "}"
+end
+
+encode_value = function(v, depth, buf)
+  local t = type(v)
+  if t == "string" then
+    buf[#buf + 1] = '"' .. str_gsub(v, '[%c"\\]', escape_char) .. '"'
+  elseif t == "number" then
+    if math_type(v) == "integer" then buf[#buf + 1] = str_format("%d", v)
+    elseif v ~= v or v == huge or v == -huge then error("numbers must be finite (no NaN or infinity)", 0)
+    else buf[#buf + 1] = str_format("%.17g", v) end
+  elseif t == "boolean" then
+    buf[#buf + 1] = v and "true" or "false"
+  elseif t == "table" then
+    encode_table(v, depth, buf)
+  elseif v == nil then
+    buf[#buf + 1] = "null"
+  else
+    error("a " .. t .. " cannot be encoded; use plain data", 0)
+  end
+end
+
+local function json_encode(v)
+  local buf = {}
+  encode_value(v, 0, buf)
+  return concat(buf)
+end
+
+local function encode_list(list, buf)
+  if #list == 0 then buf[#buf + 1] = "[]" else encode_table(list, 0, buf) end
+end
+
+local function encode_output(out)
+  local buf = { '{"requests":' }
+  encode_list(out.requests, buf)
+  buf[#buf + 1] = ',"pixels":'
+  encode_list(out.pixels, buf)
+  buf[#buf + 1] = ',"logs":'
+  encode_list(out.logs, buf)
+  buf[#buf + 1] = ',"cookies":'
+  encode_list(out.cookies, buf)
+  buf[#buf + 1] = "}"
+  return concat(buf)
+end
+
+-- The API a tag's template sees is built once per bound tag (closures over its grants);
+-- the hit being processed and the output being collected are swapped in per execution.
+local cur_hit, cur_out
+
+local function bind_api(grants, limits)
+  local api = setmetatable({}, BASE_MT)
+
+  api.event = readonly("event", {
+    get = function(key)
+      check_string(key, "event key", 256)
+      if not grants.read_any and not grants.read_keys[key] then
+        local allowed = false
+        for _, prefix in ipairs(grants.read_prefixes) do
+          -- "data.*" grants "data" itself and everything below it
+          if str_sub(key, 1, #prefix) == prefix or key == str_sub(prefix, 1, -2) then
+            allowed = true; break
+          end
+        end
+        if not allowed then stop("permission", "read_event_data does not allow '" .. key .. "'") end
+      end
+      return copy(lookup(cur_hit.event, key), 0)
+    end,
+  })
+
+  api.cookies = readonly("cookies", {
+    get = function(name)
+      check_string(name, "cookie name", 64)
+      if not grants.get_cookies[name] then stop("permission", "get_cookies does not allow '" .. name .. "'") end
+      return rawget(cur_hit.cookies, name)
+    end,
+    set = function(name, value, options)
+      check_string(name, "cookie name", 64)
+      if not grants.set_cookies[name] then stop("permission", "set_cookies does not allow '" .. name .. "'") end
+      check_string(value, "cookie value", 4096)
+      local max_age = type(options) == "table" and options.max_age or 34560000
+      if math.type(max_age) ~= "integer" or max_age < 0 then error("max_age must be whole seconds", 2) end
+      local cookies = cur_out.cookies
+      cookies[#cookies + 1] = { name = name, value = value, max_age = max_age }
+    end,
+  })
+
+  api.send_http = function(spec)
+    if type(spec) ~= "table" then error("send_http takes a table {url=, method=, headers=, body=}", 2) end
+    local requests = cur_out.requests
+    if #requests >= limits.max_requests then
+      stop("limit", "requests: more than " .. limits.max_requests .. " send_http calls")
+    end
+    local method = spec.method or "POST"
+    check_string(spec.url, "send_http url", 4096)
+    check_string(method, "send_http method", 10)
+    local url = call_host(py_check_url, grants.tag_key, spec.url, method)
+    local headers = {}
+    if spec.headers ~= nil then
+      if type(spec.headers) ~= "table" then error("send_http headers must be a table", 2) end
+      for k, v in next, spec.headers do
+        check_string(k, "header name", 128)
+        check_string(v, "header value", 8192)
+        headers[k] = v
+      end
+    end
+    local body = spec.body
+    if body ~= nil and type(body) ~= "string" and type(body) ~= "table" then
+      error("send_http body must be a string or a table (sent as JSON)", 2)
+    end
+    if type(body) == "table" then body = copy(body, 0) end
+    requests[#requests + 1] = { method = method, url = url, headers = headers, body = body }
+  end
+
+  api.pixel = function(spec)
+    if type(spec) ~= "table" then error("pixel takes a table {vendor=, command=, args=}", 2) end
+    check_string(spec.vendor, "pixel vendor", 32)
+    check_string(spec.command, "pixel command", 64)
+    if not grants.vendors[spec.vendor] then stop("permission", "pixel does not allow vendor '" .. spec.vendor .. "'") end
+    local pixels = cur_out.pixels
+    if #pixels >= limits.max_pixels then stop("limit", "pixels: more than " .. limits.max_pixels .. " pixel calls") end
+    if spec.args ~= nil and type(spec.args) ~= "table" then error("pixel args must be a table", 2) end
+    pixels[#pixels + 1] = { vendor = spec.vendor, command = spec.command, args = copy(spec.args or {}, 0) }
+  end
+
+  api.hash = readonly("hash", {
+    sha256 = function(s) check_string(s, "hash.sha256 input", 65536); return call_host(py_sha256, s) end,
+  })
+  api.json = readonly("json", {
+    encode = function(value)
+      local ok, text = pcall(json_encode, value)
+      if not ok then error("json.encode: " .. text, 2) end
+      return text
+    end,
+    decode = function(text) check_string(text, "json.decode input", 262144); return call_host(py_json_decode, text) end,
+  })
+  api.time = readonly("time", { now_ms = function() return cur_hit.now_ms end })
+
+  api.secret = function(name)
+    check_string(name, "secret name", 64)
+    local ref = grants.secrets[name]
+    if not ref then stop("permission", "secrets does not allow '" .. name .. "'") end
+    return call_host(py_secret, ref)
+  end
+
+  api.log = function(...)
+    if not grants.logging then stop("permission", "logging is not granted to this template") end
+    local logs = cur_out.logs
+    if #logs >= limits.max_logs then stop("limit", "logs: more than " .. limits.max_logs .. " log lines") end
+    local parts = {}
+    for i = 1, select("#", ...) do
+      local v = select(i, ...)
+      local t = type(v)
+      parts[i] = (t == "string" or t == "number" or t == "boolean" or t == "nil") and tostring(v) or t
+    end
+    local line = concat(parts, " ")
+    if #line > limits.max_log_bytes then line = str_sub(line, 1, limits.max_log_bytes) .. "…" end
+    logs[#logs + 1] = line
+  end
+
+  api.fail = function(reason)
+    stop("runtime", "template failed: " .. (type(reason) == "string" and reason or type(reason)))
+  end
+
+  return { api = api, env_mt = { __index = api, __metatable = false }, params = grants.params }
+end
+
+-- Always two results (function or false, message) so the host can unpack them.
+local function compile(source, name)
+  if type(source) ~= "string" or str_sub(source, 1, 1) == "\27" then
+    return false, "precompiled bytecode is not accepted"
+  end
+  local fn, err = load(source, "=" .. name, "t", {})
+  return fn or false, err or ""
+end
+
+run = function(fn, bound, hit, max_steps, deadline_at, depth)
+  killed, kill_message = nil, nil
+  steps, deadline, max_depth = max_steps, deadline_at, depth
+  cur_hit = hit
+  local out = { requests = {}, pixels = {}, logs = {}, cookies = {} }
+  cur_out = out
+  -- A fresh environment per execution: globals a template sets die with the execution.
+  local env = setmetatable({ params = copy(bound.params, 0) }, bound.env_mt)
+  setupvalue(fn, 1, env)
+  sethook(hook, "", 1000)
+  local done, err = pcall(fn)
+  sethook()
+  setupvalue(fn, 1, nil)
+  cur_hit, cur_out = nil, nil
+  -- Always four results: ok, kind, message, output.
+  if killed then return false, killed, kill_message, false end
+  if not done then
+    if err == "not enough memory" then
+      return false, "limit", "memory: allocated more than the memory budget", false
+    end
+    if type(err) ~= "string" then err = "error object of type " .. type(err) end
+    return false, "runtime", err, false
+  end
+  local encoded, output = pcall(encode_output, out)
+  if not encoded then
+    if output == "not enough memory" then
+      return false, "limit", "memory: allocated more than the memory budget", false
+    end
+    return false, "runtime", "output: " .. tostring(output), false
+  end
+  return true, false, false, output
+end
+
+local function reset() sethook(); killed = nil end
+
+local function set_of(list)
+  local s = {}
+  for _, v in ipairs(list) do s[v] = true end
+  return s
+end
+
+return { compile = compile, run = run, reset = reset, set_of = set_of, bind_api = bind_api }
