@@ -19,13 +19,14 @@ from collections.abc import Callable, Collection
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 import orjson
 import yaml as pyyaml  # aliased: parse_document has a keyword argument called `yaml`
 
 from config.currencies import ISO_4217
 from config.errors import DocumentError, Issue
+from tags.package import SHIPPED, TemplatePackage, package_from_metadata, shipped_template
+from tags.params import resolve_params
 
 __all__ = [
     "DocumentError",
@@ -33,6 +34,7 @@ __all__ = [
     "apply_defaults",
     "load_document",
     "parse_document",
+    "template_package",
     "validate_document",
 ]
 
@@ -50,9 +52,6 @@ _COUNTRY = re.compile(r"[A-Z]{2}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _EVENT = re.compile(r"[a-z0-9_]{1,40}")
 _EVENT_PREFIX = re.compile(r"[a-z0-9_]{1,39}\*")
-_PLATFORM_EVENT = re.compile(r"[A-Za-z0-9_ .:-]{1,64}")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 7230 token
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # what an HTTP client will put on the wire
 _ORIGIN = re.compile(r"(https?)://([^/?#:\[\]@]+|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?")
 _ORIGIN_RULE = (
     "must be an origin like 'https://www.example.com': http or https, a host and an "
@@ -60,23 +59,13 @@ _ORIGIN_RULE = (
 )
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_MAX_URL = 2048
-_MAX_HEADERS = 20
-# Headers the HTTP client derives from the request itself; letting a tag set them would
-# corrupt the request or send it to a different virtual host.
-_RESERVED_HEADERS = ("host", "content-length", "content-type", "transfer-encoding", "connection")
 _GCM_TYPES = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
 _TCF_PURPOSES = range(1, 12)
 _CONSENT_POLICIES = ("strict", "basic")
 _FIRE_ONCE = ("none", "event_id", "transaction_id", "lead_id")
 # Sections that exist in the document format but not yet in this release. Saying so is more
 # useful than silently ignoring them or calling them unknown.
-_NOT_YET = {
-    "variables": "variables are not supported by this release yet",
-    "templates": (
-        "Lua templates are not supported by this release yet; use the built-in 'webhook' template"
-    ),
-}
+_NOT_YET = {"variables": "variables are not supported by this release yet"}
 
 
 # --- Small helpers ------------------------------------------------------------------------
@@ -191,18 +180,6 @@ def _is_ipv6(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-# --- Field checks -------------------------------------------------------------------------
 
 
 def _check_pattern(
@@ -345,100 +322,44 @@ _CONSENT_CHECKS: dict[str, _Check] = {"gcm": _check_gcm, "purposes": _check_purp
 _check_consent = partial(_check_record, checks=_CONSENT_CHECKS, required=())
 
 
-# --- The built-in webhook template --------------------------------------------------------
+# --- Templates ------------------------------------------------------------------------------
 
 
-def _url_problem(url: str) -> str | None:
-    """Why `url` is not a safe webhook destination, or None. Events carry personal data, so
-    only https leaves the machine; user info is refused because `https://good.com@evil.com`
-    reads like one host and connects to another."""
-    if len(url) > _MAX_URL:
-        return f"must be at most {_MAX_URL} characters"
-    if not (url.isascii() and url.isprintable()) or " " in url:
-        return "must contain only printable ASCII without spaces; percent-encode the rest"
-    if "#" in url:
-        return "must not contain a fragment ('#...'): it is never sent to the server"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return "is not a valid URL"
-    if parts.scheme not in _DEFAULT_PORTS:
-        return "must be an absolute URL starting with https://"
-    if "@" in parts.netloc:
-        return "must not contain user info ('user@host'): it can disguise the real host"
-    host = parts.hostname
-    if not host:
-        return "must include a host"
-    if not (_is_hostname(host) or (parts.netloc.startswith("[") and _is_ipv6(host))):
-        return f"host {_show(host)} is not a valid host name or IP address"
-    if port == 0:
-        return "port must be between 1 and 65535"
-    if parts.scheme == "http" and not _is_loopback(host):
-        return "must use https; plain http is only allowed for localhost, 127.x.x.x and [::1]"
-    return None
+def _check_templates(value: object, out: list[Issue]) -> dict[str, TemplatePackage] | None:
+    """Templates defined in the document; returns them by id for the tags to use."""
+    templates = _list(value, "templates", out)
+    if templates is None:
+        return None
+    found: dict[str, TemplatePackage] = {}
+    first_at: dict[str, str] = {}
+    for index, item in enumerate(templates):
+        path = f"templates[{index}]"
+        if not isinstance(item, dict):
+            out.append(Issue(path, "must be an object"))
+            continue
+        ident = item.get("id")
+        if not isinstance(ident, str) or not _ID.fullmatch(ident):
+            out.append(Issue(f"{path}.id", _ID_RULE))
+            continue
+        if ident in SHIPPED:
+            out.append(Issue(f"{path}.id", f"{_show(ident)} is a shipped template's name"))
+            continue
+        _note_id(item, path, first_at, out)
+        meta = {k: v for k, v in item.items() if k not in ("id", "lua")}
+        meta.setdefault("name", ident)
+        package, problems = package_from_metadata(meta, item.get("lua"))
+        out.extend(Issue(f"{path}.{at}" if at else path, reason) for at, reason in problems)
+        if package is not None:
+            found[ident] = package
+    return found
 
 
-def _check_url(value: object, path: str, out: list[Issue]) -> None:
-    url = _string(value, path, out)
-    if url is not None:
-        problem = _url_problem(url)
-        if problem is not None:
-            out.append(Issue(path, problem))
-
-
-def _check_event_names(value: object, path: str, out: list[Issue]) -> None:
-    """Canonical event name -> the name the receiving platform expects."""
-    mapping = _dict(value, path, out)
-    if mapping is None:
-        return
-    for key, name in mapping.items():
-        if not isinstance(key, str):
-            continue  # reported by _dict
-        key_path = _key_path(path, key)
-        if not _EVENT.fullmatch(key):
-            out.append(Issue(key_path, "is not an event name: use 1-40 characters a-z, 0-9, '_'"))
-        platform_name = _string(name, key_path, out)
-        if platform_name is not None and not _PLATFORM_EVENT.fullmatch(platform_name):
-            out.append(Issue(key_path, "must be 1-64 characters: letters, digits, space, '_.:-'"))
-
-
-def _check_headers(value: object, path: str, out: list[Issue]) -> None:
-    headers = _dict(value, path, out)
-    if headers is None:
-        return
-    if len(headers) > _MAX_HEADERS:
-        out.append(Issue(path, f"must have at most {_MAX_HEADERS} headers"))
-    seen: set[str] = set()
-    for name, header_value in headers.items():
-        if not isinstance(name, str):
-            continue  # reported by _dict
-        name_path = _key_path(path, name)
-        lowered = name.lower()
-        if not _HEADER_NAME.fullmatch(name):
-            out.append(Issue(name_path, "is not a valid header name (RFC 7230 token)"))
-        elif lowered in _RESERVED_HEADERS:
-            out.append(Issue(name_path, f"header {_show(name)} is set by tagwire itself"))
-        elif lowered in seen:
-            out.append(Issue(name_path, "duplicate header (names are case-insensitive)"))
-        seen.add(lowered)
-        text = _string(header_value, name_path, out)
-        if text is not None and not _HEADER_VALUE.fullmatch(text):
-            out.append(
-                Issue(name_path, "must be printable ASCII: no line breaks or control characters")
-            )
-
-
-_WEBHOOK_CHECKS: dict[str, _Check] = {
-    "url": _check_url,
-    "event_names": _check_event_names,
-    "headers": _check_headers,
-    "include_client": _check_bool,
-}
-# Built-in template name -> check of its `params`.
-_TEMPLATES: dict[str, _Check] = {
-    "webhook": partial(_check_record, checks=_WEBHOOK_CHECKS, required=("url",)),
-}
+def _template_for(
+    name: str, documented: dict[str, TemplatePackage] | None
+) -> TemplatePackage | None:
+    if documented and name in documented:
+        return documented[name]
+    return shipped_template(name) if name in SHIPPED else None
 
 
 # --- Container, triggers, tags ------------------------------------------------------------
@@ -519,20 +440,27 @@ def _trigger_refs(
 
 
 def _check_tag(
-    tag: dict[str, object], path: str, trigger_ids: set[str] | None, out: list[Issue]
+    tag: dict[str, object],
+    path: str,
+    trigger_ids: set[str] | None,
+    templates: dict[str, TemplatePackage] | None,
+    out: list[Issue],
 ) -> None:
     """The fields of one tag that need context: its template decides what `params` may
     hold, and its trigger lists must name existing triggers."""
     template = _string(tag["template"], f"{path}.template", out) if "template" in tag else None
     if template is not None:
-        check_params = _TEMPLATES.get(template)
-        if check_params is None:
-            known = ", ".join(sorted(_TEMPLATES))
-            out.append(
-                Issue(f"{path}.template", f"unknown template {_show(template)}; known: {known}")
-            )
+        package = _template_for(template, templates)
+        if package is None:
+            if templates is not None:  # otherwise the templates list itself was broken
+                known = ", ".join(sorted([*SHIPPED, *templates]))
+                out.append(
+                    Issue(f"{path}.template", f"unknown template {_show(template)}; known: {known}")
+                )
         elif "params" in tag:
-            check_params(tag["params"], f"{path}.params", out)
+            _, problems = resolve_params(package.params_schema, tag["params"])
+            for name, reason in problems:
+                out.append(Issue(f"{path}.params.{name}" if name else f"{path}.params", reason))
     firing: dict[str, int] = {}
     if "firing_triggers" in tag:
         firing_path = f"{path}.firing_triggers"
@@ -555,7 +483,12 @@ def _check_tag(
                 )
 
 
-def _check_tags(value: object, trigger_ids: set[str] | None, out: list[Issue]) -> None:
+def _check_tags(
+    value: object,
+    trigger_ids: set[str] | None,
+    templates: dict[str, TemplatePackage] | None,
+    out: list[Issue],
+) -> None:
     tags = _list(value, "tags", out)
     if tags is None:
         return
@@ -565,7 +498,7 @@ def _check_tags(value: object, trigger_ids: set[str] | None, out: list[Issue]) -
         tag = _object(item, path, out, _TAG_FIELDS, _TAG_REQUIRED)
         if tag is not None:
             _check_fields(tag, path, _TAG_CHECKS, out)
-            _check_tag(tag, path, trigger_ids, out)
+            _check_tag(tag, path, trigger_ids, templates, out)
             _note_id(tag, path, first_at, out)
 
 
@@ -593,9 +526,9 @@ def validate_document(doc: object) -> list[Issue]:
         _check_record(doc["container"], "container", out, _CONTAINER_CHECKS, ("id", "name"))
     _check_not_yet(doc, "variables", out)
     trigger_ids = _check_triggers(doc["triggers"], out) if "triggers" in doc else None
-    _check_not_yet(doc, "templates", out)
+    templates = _check_templates(doc["templates"], out) if "templates" in doc else {}
     if "tags" in doc:
-        _check_tags(doc["tags"], trigger_ids, out)
+        _check_tags(doc["tags"], trigger_ids, templates, out)
     return out
 
 
@@ -615,12 +548,21 @@ def apply_defaults(doc: dict) -> dict:
         consent.setdefault("purposes", [])
         tag.setdefault("fire_once", "event_id")
         tag.setdefault("enabled", True)
-        if tag["template"] == "webhook":
-            params = tag["params"]
-            params.setdefault("event_names", {})
-            params.setdefault("headers", {})
-            params.setdefault("include_client", False)
+        package = template_package(result, tag["template"])
+        tag["params"], _ = resolve_params(package.params_schema, tag["params"])
     return result
+
+
+def template_package(doc: dict, name: str) -> TemplatePackage:
+    """The template a tag of a valid document names: defined in the document, or shipped."""
+    for item in doc.get("templates", []):
+        if item["id"] == name:
+            meta = {k: v for k, v in item.items() if k not in ("id", "lua")}
+            meta.setdefault("name", name)
+            package, _ = package_from_metadata(meta, item["lua"])
+            if package is not None:
+                return package
+    return shipped_template(name)
 
 
 def _position(line: int, column: int) -> str:

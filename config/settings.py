@@ -44,6 +44,7 @@ class Settings:
     sender_concurrency: int = 8
     send_timeout: float = 10.0
     max_attempts: int = 8
+    allow_http_loopback: bool = False
     meta_base_url: str = "https://graph.facebook.com"
     tiktok_base_url: str = "https://business-api.tiktok.com"
     linkedin_base_url: str = "https://api.linkedin.com"
@@ -175,6 +176,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("sender_concurrency", lambda v: _integer(v, 1, 256), "Requests in flight per node."),
     Spec("send_timeout", _seconds, "Timeout of one delivery request, in seconds."),
     Spec("max_attempts", lambda v: _integer(v, 1, 100), "Attempts before a request is dead."),
+    Spec("allow_http_loopback", _switch, "on: templates may send plain http to loopback hosts."),
     Spec("meta_base_url", _base_url, "Meta Graph API base URL (tests point it at a fake)."),
     Spec("tiktok_base_url", _base_url, "TikTok Business API base URL."),
     Spec("linkedin_base_url", _base_url, "LinkedIn REST API base URL."),

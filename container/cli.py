@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from config.schema import DocumentError, apply_defaults, load_document, validate_document
+from config.secrets import env_secrets
 from config.settings import Settings, SettingsError, load_settings
 from config.sqlite_store import SQLiteStore
 from config.storage import StorageError
@@ -20,6 +21,8 @@ from container.app import create_app
 from container.demo import DemoReceiver, demo_document, demo_routes
 from container.logs import configure_logging
 from container.pipeline import CompiledContainer
+from tags.errors import TemplateError
+from tags.runtime import TemplateRuntime
 
 __all__ = ["main"]
 
@@ -33,10 +36,15 @@ def _out(text: str) -> None:
     sys.stdout.flush()
 
 
-def _compile(docs: list[tuple[str, dict[str, Any]]]) -> dict[str, CompiledContainer]:
+def _compile(
+    docs: list[tuple[str, dict[str, Any]]], runtime: TemplateRuntime
+) -> dict[str, CompiledContainer]:
     containers: dict[str, CompiledContainer] = {}
     for source, doc in docs:
-        compiled = CompiledContainer.compile(apply_defaults(doc))
+        try:
+            compiled = CompiledContainer.compile(apply_defaults(doc), runtime)
+        except TemplateError as exc:
+            raise CommandError(f"{source}: {exc}") from None
         if compiled.id in containers:
             raise CommandError(f"{source}: container id {compiled.id!r} is loaded twice")
         containers[compiled.id] = compiled
@@ -89,7 +97,11 @@ def _server(
             raise CommandError("bundled demo container is invalid: " + "; ".join(map(str, issues)))
         docs.append(("demo", doc))
         extra_routes = demo_routes(DemoReceiver())
-    app = create_app(settings, SQLiteStore(settings.sqlite_path), _compile(docs), extra_routes)
+    runtime = TemplateRuntime(
+        env_secrets(), allow_http_loopback=settings.allow_http_loopback or args.demo
+    )
+    containers = _compile(docs, runtime)
+    app = create_app(settings, SQLiteStore(settings.sqlite_path), containers, extra_routes)
     _out(f"tagwire listening on http://{display_host}:{port}")
     if args.demo:
         _out(f"demo site:        http://{display_host}:{port}/demo/")

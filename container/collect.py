@@ -16,12 +16,12 @@ from urllib.parse import unquote
 
 import orjson
 
-from config.storage import OutboxRow, StorageError
+from config.storage import StorageError
 from container.client_ip import Network, client_ip, is_trusted
 from container.delivery.outbox import OutboxWriter
 from container.hit import MAX_BODY_BYTES, BodyError, parse_body, validate_hit
 from container.ids import random_hex, random_urlsafe
-from container.pipeline import CompiledContainer
+from container.pipeline import CompiledContainer, PipelineResult
 from variables.consent import storage_granted
 from variables.hit import Hit
 
@@ -60,14 +60,21 @@ def _container_id(query: bytes) -> str | None:
     return None
 
 
-def _cookie(header: str | None, name: str) -> str | None:
+_COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
+_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{0,4096}")
+MAX_COOKIES = 50
+
+
+def _cookies(header: str | None) -> dict[str, str]:
+    """Request cookies with well-formed names and values; the rest are ignored."""
+    cookies: dict[str, str] = {}
     if not header:
-        return None
-    for part in header.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name:
-            return value
-    return None
+        return cookies
+    for part in header.split(";")[:MAX_COOKIES]:
+        name, _, value = part.strip().partition("=")
+        if _COOKIE_NAME.fullmatch(name) and _COOKIE_VALUE.fullmatch(value):
+            cookies.setdefault(name, value)
+    return cookies
 
 
 class CollectEndpoint:
@@ -84,6 +91,7 @@ class CollectEndpoint:
         self._writer = writer
         self._trusted = tuple(trusted_proxies)
         self._cookie_suffix = f"; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"
+        self._cookie_domain = cookie_domain
         if cookie_domain:
             self._cookie_suffix += f"; Domain={cookie_domain}"
 
@@ -173,12 +181,15 @@ class CollectEndpoint:
         user_agent = headers.get(b"user-agent", "")[:512]
         sec_gpc = headers.get(b"sec-gpc") == "1"
         trace_id = random_hex(8)
-        cookie = _cookie(headers.get(b"cookie"), COOKIE_NAME)
+        cookies = _cookies(headers.get(b"cookie"))
+        cookie = cookies.get(COOKIE_NAME)
         client_id = cookie if cookie and _CLIENT_ID.fullmatch(cookie) else None
         set_cookie = False
+        ad_storage = False
         errors: list[dict[str, Any]] = []
         accepted: list[int] = []
-        rows: list[OutboxRow] = []
+        result = PipelineResult()
+        pixels: list[dict[str, Any]] = []
         for index, wire in enumerate(candidates):
             problems = validate_hit(wire)
             if problems:
@@ -186,7 +197,9 @@ class CollectEndpoint:
                 continue
             accepted.append(index)
             hit_client_id = None
-            if storage_granted(wire.get("consent")):
+            consent = wire.get("consent")
+            ad_storage = ad_storage or bool(consent and consent.get("ad_storage") == "granted")
+            if storage_granted(consent):
                 if client_id is None:
                     client_id = random_urlsafe(16)
                 hit_client_id = client_id
@@ -204,8 +217,11 @@ class CollectEndpoint:
                 client_id=hit_client_id,
                 sec_gpc=sec_gpc,
                 trace_id=trace_id,
+                cookies=cookies,
             )
-            rows.extend(container.run(hit))
+            before = len(result.pixels)
+            container.run(hit, result)
+            pixels.extend({"index": index, **p} for p in result.pixels[before:])
         if errors:
             log.info(
                 "hits rejected",
@@ -215,20 +231,39 @@ class CollectEndpoint:
             )  # fmt: skip
         if not accepted:
             return 400, {"errors": errors}
-        if rows:
+        if result.rows:
             try:
-                await self._writer.enqueue(rows)
+                await self._writer.enqueue(result.rows)
             except StorageError:
                 log.exception("outbox commit failed", extra={"fields": {"trace_id": trace_id}})
                 out.append((b"retry-after", b"5"))
                 raise _Answer(503, "store", "temporarily unavailable; retry later") from None
+        secure = "; Secure" if self._is_https(scope, headers, peer) else ""
         if set_cookie:
-            secure = "; Secure" if self._is_https(scope, headers, peer) else ""
             value = f"{COOKIE_NAME}={client_id}{self._cookie_suffix}{secure}"
             out.append((b"set-cookie", value.encode("latin-1")))
+        if ad_storage:
+            self._template_cookies(result.cookies, secure, out)
         if errors:
-            return 207, {"accepted": accepted, "errors": errors}
-        return 204, None
+            body: dict[str, Any] = {"accepted": accepted, "errors": errors}
+            if pixels:
+                body["pixels"] = pixels
+            return 207, body
+        return (200, {"pixels": pixels}) if pixels else (204, None)
+
+    def _template_cookies(self, cookies: list[dict[str, Any]], secure: str, out: Headers) -> None:
+        """Cookies templates asked for (pixel ids such as _fbp), set only with ad_storage
+        consent; a malformed one is dropped with a warning, never sent half-formed."""
+        for cookie in cookies:
+            name, value, max_age = cookie["name"], cookie["value"], cookie["max_age"]
+            if name == COOKIE_NAME or not _COOKIE_VALUE.fullmatch(value):
+                log.warning("template cookie refused", extra={"fields": {"cookie": name}})
+                continue
+            max_age = min(max_age, COOKIE_MAX_AGE)
+            header = f"{name}={value}; Path=/; Max-Age={max_age}; SameSite=Lax{secure}"
+            if self._cookie_domain:
+                header += f"; Domain={self._cookie_domain}"
+            out.append((b"set-cookie", header.encode("latin-1")))
 
 
 async def _read_body(receive: Any, declared: str | None) -> bytes:

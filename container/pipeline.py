@@ -1,25 +1,28 @@
 """The hit pipeline: a container document compiled once, then run for every accepted hit.
 
-hit → triggers → consent → tag → outbox rows. Compilation happens off the request path
-(at start-up); `run` does no I/O.
+hit → triggers → consent → tag template (Lua sandbox) → outbox rows and browser pixels.
+Compilation (templates, parameters, grants) happens off the request path at start-up;
+`run` does no I/O. A failing tag is logged and skipped; the other tags of the hit still run.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
+from config.schema import template_package
 from config.storage import OutboxRow
-from tags.webhook import build_request
+from tags.errors import TemplateError
+from tags.runtime import BoundTemplate, TemplateRuntime
 from triggers.events import EventTrigger
 from variables.consent import missing_consent
 from variables.hit import Hit
 
-__all__ = ["CompiledContainer", "CompiledTag"]
+__all__ = ["CompiledContainer", "CompiledTag", "PipelineResult"]
 
 log = logging.getLogger("tagwire.pipeline")
 
@@ -27,12 +30,11 @@ log = logging.getLogger("tagwire.pipeline")
 @dataclass(frozen=True, slots=True)
 class CompiledTag:
     id: str
-    params: dict[str, Any]
+    template: BoundTemplate
     firing: tuple[EventTrigger, ...]
     blocking: tuple[EventTrigger, ...]
     gcm: tuple[str, ...]
     fire_once: str
-    destination: str
 
     def fires_for(self, event: str) -> bool:
         return any(t.matches(event) for t in self.firing) and not any(
@@ -51,37 +53,78 @@ class CompiledTag:
         return f"event_id:{hit.event_id}"
 
 
+@dataclass(slots=True)
+class PipelineResult:
+    """What one hit produced: requests for the outbox, commands for the browser."""
+
+    rows: list[OutboxRow] = field(default_factory=list)
+    pixels: list[dict[str, Any]] = field(default_factory=list)
+    cookies: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _lua_event(hit: Hit) -> dict[str, Any]:
+    """The event templates read with event.get: the wire hit plus server-side facts."""
+    return {
+        **hit.wire,
+        "server": {
+            "client_ip": hit.client_ip,
+            "user_agent": hit.user_agent,
+            "client_id": hit.client_id,
+            "event_time_ms": hit.event_time_ms,
+            "received_ms": hit.received_ms,
+            "trace_id": hit.trace_id,
+            "sec_gpc": hit.sec_gpc,
+        },
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledContainer:
     id: str
     name: str
     allowed_origins: frozenset[str]
     tags: tuple[CompiledTag, ...]
+    runtime: TemplateRuntime
 
     @classmethod
-    def compile(cls, doc: dict[str, Any]) -> CompiledContainer:
-        """Compile a validated document with defaults applied (see config.schema)."""
+    def compile(cls, doc: dict[str, Any], runtime: TemplateRuntime) -> CompiledContainer:
+        """Compile a validated document with defaults applied (see config.schema).
+
+        Raises TemplateError when a template does not compile or a tag's params are bad.
+        """
+        container_id = doc["container"]["id"]
         triggers = {t["id"]: EventTrigger.compile(t["id"], t["events"]) for t in doc["triggers"]}
-        tags = tuple(
-            CompiledTag(
-                id=tag["id"],
-                params=tag["params"],
-                firing=tuple(triggers[t] for t in tag["firing_triggers"]),
-                blocking=tuple(triggers[t] for t in tag["blocking_triggers"]),
-                gcm=tuple(tag["consent"]["gcm"]),
-                fire_once=tag["fire_once"],
-                destination=urlsplit(tag["params"]["url"]).netloc,
+        tags = []
+        for tag in doc["tags"]:
+            if not tag["enabled"]:
+                continue
+            package = template_package(doc, tag["template"])
+            try:
+                bound = runtime.bind(f"{container_id}/{tag['id']}", package, tag["params"])
+            except TemplateError as exc:
+                raise TemplateError(exc.kind, f"tag {tag['id']!r}: {exc.message}") from None
+            tags.append(
+                CompiledTag(
+                    id=tag["id"],
+                    template=bound,
+                    firing=tuple(triggers[t] for t in tag["firing_triggers"]),
+                    blocking=tuple(triggers[t] for t in tag["blocking_triggers"]),
+                    gcm=tuple(tag["consent"]["gcm"]),
+                    fire_once=tag["fire_once"],
+                )
             )
-            for tag in doc["tags"]
-            if tag["enabled"]
-        )
         container = doc["container"]
         return cls(
-            container["id"], container["name"], frozenset(container["allowed_origins"]), tags
+            container_id,
+            container["name"],
+            frozenset(container["allowed_origins"]),
+            tuple(tags),
+            runtime,
         )
 
-    def run(self, hit: Hit) -> list[OutboxRow]:
-        rows = []
+    def run(self, hit: Hit, result: PipelineResult) -> None:
+        """Run every tag that fires for the hit, adding what they produce to `result`."""
+        context = None
         for tag in self.tags:
             if not tag.fires_for(hit.event):
                 continue
@@ -92,19 +135,34 @@ class CompiledContainer:
                     extra={"fields": {"tag": tag.id, "event_id": hit.event_id, "missing": missing}},
                 )
                 continue
-            request = build_request(hit, tag.params)
-            rows.append(
-                OutboxRow(
-                    container_id=self.id,
-                    tag_id=tag.id,
-                    destination=tag.destination,
-                    method=request.method,
-                    url=request.url,
-                    headers=orjson.dumps(request.headers),
-                    body=request.body,
-                    event_name=hit.event,
-                    event_id=hit.event_id,
-                    dedup_key=tag.dedup_key(hit),
+            if context is None:
+                context = self.runtime.hit_context(_lua_event(hit), hit.cookies, hit.received_ms)
+            outcome = self.runtime.execute(tag.template, context)
+            if outcome.error is not None:
+                log.warning(
+                    "tag failed",
+                    extra={"fields": {"container": self.id, "tag": tag.id,
+                                      "event_id": hit.event_id, "kind": outcome.error.kind,
+                                      "reason": outcome.error.message}},
+                )  # fmt: skip
+                continue
+            for line in outcome.logs:
+                log.info("template log", extra={"fields": {"tag": tag.id, "line": line}})
+            key = tag.dedup_key(hit)
+            for index, request in enumerate(outcome.requests):
+                result.rows.append(
+                    OutboxRow(
+                        container_id=self.id,
+                        tag_id=tag.id,
+                        destination=urlsplit(request["url"]).netloc,
+                        method=request["method"],
+                        url=request["url"],
+                        headers=orjson.dumps(request["headers"]),
+                        body=(request["body"] or "").encode("utf-8"),
+                        event_name=hit.event,
+                        event_id=hit.event_id,
+                        dedup_key=key if key is None or index == 0 else f"{key}#{index}",
+                    )
                 )
-            )
-        return rows
+            result.pixels.extend(outcome.pixels)
+            result.cookies.extend(outcome.cookies)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
-from urllib.parse import urlsplit
+
+from tags.urls import UrlError, normalize_url
 
 __all__ = ["TYPES", "check_schema", "resolve_params"]
 
@@ -43,6 +44,17 @@ def _type_problem(kind: str, value: object) -> str | None:
     return None if ok else "must be an object of strings"
 
 
+def _url_problem(value: str) -> str | None:
+    """URLs are checked like send_http checks them; plain http only reaches loopback."""
+    try:
+        url = normalize_url(value)
+    except UrlError as exc:
+        return str(exc)
+    if url.scheme != "https" and not url.is_loopback:
+        return "must use https; plain http is only allowed for localhost, 127.x.x.x and [::1]"
+    return None
+
+
 def _value_problem(field: dict[str, Any], value: object) -> str | None:
     kind = field["type"]
     problem = _type_problem(kind, value)
@@ -61,11 +73,7 @@ def _value_problem(field: dict[str, Any], value: object) -> str | None:
         if "pattern" in field and not re.fullmatch(field["pattern"], value):
             return f"must match {field['pattern']!r}"
         if field.get("format") == "url":
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                return "must be an absolute http(s) URL"
-            if "@" in parts.netloc:
-                return "must not contain userinfo ('user@')"
+            return _url_problem(value)
     if kind == "secret" and not _SECRET_NAME.fullmatch(value):
         return "must name a secret: 1-64 characters of a-z, 0-9, '_', '-'"
     return None

@@ -8,6 +8,7 @@ its tags; `execute` runs one tag on one hit inside the limits and returns plain 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,28 @@ class BoundTemplate:
     api: Any
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")  # RFC 9110 token
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # what an HTTP client puts on the wire
+# Derived from the request itself; letting a template set them would corrupt the request
+# or aim it at another virtual host than the URL the manifest allowed.
+_RESERVED_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer"}
+)
+MAX_HEADERS = 30
+
+
+def _check_headers(headers: dict[str, Any]) -> None:
+    if len(headers) > MAX_HEADERS:
+        raise TemplateError("limit", f"headers: more than {MAX_HEADERS} headers on a request")
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise TemplateError("runtime", f"header name {name!r} is not a valid HTTP token")
+        if name.lower() in _RESERVED_HEADERS:
+            raise TemplateError("permission", f"header {name!r} is set by tagwire itself")
+        if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
+            raise TemplateError("runtime", f"header {name!r}: value must be printable ASCII")
+
+
 def _host_api(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Python called from Lua answers (value, None, None) or (None, kind, message): a Python
     exception must never travel into Lua as an error value."""
@@ -104,6 +127,7 @@ class TemplateRuntime:
             _host_api(self._secret),
         )
         self._table = self._lua.table_from
+        self._run = self._sandbox.run
 
     @staticmethod
     def _deny(obj: object, name: object, *value: object) -> None:
@@ -139,14 +163,20 @@ class TemplateRuntime:
         except UrlError as exc:
             raise TemplateError("permission", f"send_http url refused: {exc}") from None
         if target.scheme != "https" and not (policy.allow_http_loopback and target.is_loopback):
-            raise TemplateError("permission", "send_http needs https (http only to loopback in tests)")
+            raise TemplateError(
+                "permission", "send_http needs https (http only to loopback in tests)"
+            )
         for grant, methods in policy.grants:
             allowed = grant.matches(target) if isinstance(grant, UrlPattern) else grant == target
             if allowed:
                 if method not in methods:
-                    raise TemplateError("permission", f"send_http method {method} not allowed for {url}")
+                    raise TemplateError(
+                        "permission", f"send_http method {method} not allowed for {url}"
+                    )
                 return target.url
-        raise TemplateError("permission", f"send_http url not allowed by the manifest: {target.url}")
+        raise TemplateError(
+            "permission", f"send_http url not allowed by the manifest: {target.url}"
+        )
 
     def compile(self, package: TemplatePackage) -> Any:
         digest = package.source_hash
@@ -214,7 +244,7 @@ class TemplateRuntime:
         lua = self._lua
         lua.set_max_memory((lua.get_memory_used() or 0) + limits.memory_bytes)
         try:
-            ok, kind, message, out = self._sandbox.run(
+            ok, kind, message, out = self._run(
                 bound.function,
                 bound.api,
                 context,
@@ -224,7 +254,12 @@ class TemplateRuntime:
             )
         except LuaMemoryError:
             self._sandbox.reset()
-            ok, kind, message, out = False, "limit", "memory: allocated more than the memory budget", None
+            ok, kind, message, out = (
+                False,
+                "limit",
+                "memory: allocated more than the memory budget",
+                None,
+            )
         except LuaError as exc:
             self._sandbox.reset()
             ok, kind, message, out = False, "runtime", f"sandbox error: {exc}", None
@@ -241,7 +276,9 @@ class TemplateRuntime:
 
     def _result(self, output: str, limits: Limits) -> TagResult:
         if len(output) > limits.max_output_bytes:
-            raise TemplateError("limit", f"output: more than {limits.max_output_bytes} bytes in all")
+            raise TemplateError(
+                "limit", f"output: more than {limits.max_output_bytes} bytes in all"
+            )
         try:
             out = orjson.loads(output)
         except orjson.JSONDecodeError:
@@ -252,8 +289,11 @@ class TemplateRuntime:
             if body is not None and not isinstance(body, str):
                 body = orjson.dumps(body).decode()
             if body is not None and len(body) > limits.max_body_bytes:
-                raise TemplateError("limit", f"body: request body over {limits.max_body_bytes} bytes")
+                raise TemplateError(
+                    "limit", f"body: request body over {limits.max_body_bytes} bytes"
+                )
             headers = item["headers"] if isinstance(item["headers"], dict) else {}
+            _check_headers(headers)
             requests.append({"method": item["method"], "url": item["url"], "headers": headers,
                              "body": body})  # fmt: skip
         return TagResult(out["pixels"], requests, out["logs"], out["cookies"])

@@ -161,17 +161,23 @@ local function check_string(value, what, max)
   if max and #value > max then stop("limit", what .. " longer than " .. max .. " bytes") end
 end
 
-local function lookup(t, key)
-  local node = t
-  local start = 1
+local function split_key(key)
+  local parts, start = {}, 1
   while true do
     local dot = str_find(key, ".", start, true)
-    local part = str_sub(key, start, (dot or 0) - 1)
-    if type(node) ~= "table" then return nil end
-    node = rawget(node, part)
-    if not dot then return node end
+    parts[#parts + 1] = str_sub(key, start, (dot or 0) - 1)
+    if not dot then return parts end
     start = dot + 1
   end
+end
+
+local function lookup(t, parts)
+  local node = t
+  for i = 1, #parts do
+    if type(node) ~= "table" then return nil end
+    node = rawget(node, parts[i])
+  end
+  return node
 end
 
 -- JSON encoding of plain Lua data, used for json.encode and to hand a run's output to the
@@ -180,6 +186,11 @@ end
 local str_gsub, str_byte, math_type, huge = string.gsub, string.byte, math.type, math.huge
 local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
 local function escape_char(c) return ESCAPES[c] or str_format("\\u%04x", str_byte(c)) end
+
+local function quote(s)
+  if str_find(s, '[%c"\\]') then s = str_gsub(s, '[%c"\\]', escape_char) end
+  return '"' .. s .. '"'
+end
 
 local encode_value
 local function encode_table(t, depth, buf)
@@ -208,7 +219,8 @@ local function encode_table(t, depth, buf)
     if type(k) ~= "string" then error("a table mixes list and object keys", 0) end
     if not first then buf[#buf + 1] = "," end
     first = false
-    buf[#buf + 1] = '"' .. str_gsub(k, '[%c"\\]', escape_char) .. '":'
+    buf[#buf + 1] = quote(k)
+    buf[#buf + 1] = ":"
     encode_value(v, depth + 1, buf)
   end
   buf[#buf + 1] = "}"
@@ -217,7 +229,7 @@ end
 encode_value = function(v, depth, buf)
   local t = type(v)
   if t == "string" then
-    buf[#buf + 1] = '"' .. str_gsub(v, '[%c"\\]', escape_char) .. '"'
+    buf[#buf + 1] = quote(v)
   elseif t == "number" then
     if math_type(v) == "integer" then buf[#buf + 1] = str_format("%d", v)
     elseif v ~= v or v == huge or v == -huge then error("numbers must be finite (no NaN or infinity)", 0)
@@ -263,20 +275,33 @@ local cur_hit, cur_out
 local function bind_api(grants, limits)
   local api = setmetatable({}, BASE_MT)
 
+  -- Keys this tag was allowed to read, split into path parts: the permission check and
+  -- the split happen once per key, not once per execution. Bounded like the key length.
+  local allowed_paths, allowed_count = {}, 0
+  local function allow(key)
+    if not grants.read_any and not grants.read_keys[key] then
+      local allowed = false
+      for _, prefix in ipairs(grants.read_prefixes) do
+        -- "data.*" grants "data" itself and everything below it
+        if str_sub(key, 1, #prefix) == prefix or key == str_sub(prefix, 1, -2) then
+          allowed = true; break
+        end
+      end
+      if not allowed then stop("permission", "read_event_data does not allow '" .. key .. "'") end
+    end
+    local parts = split_key(key)
+    if allowed_count < 256 then allowed_paths[key] = parts; allowed_count = allowed_count + 1 end
+    return parts
+  end
+
   api.event = readonly("event", {
     get = function(key)
-      check_string(key, "event key", 256)
-      if not grants.read_any and not grants.read_keys[key] then
-        local allowed = false
-        for _, prefix in ipairs(grants.read_prefixes) do
-          -- "data.*" grants "data" itself and everything below it
-          if str_sub(key, 1, #prefix) == prefix or key == str_sub(prefix, 1, -2) then
-            allowed = true; break
-          end
-        end
-        if not allowed then stop("permission", "read_event_data does not allow '" .. key .. "'") end
+      local parts = allowed_paths[key]
+      if not parts then
+        check_string(key, "event key", 256)
+        parts = allow(key)
       end
-      return copy(lookup(cur_hit.event, key), 0)
+      return copy(lookup(cur_hit.event, parts), 0)
     end,
   })
 

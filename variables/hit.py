@@ -33,6 +33,7 @@ class Hit:
     client_id: str | None
     sec_gpc: bool
     trace_id: str
+    cookies: dict[str, str]
 
     def section(self, name: str) -> dict[str, Any]:
         """A sub-object of the wire hit (`page`, `data`, `user`…), empty when absent."""

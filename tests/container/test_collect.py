@@ -11,13 +11,14 @@ from config.sqlite_store import SQLiteStore
 from container.app import create_app
 from container.hit import MAX_BODY_BYTES
 from container.pipeline import CompiledContainer
+from tags.runtime import TemplateRuntime
 from tests.helpers import make_document, make_hit, serve_in_thread
 
 
 def build_app(tmp_path, doc=None, **env):
     settings = load_settings({"TAGWIRE_SENDER": "off", **env})
     store = SQLiteStore(tmp_path / "tagwire.db")
-    container = CompiledContainer.compile(apply_defaults(doc or make_document()))
+    container = CompiledContainer.compile(apply_defaults(doc or make_document()), TemplateRuntime())
     return create_app(settings, store, {container.id: container})
 
 

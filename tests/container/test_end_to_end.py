@@ -34,7 +34,7 @@ def test_hits_reach_the_receiver_mapped_and_once(tmp_path):
     with serve_in_thread(recorder) as receiver:
         doc = make_document(url=f"{receiver}/hook", fire_once="lead_id")
         (tmp_path / "shop.json").write_text(json.dumps(doc))
-        env = {"TAGWIRE_DATA_DIR": str(tmp_path / "data")}
+        env = {"TAGWIRE_DATA_DIR": str(tmp_path / "data"), "TAGWIRE_ALLOW_HTTP_LOOPBACK": "on"}
         with tagwire_process("--container", str(tmp_path / "shop.json"), env=env) as base:
             assert post(base, make_hit()).status_code == 204
             # the same lead again (a CRM resend or a refresh) and a page view (no tag)
@@ -61,7 +61,7 @@ def test_pending_rows_survive_a_restart(tmp_path):
     recorder = Recorder()
     with serve_in_thread(recorder) as receiver:
         (tmp_path / "shop.json").write_text(json.dumps(make_document(url=f"{receiver}/hook")))
-        env = {"TAGWIRE_DATA_DIR": str(tmp_path / "data")}
+        env = {"TAGWIRE_DATA_DIR": str(tmp_path / "data"), "TAGWIRE_ALLOW_HTTP_LOOPBACK": "on"}
         args = ("--container", str(tmp_path / "shop.json"))
         with tagwire_process(*args, env={**env, "TAGWIRE_SENDER": "off"}) as base:
             assert post(base, make_hit()).status_code == 204

@@ -1,19 +1,31 @@
 import orjson
 
 from config.schema import apply_defaults
-from container.pipeline import CompiledContainer
+from container.pipeline import CompiledContainer, PipelineResult
+from tags.runtime import TemplateRuntime
 from tests.helpers import make_document, make_hit
 from variables.hit import Hit
+
+
+RUNTIME = TemplateRuntime()
 
 
 def hit(**overrides):
     wire = make_hit(**overrides)
     return Hit("shop", wire["event"], wire["event_id"], wire, 1, 2, "203.0.113.5", "ua", None,
-               False, "t")  # fmt: skip
+               False, "t", {})  # fmt: skip
 
 
 def compiled(doc):
-    return CompiledContainer.compile(apply_defaults(doc))
+    container = CompiledContainer.compile(apply_defaults(doc), RUNTIME)
+
+    class Runner:
+        def run(self, h):
+            result = PipelineResult()
+            container.run(h, result)
+            return result.rows
+
+    return Runner()
 
 
 def test_fired_tag_becomes_an_outbox_row():
