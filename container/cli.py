@@ -1,4 +1,4 @@
-"""The `tagwire` command line: serve, migrate, validate."""
+"""The `tagwire` command line: serve, migrate, validate, template test|run."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import uvicorn
 
 from config.schema import DocumentError, apply_defaults, load_document, validate_document
@@ -19,16 +20,23 @@ from config.sqlite_store import SQLiteStore
 from config.storage import StorageError
 from container.app import create_app
 from container.demo import DemoReceiver, demo_document, demo_routes
+from container.hit import validate_hit
 from container.logs import configure_logging
 from container.pipeline import CompiledContainer
 from tags.errors import TemplateError
-from tags.runtime import TemplateRuntime
+from tags.package import load_package
+from tags.runtime import TagResult, TemplateRuntime
+from tags.testing import result_document, run_once, run_tests
 
 __all__ = ["main"]
 
 
 class CommandError(Exception):
     """A command cannot go on; the message says why and what to do."""
+
+
+class UsageError(CommandError):
+    """The command line itself is wrong (exit status 2)."""
 
 
 def _out(text: str) -> None:
@@ -151,6 +159,62 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def _check_hit(wire: object) -> list[str]:
+    return [f"{field}: {reason}" for field, reason in validate_hit(wire)]
+
+
+def _template_test(args: argparse.Namespace, settings: Settings) -> int:
+    failed = 0
+    for path in args.path:
+        try:
+            package = load_package(path)
+        except TemplateError as exc:
+            sys.stderr.write(f"{path}: {exc}\n")
+            failed += 1
+            continue
+        outcomes = run_tests(package, _check_hit)
+        if not outcomes:
+            _out(f"{path}: no tests in the package")
+        for outcome in outcomes:
+            _out(f"{'PASS' if outcome.passed else 'FAIL'} {package.name}: {outcome.name}")
+            if not outcome.passed:
+                failed += 1
+                _out(outcome.diff)
+    passed = "all tests passed" if not failed else f"{failed} failed"
+    _out(passed)
+    return 1 if failed else 0
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot read: {exc.strerror}") from None
+    except orjson.JSONDecodeError as exc:
+        raise UsageError(f"{what} {path}: invalid JSON: {exc}") from None
+
+
+def _template_run(args: argparse.Namespace, settings: Settings) -> int:
+    wire = _read_json(args.hit, "--hit")
+    problems = _check_hit(wire)
+    if problems:
+        raise UsageError(f"--hit {args.hit}: not a valid hit: " + "; ".join(problems))
+    params = _read_json(args.params, "--params") if args.params else {}
+    if not isinstance(params, dict):
+        raise UsageError(f"--params {args.params}: must be a JSON object")
+    try:
+        package = load_package(args.path)
+    except TemplateError as exc:
+        result = TagResult(error=exc)
+    else:
+        result = run_once(
+            package, wire, params, secrets=env_secrets(),
+            allow_http_loopback=settings.allow_http_loopback,
+        )  # fmt: skip
+    _out(orjson.dumps(result_document(result)).decode())
+    return 1 if result.error else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tagwire",
@@ -196,6 +260,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("file", nargs="+", type=Path, metavar="FILE")
     validate.set_defaults(run=_validate)
+
+    template = commands.add_parser("template", help="test and run tag templates",
+                                   description="Test and run Lua tag templates.")  # fmt: skip
+    template_commands = template.add_subparsers(dest="template_command", required=True,
+                                                metavar="COMMAND")  # fmt: skip
+    test = template_commands.add_parser(
+        "test", help="run a template package's own tests",
+        description="Run the tests in each template package (folder or .lua file). "
+        "Exit 0 when all pass, 1 on any failure.",
+    )  # fmt: skip
+    test.add_argument("path", nargs="+", type=Path, metavar="PATH")
+    test.set_defaults(run=_template_test)
+    run = template_commands.add_parser(
+        "run", help="run a template once on a hit and print the result as JSON",
+        description='Run a template once and print {"pixels", "requests", "logs", "error"} '
+        "as one JSON object. Exit 0 on success, 1 on a template error, 2 on bad input.",
+    )  # fmt: skip
+    run.add_argument("path", type=Path, metavar="PATH", help="template folder or .lua file")
+    run.add_argument("--hit", type=Path, required=True, metavar="HIT.json",
+                     help="a hit (schema v1) as JSON")  # fmt: skip
+    run.add_argument("--params", type=Path, metavar="PARAMS.json", help="tag parameters")
+    run.set_defaults(run=_template_run)
     return parser
 
 
@@ -208,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args, settings)
     except (SettingsError, DocumentError, StorageError, CommandError) as exc:
         sys.stderr.write(f"tagwire: {exc}\n")
-        return 2 if isinstance(exc, SettingsError) else 1
+        return 2 if isinstance(exc, SettingsError | UsageError) else 1
     except KeyboardInterrupt:
         return 130
 

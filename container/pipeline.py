@@ -17,6 +17,7 @@ import orjson
 from config.schema import template_package
 from config.storage import OutboxRow
 from tags.errors import TemplateError
+from tags.event import template_event
 from tags.runtime import BoundTemplate, TemplateRuntime
 from triggers.events import EventTrigger
 from variables.consent import missing_consent
@@ -60,22 +61,6 @@ class PipelineResult:
     rows: list[OutboxRow] = field(default_factory=list)
     pixels: list[dict[str, Any]] = field(default_factory=list)
     cookies: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _lua_event(hit: Hit) -> dict[str, Any]:
-    """The event templates read with event.get: the wire hit plus server-side facts."""
-    return {
-        **hit.wire,
-        "server": {
-            "client_ip": hit.client_ip,
-            "user_agent": hit.user_agent,
-            "client_id": hit.client_id,
-            "event_time_ms": hit.event_time_ms,
-            "received_ms": hit.received_ms,
-            "trace_id": hit.trace_id,
-            "sec_gpc": hit.sec_gpc,
-        },
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +121,9 @@ class CompiledContainer:
                 )
                 continue
             if context is None:
-                context = self.runtime.hit_context(_lua_event(hit), hit.cookies, hit.received_ms)
+                context = self.runtime.hit_context(
+                    template_event(hit), hit.cookies, hit.received_ms
+                )
             outcome = self.runtime.execute(tag.template, context)
             if outcome.error is not None:
                 log.warning(

@@ -6,7 +6,18 @@ from container.cli import build_parser, main
 from tests.helpers import make_document
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["validate"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["serve"],
+        ["migrate"],
+        ["validate"],
+        ["template"],
+        ["template", "test"],
+        ["template", "run"],
+    ],
+)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([*command, "--help"])
@@ -16,7 +27,7 @@ def test_every_command_has_help(command, capsys):
 
 def test_every_subcommand_is_covered_by_the_help_test():
     commands = build_parser()._subparsers._group_actions[0].choices
-    assert set(commands) == {"serve", "migrate", "validate"}
+    assert set(commands) == {"serve", "migrate", "validate", "template"}
 
 
 def test_unknown_command_and_bad_flag_are_usage_errors(capsys):

@@ -6,7 +6,6 @@ from tags.runtime import TemplateRuntime
 from tests.helpers import make_document, make_hit
 from variables.hit import Hit
 
-
 RUNTIME = TemplateRuntime()
 
 

@@ -1,0 +1,28 @@
+"""The event a template reads with `event.get`: the wire hit plus server-side facts.
+
+Server facts live under `server.` so a manifest can grant them one by one
+(`server.client_ip` is personal data; `server.event_time_ms` is not).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from variables.hit import Hit
+
+__all__ = ["template_event"]
+
+
+def template_event(hit: Hit) -> dict[str, Any]:
+    return {
+        **hit.wire,
+        "server": {
+            "client_ip": hit.client_ip,
+            "user_agent": hit.user_agent,
+            "client_id": hit.client_id,
+            "event_time_ms": hit.event_time_ms,
+            "received_ms": hit.received_ms,
+            "trace_id": hit.trace_id,
+            "sec_gpc": hit.sec_gpc,
+        },
+    }
