@@ -44,7 +44,7 @@ PARAMS = {"endpoint": "https://graph.example.com/v19.0/123/events",
 
 def hit() -> Hit:
     return Hit("bench", WIRE["event"], WIRE["event_id"], WIRE, 1763900000000, 1763900000100,
-               "203.0.113.9", "Mozilla/5.0 (bench)", "cid-1", False, "trace", {})  # fmt: skip
+               "203.0.113.9", "Mozilla/5.0 (bench)", "cid-1", False, "trace", {}, [])  # fmt: skip
 
 
 def measure(fn, repeats: int, number: int) -> float:

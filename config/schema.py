@@ -27,6 +27,8 @@ from config.currencies import ISO_4217
 from config.errors import DocumentError, Issue
 from tags.package import SHIPPED, TemplatePackage, package_from_metadata, shipped_template
 from tags.params import resolve_params
+from triggers.trigger import check_trigger_rules
+from variables.user_defined import check_variable, variable_inputs
 
 __all__ = [
     "DocumentError",
@@ -63,9 +65,6 @@ _GCM_TYPES = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personaliza
 _TCF_PURPOSES = range(1, 12)
 _CONSENT_POLICIES = ("strict", "basic")
 _FIRE_ONCE = ("none", "event_id", "transaction_id", "lead_id")
-# Sections that exist in the document format but not yet in this release. Saying so is more
-# useful than silently ignoring them or calling them unknown.
-_NOT_YET = {"variables": "variables are not supported by this release yet"}
 
 
 # --- Small helpers ------------------------------------------------------------------------
@@ -318,7 +317,16 @@ def _check_purposes(value: object, path: str, out: list[Issue]) -> None:
         _each_unique(purposes, path, out, _purpose, "purpose")
 
 
-_CONSENT_CHECKS: dict[str, _Check] = {"gcm": _check_gcm, "purposes": _check_purposes}
+def _check_vendor_id(value: object, path: str, out: list[Issue]) -> None:
+    if type(value) is not int or not 1 <= value <= 65535:
+        out.append(Issue(path, "must be an IAB vendor id: a whole number from 1 to 65535"))
+
+
+_CONSENT_CHECKS: dict[str, _Check] = {
+    "gcm": _check_gcm,
+    "purposes": _check_purposes,
+    "vendor_id": _check_vendor_id,
+}
 _check_consent = partial(_check_record, checks=_CONSENT_CHECKS, required=())
 
 
@@ -378,7 +386,9 @@ _CONTAINER_CHECKS: dict[str, _Check] = {
     "currency_default": _check_currency,
 }
 _TRIGGER_CHECKS: dict[str, _Check] = {"id": _check_id, "name": _check_name, "events": _check_events}
+_TRIGGER_FIELDS = (*_TRIGGER_CHECKS, "conditions", "exceptions")
 _TRIGGER_REQUIRED = ("id", "name", "events")
+_VARIABLE_FIELDS = ("id", "name", "type", "params")
 # Checked here without context; template, params and the trigger lists are checked in _check_tag.
 _TAG_CHECKS: dict[str, _Check] = {
     "id": _check_id,
@@ -406,7 +416,7 @@ def _note_id(
         first_at[ident] = path
 
 
-def _check_triggers(value: object, out: list[Issue]) -> set[str] | None:
+def _check_triggers(value: object, variable_ids: set[str], out: list[Issue]) -> set[str] | None:
     """Check the triggers; returns their ids for the tags to reference (None when the list
     itself is unusable, so tags are not flooded with 'unknown trigger' issues)."""
     triggers = _list(value, "triggers", out)
@@ -415,9 +425,10 @@ def _check_triggers(value: object, out: list[Issue]) -> set[str] | None:
     first_at: dict[str, str] = {}
     for index, item in enumerate(triggers):
         path = f"triggers[{index}]"
-        trigger = _object(item, path, out, _TRIGGER_CHECKS, _TRIGGER_REQUIRED)
+        trigger = _object(item, path, out, _TRIGGER_FIELDS, _TRIGGER_REQUIRED)
         if trigger is not None:
             _check_fields(trigger, path, _TRIGGER_CHECKS, out)
+            out.extend(Issue(p, r) for p, r in check_trigger_rules(trigger, path, variable_ids))
             _note_id(trigger, path, first_at, out)
     return set(first_at)
 
@@ -502,11 +513,52 @@ def _check_tags(
             _note_id(tag, path, first_at, out)
 
 
-def _check_not_yet(top: dict[str, object], section: str, out: list[Issue]) -> None:
-    if section in top:
-        items = _list(top[section], section, out)
-        if items:
-            out.append(Issue(section, _NOT_YET[section]))
+def _check_variables(value: object, out: list[Issue]) -> set[str]:
+    """Check user-defined variables; returns their ids (references to a broken variable
+    still resolve as known, so one mistake is reported once)."""
+    variables = _list(value, "variables", out)
+    if variables is None:
+        return set()
+    entries = [(i, v) for i, v in enumerate(variables) if isinstance(v, dict)]
+    ids = {v["id"] for _, v in entries if isinstance(v.get("id"), str)}
+    first_at: dict[str, str] = {}
+    inputs: dict[str, list[str]] = {}
+    for index, item in enumerate(variables):
+        path = f"variables[{index}]"
+        variable = _object(item, path, out, _VARIABLE_FIELDS, ("id", "name", "type"))
+        if variable is None:
+            continue
+        _check_fields(variable, path, {"id": _check_id, "name": _check_name}, out)
+        _note_id(variable, path, first_at, out)
+        kind, params = variable.get("type"), variable.get("params", {})
+        problems = check_variable(kind, params, ids)
+        out.extend(Issue(f"{path}.{at}", reason) for at, reason in problems)
+        if not problems and isinstance(variable.get("id"), str):
+            inputs[variable["id"]] = variable_inputs(kind, params)
+    for ident, path in first_at.items():
+        cycle = _cycle(ident, inputs)
+        if cycle:
+            out.append(Issue(f"{path}.params.input", "variables refer to each other in a "
+                             "circle: " + " -> ".join(cycle)))  # fmt: skip
+    return ids
+
+
+def _cycle(start: str, inputs: dict[str, list[str]]) -> list[str] | None:
+    """The chain of var. references from `start` back to itself, if there is one."""
+    chain = [start]
+    current = start
+    while True:
+        refs = [
+            ref.removeprefix("var.") for ref in inputs.get(current, []) if ref.startswith("var.")
+        ]
+        if not refs:
+            return None
+        current = refs[0]
+        if current == start:
+            return [*chain, current]
+        if current in chain:
+            return None  # a circle that does not pass through start: reported at its members
+        chain.append(current)
 
 
 # --- Public API ---------------------------------------------------------------------------
@@ -524,8 +576,8 @@ def validate_document(doc: object) -> list[Issue]:
     _object(doc, "", out, _TOP_FIELDS, _TOP_REQUIRED)
     if "container" in doc:
         _check_record(doc["container"], "container", out, _CONTAINER_CHECKS, ("id", "name"))
-    _check_not_yet(doc, "variables", out)
-    trigger_ids = _check_triggers(doc["triggers"], out) if "triggers" in doc else None
+    variable_ids = _check_variables(doc["variables"], out) if "variables" in doc else set()
+    trigger_ids = _check_triggers(doc["triggers"], variable_ids, out) if "triggers" in doc else None
     templates = _check_templates(doc["templates"], out) if "templates" in doc else {}
     if "tags" in doc:
         _check_tags(doc["tags"], trigger_ids, templates, out)

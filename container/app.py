@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -80,6 +81,9 @@ def create_app(
             return JSONResponse({"status": "unavailable", "reason": "no container loaded"}, 503)
         return JSONResponse({"status": "ready", "containers": sorted(containers)})
 
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
@@ -107,6 +111,7 @@ def create_app(
         Route("/collect", collect, methods=["POST", "OPTIONS"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics),
         *(extra_routes or []),
     ]
     return DataPlane(collect, Starlette(routes=routes, lifespan=lifespan))

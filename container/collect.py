@@ -21,6 +21,7 @@ from container.client_ip import Network, client_ip, is_trusted
 from container.delivery.outbox import OutboxWriter
 from container.hit import MAX_BODY_BYTES, BodyError, parse_body, validate_hit
 from container.ids import random_hex, random_urlsafe
+from container.metrics import HITS
 from container.pipeline import CompiledContainer, PipelineResult
 from variables.consent import storage_granted
 from variables.hit import Hit
@@ -218,6 +219,7 @@ class CollectEndpoint:
                 sec_gpc=sec_gpc,
                 trace_id=trace_id,
                 cookies=cookies,
+                headers=scope["headers"],
             )
             before = len(result.pixels)
             container.run(hit, result)
@@ -229,8 +231,11 @@ class CollectEndpoint:
                                   "rejected": len(candidates) - len(accepted),
                                   "errors": errors[:10]}},
             )  # fmt: skip
+        if errors:
+            HITS.labels(container.id, "rejected").inc(len(candidates) - len(accepted))
         if not accepted:
             return 400, {"errors": errors}
+        HITS.labels(container.id, "accepted").inc(len(accepted))
         if result.rows:
             try:
                 await self._writer.enqueue(result.rows)

@@ -1,13 +1,16 @@
 """The hit pipeline: a container document compiled once, then run for every accepted hit.
 
-hit → triggers → consent → tag template (Lua sandbox) → outbox rows and browser pixels.
-Compilation (templates, parameters, grants) happens off the request path at start-up;
-`run` does no I/O. A failing tag is logged and skipped; the other tags of the hit still run.
+hit → variables → triggers → consent → tag template (Lua sandbox) → outbox rows and
+browser pixels. Compilation (variables, trigger conditions, templates, parameters, grants)
+happens off the request path at start-up; `run` does no I/O. Each trigger is evaluated at
+most once per hit, each variable resolved at most once. A tag refused by consent or
+failing in its template is logged and counted; the other tags of the hit still run.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,12 +19,15 @@ import orjson
 
 from config.schema import template_package
 from config.storage import OutboxRow
+from container.metrics import TAG_OUTCOMES
 from tags.errors import TemplateError
 from tags.event import template_event
 from tags.runtime import BoundTemplate, TemplateRuntime
-from triggers.events import EventTrigger
-from variables.consent import missing_consent
+from triggers.trigger import Trigger
+from variables.consent import ConsentRequirement, ConsentState, Decision, decide
 from variables.hit import Hit
+from variables.resolver import Resolver, VariableFunction
+from variables.user_defined import compile_variable
 
 __all__ = ["CompiledContainer", "CompiledTag", "PipelineResult"]
 
@@ -32,15 +38,10 @@ log = logging.getLogger("tagwire.pipeline")
 class CompiledTag:
     id: str
     template: BoundTemplate
-    firing: tuple[EventTrigger, ...]
-    blocking: tuple[EventTrigger, ...]
-    gcm: tuple[str, ...]
+    firing: tuple[str, ...]
+    blocking: tuple[str, ...]
+    consent: ConsentRequirement
     fire_once: str
-
-    def fires_for(self, event: str) -> bool:
-        return any(t.matches(event) for t in self.firing) and not any(
-            t.matches(event) for t in self.blocking
-        )
 
     def dedup_key(self, hit: Hit) -> str | None:
         """The fire-once key (None: no dedup); a hit without the scoped id falls back to
@@ -63,11 +64,49 @@ class PipelineResult:
     cookies: list[dict[str, Any]] = field(default_factory=list)
 
 
+class _HitRun:
+    """Per-hit memory: trigger outcomes, the resolver and the consent state, made on demand."""
+
+    __slots__ = ("_consent", "_fired", "_resolver", "container", "hit")
+
+    def __init__(self, container: CompiledContainer, hit: Hit) -> None:
+        self.container = container
+        self.hit = hit
+        self._fired: dict[str, bool] = {}
+        self._resolver: Resolver | None = None
+        self._consent: ConsentState | None = None
+
+    def resolver(self) -> Resolver:
+        if self._resolver is None:
+            self._resolver = Resolver(self.hit, self.container.variables)
+        return self._resolver
+
+    def fired(self, trigger_id: str) -> bool:
+        result = self._fired.get(trigger_id)
+        if result is None:
+            trigger = self.container.triggers[trigger_id]
+            result = self._fired[trigger_id] = trigger.fires(self.hit.event, self.resolver)
+        return result
+
+    def tag_fires(self, tag: CompiledTag) -> bool:
+        return any(self.fired(t) for t in tag.firing) and not any(
+            self.fired(t) for t in tag.blocking
+        )
+
+    def consent(self, tag: CompiledTag) -> Decision:
+        if self._consent is None:
+            self._consent = ConsentState(self.hit)
+        return decide(self._consent, tag.consent, self.container.consent_policy)
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledContainer:
     id: str
     name: str
     allowed_origins: frozenset[str]
+    consent_policy: str
+    variables: Mapping[str, VariableFunction]
+    triggers: Mapping[str, Trigger]
     tags: tuple[CompiledTag, ...]
     runtime: TemplateRuntime
 
@@ -78,7 +117,9 @@ class CompiledContainer:
         Raises TemplateError when a template does not compile or a tag's params are bad.
         """
         container_id = doc["container"]["id"]
-        triggers = {t["id"]: EventTrigger.compile(t["id"], t["events"]) for t in doc["triggers"]}
+        variables = {v["id"]: compile_variable(v["type"], v.get("params", {}))
+                     for v in doc["variables"]}  # fmt: skip
+        triggers = {t["id"]: Trigger.compile(t) for t in doc["triggers"]}
         tags = []
         for tag in doc["tags"]:
             if not tag["enabled"]:
@@ -88,13 +129,16 @@ class CompiledContainer:
                 bound = runtime.bind(f"{container_id}/{tag['id']}", package, tag["params"])
             except TemplateError as exc:
                 raise TemplateError(exc.kind, f"tag {tag['id']!r}: {exc.message}") from None
+            consent = tag["consent"]
             tags.append(
                 CompiledTag(
                     id=tag["id"],
                     template=bound,
-                    firing=tuple(triggers[t] for t in tag["firing_triggers"]),
-                    blocking=tuple(triggers[t] for t in tag["blocking_triggers"]),
-                    gcm=tuple(tag["consent"]["gcm"]),
+                    firing=tuple(tag["firing_triggers"]),
+                    blocking=tuple(tag["blocking_triggers"]),
+                    consent=ConsentRequirement(
+                        tuple(consent["gcm"]), tuple(consent["purposes"]), consent.get("vendor_id")
+                    ),
                     fire_once=tag["fire_once"],
                 )
             )
@@ -103,22 +147,28 @@ class CompiledContainer:
             container_id,
             container["name"],
             frozenset(container["allowed_origins"]),
+            container["consent_policy"],
+            variables,
+            triggers,
             tuple(tags),
             runtime,
         )
 
     def run(self, hit: Hit, result: PipelineResult) -> None:
         """Run every tag that fires for the hit, adding what they produce to `result`."""
+        state = _HitRun(self, hit)
         context = None
         for tag in self.tags:
-            if not tag.fires_for(hit.event):
+            if not state.tag_fires(tag):
                 continue
-            missing = missing_consent(hit, tag.gcm)
-            if missing:
-                log.debug(
+            decision = state.consent(tag)
+            if not decision.allowed:
+                TAG_OUTCOMES.labels(self.id, tag.id, "blocked_by_consent").inc()
+                log.info(
                     "tag blocked by consent",
-                    extra={"fields": {"tag": tag.id, "event_id": hit.event_id, "missing": missing}},
-                )
+                    extra={"fields": {"container": self.id, "tag": tag.id,
+                                      "event_id": hit.event_id, "reason": decision.reason}},
+                )  # fmt: skip
                 continue
             if context is None:
                 context = self.runtime.hit_context(
@@ -126,6 +176,7 @@ class CompiledContainer:
                 )
             outcome = self.runtime.execute(tag.template, context)
             if outcome.error is not None:
+                TAG_OUTCOMES.labels(self.id, tag.id, "failed").inc()
                 log.warning(
                     "tag failed",
                     extra={"fields": {"container": self.id, "tag": tag.id,
@@ -133,6 +184,7 @@ class CompiledContainer:
                                       "reason": outcome.error.message}},
                 )  # fmt: skip
                 continue
+            TAG_OUTCOMES.labels(self.id, tag.id, "fired").inc()
             for line in outcome.logs:
                 log.info("template log", extra={"fields": {"tag": tag.id, "line": line}})
             key = tag.dedup_key(hit)

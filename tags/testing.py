@@ -56,6 +56,7 @@ def run_once(
         sec_gpc=facts["sec_gpc"],
         trace_id=facts["trace_id"],
         cookies=dict(cookies or {}),
+        headers=[],
     )
     try:
         bound = runtime.bind("template-test/tag", package, params)

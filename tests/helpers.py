@@ -198,3 +198,18 @@ def wait_until(predicate: Any, timeout: float = 10.0, what: str = "condition") -
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met within {timeout} s")
         time.sleep(0.05)
+
+
+def hit_record(wire: dict[str, Any] | None = None, **facts: Any) -> Any:
+    """A variables.hit.Hit around a wire hit, with server facts overridable."""
+    from variables.hit import Hit
+
+    wire = make_hit() if wire is None else wire
+    values: dict[str, Any] = {
+        "container_id": "shop", "event": wire.get("event", ""),
+        "event_id": wire.get("event_id", ""), "wire": wire, "event_time_ms": 1,
+        "received_ms": 2, "client_ip": "203.0.113.5", "user_agent": "Mozilla/5.0",
+        "client_id": None, "sec_gpc": False, "trace_id": "trace", "cookies": {}, "headers": [],
+    }  # fmt: skip
+    values.update(facts)
+    return Hit(**values)

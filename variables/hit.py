@@ -19,7 +19,8 @@ CONSENT_SIGNALS = ("ad_storage", "analytics_storage", "ad_user_data", "ad_person
 class Hit:
     """One accepted hit plus the request facts the browser cannot be trusted to report.
 
-    `wire` is the validated wire object (schema v1) exactly as the browser sent it.
+    `wire` is the validated wire object (schema v1) exactly as the browser sent it;
+    `headers` is the request's raw header list (lower-case names), read only on demand.
     """
 
     container_id: str
@@ -34,6 +35,7 @@ class Hit:
     sec_gpc: bool
     trace_id: str
     cookies: dict[str, str]
+    headers: list[tuple[bytes, bytes]]
 
     def section(self, name: str) -> dict[str, Any]:
         """A sub-object of the wire hit (`page`, `data`, `user`…), empty when absent."""

@@ -12,7 +12,7 @@ RUNTIME = TemplateRuntime()
 def hit(**overrides):
     wire = make_hit(**overrides)
     return Hit("shop", wire["event"], wire["event_id"], wire, 1, 2, "203.0.113.5", "ua", None,
-               False, "t", {})  # fmt: skip
+               False, "t", {}, [])  # fmt: skip
 
 
 def compiled(doc):

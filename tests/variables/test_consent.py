@@ -4,7 +4,7 @@ from variables.hit import Hit
 
 def make(consent, sec_gpc=False):
     wire = {"consent": consent} if consent is not None else {}
-    return Hit("c", "lead", "e1234567", wire, 0, 0, "1.2.3.4", "ua", None, sec_gpc, "t", {})
+    return Hit("c", "lead", "e1234567", wire, 0, 0, "1.2.3.4", "ua", None, sec_gpc, "t", {}, [])
 
 
 def test_granted_signals_pass():

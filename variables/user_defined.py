@@ -1,0 +1,180 @@
+"""User-defined variables: the types a container document can declare.
+
+Each type has a check (problems in its params, as (path, reason)) and a compile step that
+turns valid params into a function of the hit's Resolver. Types:
+
+- `constant`     {value}
+- `event_field`  {path, default?}                 a dotted path into the hit, e.g. custom.plan
+- `cookie`       {name, default?}
+- `query_param`  {name, default?}                 of the page URL
+- `lookup`       {input, map, default?}           exact match of another reference's value
+- `regex_table`  {input, rows: [{pattern, output}], ignore_case?, default?}
+                 first matching row wins; `$1`..`$9` in output insert capture groups
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from variables.references import reference_problem
+from variables.resolver import Resolver, VariableFunction
+from variables.safe_regex import MAX_SUBJECT, RegexError, compile_regex
+
+__all__ = ["TYPES", "check_variable", "compile_variable", "variable_inputs"]
+
+Problems = list[tuple[str, str]]
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_PATH = re.compile(r"[A-Za-z0-9_]{1,64}(\.[A-Za-z0-9_]{1,64}){0,3}")
+_GROUP = re.compile(r"\$([1-9])")
+_SCALAR = (str, int, float, bool, type(None))
+MAX_ROWS = 200
+
+TYPES = ("constant", "event_field", "cookie", "query_param", "lookup", "regex_table")
+_PARAMS = {
+    "constant": ({"value"}, {"value"}),
+    "event_field": ({"path"}, {"path", "default"}),
+    "cookie": ({"name"}, {"name", "default"}),
+    "query_param": ({"name"}, {"name", "default"}),
+    "lookup": ({"input", "map"}, {"input", "map", "default"}),
+    "regex_table": ({"input", "rows"}, {"input", "rows", "default", "ignore_case"}),
+}
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, _SCALAR)
+
+
+def variable_inputs(kind: str, params: dict[str, Any]) -> list[str]:
+    """References this variable reads (for cycle detection)."""
+    return [params["input"]] if kind in ("lookup", "regex_table") else []
+
+
+def check_variable(kind: object, params: object, variable_ids: set[str]) -> Problems:
+    if kind not in TYPES:
+        return [("type", "must be one of " + ", ".join(TYPES))]
+    if not isinstance(params, dict):
+        return [("params", "must be an object")]
+    required, allowed = _PARAMS[kind]
+    problems: Problems = [(f"params.{k}", "required") for k in sorted(required - params.keys())]
+    problems += [(f"params.{k}", "unknown field") for k in sorted(params.keys() - allowed)]
+    if "default" in params and not _scalar(params["default"]):
+        problems.append(("params.default", "must be a string, number, boolean or null"))
+    if kind == "constant" and "value" in params and not _scalar(params["value"]):
+        problems.append(("params.value", "must be a string, number, boolean or null"))
+    if kind == "event_field" and "path" in params:
+        path = params["path"]
+        if not isinstance(path, str) or not _PATH.fullmatch(path):
+            problems.append(("params.path", "must be a dotted path such as 'custom.plan'"))
+    if kind in ("cookie", "query_param") and "name" in params:
+        name = params["name"]
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            problems.append(("params.name", "must be 1-64 characters of A-Z, a-z, 0-9, '_.-'"))
+    if "input" in params:
+        problem = reference_problem(params["input"], variable_ids)
+        if problem:
+            problems.append(("params.input", problem))
+    if kind == "lookup" and "map" in params:
+        mapping = params["map"]
+        if not isinstance(mapping, dict) or not all(_scalar(v) for v in mapping.values()):
+            problems.append(("params.map", "must map strings to strings, numbers or booleans"))
+        elif len(mapping) > 1000:
+            problems.append(("params.map", "more than 1000 entries"))
+    if kind == "regex_table":
+        problems += _check_rows(params.get("rows"), params.get("ignore_case", False))
+        if "ignore_case" in params and type(params["ignore_case"]) is not bool:
+            problems.append(("params.ignore_case", "must be true or false"))
+    return problems
+
+
+def _check_rows(rows: object, ignore_case: object) -> Problems:
+    if rows is None:
+        return []
+    if not isinstance(rows, list) or not rows or len(rows) > MAX_ROWS:
+        return [("params.rows", f"must be a list of 1-{MAX_ROWS} {{pattern, output}} rows")]
+    problems: Problems = []
+    for i, row in enumerate(rows):
+        where = f"params.rows[{i}]"
+        if not isinstance(row, dict) or set(row) != {"pattern", "output"}:
+            problems.append((where, "must be an object with exactly 'pattern' and 'output'"))
+            continue
+        try:
+            regex = compile_regex(row["pattern"], ignore_case=ignore_case is True)
+        except RegexError as exc:
+            problems.append((f"{where}.pattern", str(exc)))
+            continue
+        if not _scalar(row["output"]):
+            problems.append((f"{where}.output", "must be a string, number, boolean or null"))
+        elif isinstance(row["output"], str):
+            for group in _GROUP.findall(row["output"]):
+                if int(group) > regex.groups:
+                    problems.append((f"{where}.output", f"${group} but the pattern has "
+                                     f"{regex.groups} capture groups"))  # fmt: skip
+    return problems
+
+
+def compile_variable(kind: str, params: dict[str, Any]) -> VariableFunction:
+    """A function of the resolver; params must have passed check_variable."""
+    default = params.get("default")
+    if kind == "constant":
+        value = params["value"]
+        return lambda r: value
+    if kind == "event_field":
+        parts = params["path"].split(".")
+        return lambda r: _or_default(_walk(r.hit.wire, parts), default)
+    if kind == "cookie":
+        name = params["name"]
+        return lambda r: _or_default(r.hit.cookies.get(name), default)
+    if kind == "query_param":
+        name = params["name"]
+        return lambda r: _or_default(r.query(name), default)
+    if kind == "lookup":
+        source, mapping = params["input"], params["map"]
+        return lambda r: mapping.get(_text(r.get(source)), default)
+    return _regex_table(params, default)
+
+
+def _walk(value: Any, parts: list[str]) -> Any:
+    for part in parts:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _or_default(value: Any, default: Any) -> Any:
+    return default if value is None or value == "" else value
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _expand(output: str, match: Any) -> str:
+    """`$1`..`$9` in a regex table's output become the match's capture groups."""
+    if "$" not in output:
+        return output
+    return _GROUP.sub(lambda group: match.group(int(group.group(1))) or "", output)
+
+
+def _regex_table(params: dict[str, Any], default: Any) -> Callable[[Resolver], Any]:
+    source = params["input"]
+    ignore_case = params.get("ignore_case", False)
+    rows = [(compile_regex(row["pattern"], ignore_case=ignore_case), row["output"])
+            for row in params["rows"]]  # fmt: skip
+
+    def resolve(resolver: Resolver) -> Any:
+        text = _text(resolver.get(source))
+        if text is None:
+            return default
+        text = text[:MAX_SUBJECT]
+        for regex, output in rows:
+            match = regex.search(text)
+            if match is not None:
+                return _expand(output, match) if isinstance(output, str) else output
+        return default
+
+    return resolve
