@@ -28,6 +28,7 @@ from config.errors import DocumentError, Issue
 from tags.package import SHIPPED, TemplatePackage, package_from_metadata, shipped_template
 from tags.params import resolve_params
 from triggers.trigger import check_trigger_rules
+from variables.pii_firewall import POLICIES
 from variables.user_defined import check_variable, variable_inputs
 
 __all__ = [
@@ -384,6 +385,7 @@ _CONTAINER_CHECKS: dict[str, _Check] = {
     ),
     "consent_policy": partial(_check_choice, choices=_CONSENT_POLICIES),
     "currency_default": _check_currency,
+    "pii_policy": partial(_check_choice, choices=POLICIES),
 }
 _TRIGGER_CHECKS: dict[str, _Check] = {"id": _check_id, "name": _check_name, "events": _check_events}
 _TRIGGER_FIELDS = (*_TRIGGER_CHECKS, "conditions", "exceptions")
@@ -593,6 +595,7 @@ def apply_defaults(doc: dict) -> dict:
     container = result["container"]
     container.setdefault("allowed_origins", [])
     container.setdefault("consent_policy", "strict")
+    container.setdefault("pii_policy", "remove")
     for tag in result["tags"]:
         tag.setdefault("blocking_triggers", [])
         consent = tag.setdefault("consent", {})

@@ -21,10 +21,11 @@ from container.client_ip import Network, client_ip, is_trusted
 from container.delivery.outbox import OutboxWriter
 from container.hit import MAX_BODY_BYTES, BodyError, parse_body, validate_hit
 from container.ids import random_hex, random_urlsafe
-from container.metrics import HITS
+from container.metrics import HITS, PII_REMOVED
 from container.pipeline import CompiledContainer, PipelineResult
 from variables.consent import storage_granted
 from variables.hit import Hit
+from variables.pii_firewall import scrub_hit
 
 __all__ = ["COOKIE_NAME", "CollectEndpoint"]
 
@@ -197,6 +198,10 @@ class CollectEndpoint:
                 errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
                 continue
             accepted.append(index)
+            for field, count in scrub_hit(wire, container.pii_policy).items():
+                PII_REMOVED.labels(field if field.startswith("page.") else field.split(".")[0]).inc(
+                    count
+                )
             hit_client_id = None
             consent = wire.get("consent")
             ad_storage = ad_storage or bool(consent and consent.get("ad_storage") == "granted")

@@ -19,13 +19,14 @@ import orjson
 
 from config.schema import template_package
 from config.storage import OutboxRow
-from container.metrics import TAG_OUTCOMES
+from container.metrics import PII_REMOVED, TAG_OUTCOMES
 from tags.errors import TemplateError
 from tags.event import template_event
 from tags.runtime import BoundTemplate, TemplateRuntime
 from triggers.trigger import Trigger
 from variables.consent import ConsentRequirement, ConsentState, Decision, decide
 from variables.hit import Hit
+from variables.pii_firewall import contains_pii, scrub_text
 from variables.resolver import Resolver, VariableFunction
 from variables.user_defined import compile_variable
 
@@ -62,6 +63,15 @@ class PipelineResult:
     rows: list[OutboxRow] = field(default_factory=list)
     pixels: list[dict[str, Any]] = field(default_factory=list)
     cookies: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _last_scan(request: dict[str, Any]) -> None:
+    """Whatever a template assembled, no plaintext email or phone leaves in a request."""
+    for key in ("url", "body"):
+        text = request[key]
+        if text and contains_pii(text):
+            request[key], count = scrub_text(text)
+            PII_REMOVED.labels(f"outbound.{key}").inc(count)
 
 
 class _HitRun:
@@ -105,6 +115,7 @@ class CompiledContainer:
     name: str
     allowed_origins: frozenset[str]
     consent_policy: str
+    pii_policy: str
     variables: Mapping[str, VariableFunction]
     triggers: Mapping[str, Trigger]
     tags: tuple[CompiledTag, ...]
@@ -148,6 +159,7 @@ class CompiledContainer:
             container["name"],
             frozenset(container["allowed_origins"]),
             container["consent_policy"],
+            container["pii_policy"],
             variables,
             triggers,
             tuple(tags),
@@ -189,6 +201,7 @@ class CompiledContainer:
                 log.info("template log", extra={"fields": {"tag": tag.id, "line": line}})
             key = tag.dedup_key(hit)
             for index, request in enumerate(outcome.requests):
+                _last_scan(request)
                 result.rows.append(
                     OutboxRow(
                         container_id=self.id,

@@ -176,3 +176,17 @@ def test_health_and_readiness(client):
 
 def test_wrong_method_is_405(client):
     assert client.get("/collect?id=shop").status_code == 405
+
+
+def test_plaintext_pii_in_free_form_fields_never_reaches_the_outbox(client, tmp_path):
+    hit = make_hit(
+        page={"url": "https://www.example.com/thanks?email=jane%40example.com&step=2",
+              "title": "Thanks jane@example.com"},
+        custom={"note": "call me on +41 44 668 18 00", "phone": "0791234567"},
+    )  # fmt: skip
+    assert post(client, hit).status_code == 204
+    body = outbox(tmp_path)[0][3].decode()
+    assert "jane@example.com" not in body
+    assert "668 18 00" not in body
+    assert orjson.loads(body)["page_url"] == "https://www.example.com/thanks?step=2"
+    assert client.get("/metrics").text.count('tagwire_pii_removed_total{field="page.url"}') == 1

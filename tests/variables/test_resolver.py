@@ -3,8 +3,12 @@ import pytest
 from tests.helpers import hit_record, make_hit
 from variables.resolver import Resolver
 
-PAGE = {"url": "https://www.example.com/de/danke?utm_source=meta&empty=&x=1&x=2#top",
-        "referrer": "https://www.google.com/search?q=x", "title": "Danke", "locale": "de_CH"}  # fmt: skip
+PAGE = {
+    "url": "https://www.example.com/de/danke?utm_source=meta&empty=&x=1&x=2#top",
+    "referrer": "https://www.google.com/search?q=x",
+    "title": "Danke",
+    "locale": "de_CH",
+}
 
 
 def resolver(**facts):

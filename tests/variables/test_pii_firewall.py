@@ -1,0 +1,55 @@
+from hashlib import sha256
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.helpers import make_hit
+from variables.pii_firewall import contains_pii, scrub_hit, scrub_text
+
+
+def test_query_parameters_with_contact_names_or_emails_are_removed():
+    wire = make_hit(page={"url": "https://w.example/thanks?email=jane%40x.com&utm_source=meta"
+                                 "&phone=0791234567&q=reach+jane.doe%40example.com",
+                          "referrer": "https://w.example/form?name=Jane+Doe"})  # fmt: skip
+    found = scrub_hit(wire)
+    assert wire["page"]["url"] == "https://w.example/thanks?utm_source=meta&q=reach+%5Bremoved%5D"
+    assert wire["page"]["referrer"] == "https://w.example/form"
+    assert found == {"page.url": 3, "page.referrer": 1}
+
+
+def test_title_data_and_custom_free_text():
+    wire = make_hit(
+        page={"url": "https://w.example/", "title": "Welcome jane@example.com"},
+        data={"search_string": "call +41 44 668 18 00", "lead_id": "L-1"},
+        custom={"note": "a@b.co", "email": "x", "nested": {"tel": "123"}, "order": "1763900000000"},
+    )
+    found = scrub_hit(wire)
+    assert wire["page"]["title"] == "Welcome [removed]"
+    assert wire["data"] == {"search_string": "call [removed]", "lead_id": "L-1"}
+    assert wire["custom"] == {"note": "[removed]", "nested": {}, "order": "1763900000000"}
+    assert found == {"page.title": 1, "data.search_string": 1, "custom.note": 1,
+                     "custom.email": 1, "custom.nested.tel": 1}  # fmt: skip
+
+
+def test_hash_policy_keeps_a_joinable_value():
+    wire = make_hit(
+        page={"url": "https://w.example/?email=Jane%40X.com"}, custom={"n": "jane@x.com"}
+    )
+    scrub_hit(wire, "hash")
+    assert wire["page"]["url"] == f"https://w.example/?email={sha256(b'jane@x.com').hexdigest()}"
+    assert wire["custom"]["n"] == sha256(b"jane@x.com").hexdigest()
+
+
+@pytest.mark.parametrize(
+    "text", ["order 1763900000000", "v19.0", "price 1.234,56 EUR", "id=+12", "fb.1.1763.42"]
+)
+def test_ids_and_numbers_are_not_mistaken_for_pii(text):
+    assert scrub_text(text) == (text, 0)
+    assert not contains_pii(text)
+
+
+@given(st.text(max_size=200))
+def test_scrubbed_text_contains_no_pii(text):
+    cleaned, _ = scrub_text(text)
+    assert not contains_pii(cleaned)

@@ -1,0 +1,136 @@
+"""The PII firewall: plaintext emails and phone numbers never reach a platform.
+
+The loader hashes what it knows is personal data, but free-form places still leak it: a
+form that GETs to `/thanks?email=jane@example.com`, a page title "Welcome jane@…", a
+custom parameter filled from a text box. Before the pipeline sees a hit, this removes
+(or, by container policy, hashes) such values, and reports what it did per field so it is
+counted. A last scan of every outbound request catches anything a template assembled.
+
+Detection is deliberately conservative for phones in free text: only numbers written
+with a leading `+` and 8-15 digits are treated as phones there; in query parameters and
+custom keys named like a contact field (`phone`, `email`, `tel`, …) any value is removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = ["POLICIES", "contains_pii", "scrub_hit", "scrub_text"]
+
+POLICIES = ("remove", "hash")
+EMAIL = re.compile(
+    r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}"
+)
+PHONE = re.compile(r"\+\d(?:[\s().-]{0,2}\d){7,14}(?!\d)")
+# Query parameters and custom keys whose values are personal data whatever they look like.
+CONTACT_KEYS = frozenset(
+    {"email", "e_mail", "e-mail", "mail", "emailaddress", "email_address", "phone", "tel",
+     "telephone", "mobile", "phone_number", "phonenumber", "cell", "firstname", "first_name",
+     "lastname", "last_name", "fullname", "full_name", "name", "address", "street", "dob",
+     "birthday", "date_of_birth"}
+)  # fmt: skip
+REMOVED = "[removed]"
+
+
+def _replacement(match: re.Match[str], policy: str) -> str:
+    if policy == "hash":
+        normalized = match.group(0).strip().lower()
+        return hashlib.sha256(normalized.encode()).hexdigest()
+    return REMOVED
+
+
+def scrub_text(text: str, policy: str = "remove") -> tuple[str, int]:
+    """Text with emails and +-prefixed phone numbers removed or hashed; how many."""
+    count = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return _replacement(match, policy)
+
+    if "@" in text:
+        text = EMAIL.sub(replace, text)
+    if "+" in text:
+        text = PHONE.sub(replace, text)
+    return text, count
+
+
+def contains_pii(text: str) -> bool:
+    return bool(("@" in text and EMAIL.search(text)) or ("+" in text and PHONE.search(text)))
+
+
+def _scrub_url(url: str, policy: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if not parts.query and not contains_pii(url):
+        return url, 0
+    count = 0
+    kept = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key.lower() in CONTACT_KEYS and value:
+            count += 1
+            if policy == "hash":
+                kept.append((key, hashlib.sha256(value.strip().lower().encode()).hexdigest()))
+            continue
+        value, found = scrub_text(value, policy)
+        count += found
+        kept.append((key, value))
+    path, found_path = scrub_text(parts.path, policy)
+    fragment, found_fragment = scrub_text(parts.fragment, policy)
+    count += found_path + found_fragment
+    if not count:
+        return url, 0
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(kept), fragment)), count
+
+
+def scrub_hit(wire: dict[str, Any], policy: str = "remove") -> dict[str, int]:
+    """Scrub a validated wire hit in place; returns removals per field (empty: clean)."""
+    found: dict[str, int] = {}
+    page = wire.get("page")
+    if page:
+        for key in ("url", "referrer"):
+            if page.get(key):
+                page[key], n = _scrub_url(page[key], policy)
+                if n:
+                    found[f"page.{key}"] = n
+        if page.get("title"):
+            page["title"], n = scrub_text(page["title"], policy)
+            if n:
+                found["page.title"] = n
+    data = wire.get("data")
+    if data:
+        for key, value in data.items():
+            if isinstance(value, str):
+                data[key], n = scrub_text(value, policy)
+                if n:
+                    found[f"data.{key}"] = n
+    custom = wire.get("custom")
+    if custom:
+        _scrub_custom(custom, "custom", policy, found)
+    return found
+
+
+def _scrub_custom(values: dict[str, Any], prefix: str, policy: str, found: dict[str, int]) -> None:
+    for key in list(values):
+        value = values[key]
+        field = f"{prefix}.{key}"
+        if key.lower() in CONTACT_KEYS and value not in (None, "", False):
+            found[field] = found.get(field, 0) + 1
+            if policy == "hash" and isinstance(value, str):
+                values[key] = hashlib.sha256(value.strip().lower().encode()).hexdigest()
+            else:
+                del values[key]
+        elif isinstance(value, str):
+            values[key], n = scrub_text(value, policy)
+            if n:
+                found[field] = found.get(field, 0) + n
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, str):
+                    value[i], n = scrub_text(item, policy)
+                    if n:
+                        found[field] = found.get(field, 0) + n
+        elif isinstance(value, dict):
+            _scrub_custom(value, field, policy, found)
