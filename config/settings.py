@@ -43,7 +43,7 @@ class Settings:
     sender: bool = True
     sender_concurrency: int = 8
     send_timeout: float = 10.0
-    max_attempts: int = 8
+    max_attempts: int = 17
     allow_http_loopback: bool = False
     meta_base_url: str = "https://graph.facebook.com"
     tiktok_base_url: str = "https://business-api.tiktok.com"

@@ -134,7 +134,8 @@ class CollectEndpoint:
         origin = headers.get(b"origin")
         if origin is None:
             return  # not a browser fetch: server-to-server, or a beacon without CORS
-        own = f"{scope['scheme']}://{headers.get(b'host', '')}"
+        scheme = "https" if self._is_https(scope, headers, _peer(scope)) else scope["scheme"]
+        own = f"{scheme}://{headers.get(b'host', '')}"
         if origin != own and origin not in container.allowed_origins:
             raise _Answer(
                 403,
@@ -178,7 +179,7 @@ class CollectEndpoint:
         out: Headers,
     ) -> tuple[int, dict[str, Any] | None]:
         now_ms = int(time.time() * 1000)
-        peer = scope["client"][0] if scope.get("client") else ""
+        peer = _peer(scope)
         ip = client_ip(peer, headers.get(b"x-forwarded-for"), self._trusted)
         user_agent = headers.get(b"user-agent", "")[:512]
         sec_gpc = headers.get(b"sec-gpc") == "1"
@@ -274,6 +275,11 @@ class CollectEndpoint:
             if self._cookie_domain:
                 header += f"; Domain={self._cookie_domain}"
             out.append((b"set-cookie", header.encode("latin-1")))
+
+
+def _peer(scope: dict[str, Any]) -> str:
+    client = scope.get("client")
+    return client[0] if client else ""
 
 
 async def _read_body(receive: Any, declared: str | None) -> bytes:

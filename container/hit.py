@@ -12,8 +12,9 @@ from typing import Any
 
 import orjson
 
+from config.currencies import ISO_4217
+
 __all__ = [
-    "CANONICAL_EVENTS",
     "MAX_BATCH",
     "MAX_BODY_BYTES",
     "BodyError",
@@ -24,20 +25,11 @@ __all__ = [
 MAX_BODY_BYTES = 64 * 1024
 MAX_BATCH = 50
 
-CANONICAL_EVENTS = frozenset(
-    {
-        "page_view", "view_content", "lead", "purchase", "complete_registration",
-        "add_to_cart", "initiate_checkout", "add_payment_info", "search", "contact",
-        "subscribe", "start_trial", "submit_application", "schedule",
-    }
-)  # fmt: skip
-
 _EVENT_NAME = re.compile(r"[a-z0-9_]{1,40}")
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _CLICK_ID = re.compile(r"[\x21-\x7e]{1,512}")
 _CUSTOM_KEY = re.compile(r"[A-Za-z0-9_]{1,40}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,4}")
 
 # Milliseconds since the epoch; the bounds catch seconds or microseconds sent by mistake.
@@ -111,12 +103,21 @@ def _string(errors: Errors, field: str, value: object, max_len: int) -> bool:
     return True
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _key(key: str) -> str:
+    """A client-chosen key as it may appear in an error: anything unusual (long, odd
+    characters, possibly an email) is not echoed into responses and logs."""
+    return key if _PLAIN_KEY.fullmatch(key) and "@" not in key else "<unrecognised key>"
+
+
 def _object(errors: Errors, field: str, value: object, allowed: frozenset[str]) -> bool:
     if type(value) is not dict:
         errors.append((field, "must be an object"))
         return False
     if not allowed.issuperset(value):
-        errors.extend((f"{field}.{key}", "unknown field") for key in value.keys() - allowed)
+        errors.extend((f"{field}.{_key(key)}", "unknown field") for key in value.keys() - allowed)
     return True
 
 
@@ -234,8 +235,8 @@ def _check_data(errors: Errors, data: object) -> None:
             errors.append(("data.value", "must be ≥ 0"))
     if "currency" in data:
         currency = data["currency"]
-        if type(currency) is not str or not _CURRENCY.fullmatch(currency):
-            errors.append(("data.currency", "must be an ISO 4217 code such as 'EUR'"))
+        if type(currency) is not str or currency not in ISO_4217:
+            errors.append(("data.currency", "must be an active ISO 4217 code such as 'EUR'"))
     if "content_ids" in data:
         ids = data["content_ids"]
         if type(ids) is not list or len(ids) > 100:
@@ -252,9 +253,15 @@ def _check_data(errors: Errors, data: object) -> None:
 
 
 def _custom_scalar(errors: Errors, field: str, value: object) -> bool:
-    if type(value) is bool or _is_number(value):
+    if value is None or type(value) is bool or _is_number(value):
         return True
+    if type(value) is not str:
+        errors.append((field, "must be a string, number, boolean or null"))
+        return False
     return _string(errors, field, value, 1024)
+
+
+_KEY_RULE = "key must be 1-40 characters of A-Z, a-z, 0-9, _"
 
 
 def _check_custom(errors: Errors, custom: object) -> None:
@@ -265,9 +272,9 @@ def _check_custom(errors: Errors, custom: object) -> None:
         errors.append(("custom", f"{len(custom)} keys; at most 50"))
         return
     for key, value in custom.items():
-        field = f"custom.{key}"
+        field = f"custom.{_key(key)}"
         if not _CUSTOM_KEY.fullmatch(key):
-            errors.append((field, "key must be 1-40 characters of A-Z, a-z, 0-9, _"))
+            errors.append((field, _KEY_RULE))
         elif type(value) is list:
             if len(value) > 50:
                 errors.append((field, "more than 50 items"))
@@ -277,14 +284,13 @@ def _check_custom(errors: Errors, custom: object) -> None:
         elif type(value) is dict:
             if len(value) > 50:
                 errors.append((field, "more than 50 keys"))
+                continue
             for sub_key, item in value.items():
                 if not _CUSTOM_KEY.fullmatch(sub_key):
-                    errors.append(
-                        (f"{field}.{sub_key}", "key must be 1-40 characters of A-Z, a-z, 0-9, _")
-                    )
+                    errors.append((f"{field}.{_key(sub_key)}", _KEY_RULE))
                 else:
                     _custom_scalar(errors, f"{field}.{sub_key}", item)
-        elif value is not None:
+        else:
             _custom_scalar(errors, field, value)
 
 
@@ -294,7 +300,7 @@ def validate_hit(hit: object) -> Errors:
         return [("hit", "must be a JSON object")]
     errors: Errors = []
     if not TOP_LEVEL.issuperset(hit):
-        errors.extend((key, "unknown field") for key in hit.keys() - TOP_LEVEL)
+        errors.extend((_key(key), "unknown field") for key in hit.keys() - TOP_LEVEL)
     if "v" not in hit:
         errors.append(("v", "required"))
     elif hit["v"] != 1 or type(hit["v"]) is not int:

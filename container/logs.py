@@ -44,3 +44,6 @@ def configure_logging(level: str) -> None:
     # Each request is already counted in structured delivery logs; access lines would
     # only add per-hit noise (and client addresses) to the log.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request URL at info; delivery URLs can carry tokens.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

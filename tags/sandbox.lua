@@ -2,13 +2,14 @@
 -- It captures what the host needs (debug hooks, load), strips the real globals, and
 -- returns the functions the Python side drives. Templates only ever see the tables built
 -- here: an allow-list of base functions, read-only library proxies, and per-execution API.
-local py_now, py_check_url, py_sha256, py_json_decode, py_secret = ...
+local py_now, py_sha256, py_json_decode, py_secret = ...
 
 local sethook, getinfo, setupvalue = debug.sethook, debug.getinfo, debug.setupvalue
 local load, pcall, xpcall, error, type, select, next = load, pcall, xpcall, error, type, select, next
 local setmetatable, rawget, rawequal, tostring, tonumber = setmetatable, rawget, rawequal, tostring, tonumber
 local pack, unpack, concat, str_find, str_sub, str_format =
   table.pack, table.unpack, table.concat, string.find, string.sub, string.format
+local str_gsub, str_byte, str_len, str_rep, utf8_len = string.gsub, string.byte, string.len, string.rep, utf8.len
 
 -- Defence in depth: nothing dangerous stays reachable even from the real globals.
 string.dump = nil
@@ -82,13 +83,38 @@ local function copy(t, depth)
   return out
 end
 
+-- Cut to at most max bytes without splitting a UTF-8 sequence (the host decodes as UTF-8).
+local function truncate(s, max)
+  if #s <= max then return s end
+  local cut = max
+  while cut > 0 and str_byte(s, cut + 1) & 0xC0 == 0x80 do cut = cut - 1 end
+  return str_sub(s, 1, cut) .. "…"
+end
+
+-- A plain search costs up to text × needle byte comparisons inside C, where the hook
+-- cannot stop it (1 MiB × 512 KiB took 8 s): refuse searches that could take more than
+-- a few milliseconds. Short needles in any text a template can hold stay allowed.
+local FIND_WORK = 1 << 26
+local function check_search(what, s, needle)
+  if str_len(s) * (str_len(needle) - 1) > FIND_WORK then
+    error(what .. ": text and search string too long to search together", 3)
+  end
+end
+
 -- Plain-text string helpers: Lua patterns backtrack in C where no limit can stop them,
 -- so find is always plain and match/gmatch/gsub are not offered.
 local safe_string = {
   byte = string.byte, char = string.char, format = string.format, len = string.len,
-  lower = string.lower, upper = string.upper, rep = string.rep, reverse = string.reverse,
-  sub = string.sub,
-  find = function(s, needle, init) return str_find(s, needle, init, true) end,
+  lower = string.lower, upper = string.upper, reverse = string.reverse, sub = string.sub,
+  -- rep("", n) copies nothing n times in a C loop, which no hook can stop
+  rep = function(s, n, sep)
+    if str_len(s) == 0 and (sep == nil or str_len(sep) == 0) then return "" end
+    return str_rep(s, n, sep)
+  end,
+  find = function(s, needle, init)
+    check_search("string.find", s, needle)
+    return str_find(s, needle, init, true)
+  end,
   starts_with = function(s, prefix) return str_sub(s, 1, #prefix) == prefix end,
   ends_with = function(s, suffix) return suffix == "" or str_sub(s, -#suffix) == suffix end,
   trim = function(s)
@@ -100,6 +126,7 @@ local safe_string = {
   split = function(s, sep)
     local parts, start = {}, 1
     if sep == "" then error("split separator must not be empty", 2) end
+    check_search("string.split", s, sep)
     while true do
       local i, j = str_find(s, sep, start, true)
       if not i then parts[#parts + 1] = str_sub(s, start); return parts end
@@ -109,6 +136,7 @@ local safe_string = {
   end,
   replace = function(s, old, new)
     if old == "" then error("replace: the text to replace must not be empty", 2) end
+    check_search("string.replace", s, old)
     local out, start = {}, 1
     while true do
       local i, j = str_find(s, old, start, true)
@@ -147,9 +175,14 @@ local BASE = {
 local BASE_MT = { __index = BASE, __metatable = false }
 
 -- A Python call that reports failure as (nil, kind, message) instead of raising, so no
--- Python exception object ever becomes a Lua error value.
+-- Python exception object ever becomes a Lua error value. The pcall guards what lupa does
+-- around the call (converting arguments and results): its exceptions are Python objects.
 local function call_host(fn, ...)
-  local value, kind, message = fn(...)
+  local ok, value, kind, message = pcall(fn, ...)
+  if not ok then
+    if value == "not enough memory" then error(value, 0) end
+    error("host API could not convert a value", 3)
+  end
   if kind == "runtime" then error(message, 3) end
   if kind then stop(kind, message) end
   if type(value) == "userdata" then stop("runtime", "host API returned a foreign object") end
@@ -158,7 +191,9 @@ end
 
 local function check_string(value, what, max)
   if type(value) ~= "string" then error(what .. " must be a string", 3) end
-  if max and #value > max then stop("limit", what .. " longer than " .. max .. " bytes") end
+  if #value > max then stop("limit", what .. " longer than " .. max .. " bytes") end
+  -- lupa decodes strings for Python as UTF-8 and raises on anything else
+  if not utf8_len(value) then error(what .. " must be UTF-8 text", 3) end
 end
 
 local function split_key(key)
@@ -183,11 +218,12 @@ end
 -- JSON encoding of plain Lua data, used for json.encode and to hand a run's output to the
 -- host in one string. Tables with keys 1..n are arrays, tables with string keys objects,
 -- an empty table is an object (`{}`) except where the host knows it is a list.
-local str_gsub, str_byte, math_type, huge = string.gsub, string.byte, math.type, math.huge
+local math_type, huge = math.type, math.huge
 local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
 local function escape_char(c) return ESCAPES[c] or str_format("\\u%04x", str_byte(c)) end
 
 local function quote(s)
+  if not utf8_len(s) then error("strings must be UTF-8 text", 0) end
   if str_find(s, '[%c"\\]') then s = str_gsub(s, '[%c"\\]', escape_char) end
   return '"' .. s .. '"'
 end
@@ -233,7 +269,12 @@ encode_value = function(v, depth, buf)
   elseif t == "number" then
     if math_type(v) == "integer" then buf[#buf + 1] = str_format("%d", v)
     elseif v ~= v or v == huge or v == -huge then error("numbers must be finite (no NaN or infinity)", 0)
-    else buf[#buf + 1] = str_format("%.17g", v) end
+    else
+      -- the shortest of the usual precisions that reads back as the same number: 9.99, not
+      -- 9.9900000000000002
+      local text = str_format("%.14g", v)
+      buf[#buf + 1] = tonumber(text) == v and text or str_format("%.17g", v)
+    end
   elseif t == "boolean" then
     buf[#buf + 1] = v and "true" or "false"
   elseif t == "table" then
@@ -331,7 +372,7 @@ local function bind_api(grants, limits)
     local method = spec.method or "POST"
     check_string(spec.url, "send_http url", 4096)
     check_string(method, "send_http method", 10)
-    local url = call_host(py_check_url, grants.tag_key, spec.url, method)
+    local url = call_host(grants.check_url, spec.url, method)
     local headers = {}
     if spec.headers ~= nil then
       if type(spec.headers) ~= "table" then error("send_http headers must be a table", 2) end
@@ -390,9 +431,7 @@ local function bind_api(grants, limits)
       local t = type(v)
       parts[i] = (t == "string" or t == "number" or t == "boolean" or t == "nil") and tostring(v) or t
     end
-    local line = concat(parts, " ")
-    if #line > limits.max_log_bytes then line = str_sub(line, 1, limits.max_log_bytes) .. "…" end
-    logs[#logs + 1] = line
+    logs[#logs + 1] = truncate(concat(parts, " "), limits.max_log_bytes)
   end
 
   api.fail = function(reason)

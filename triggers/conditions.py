@@ -22,7 +22,7 @@ from typing import Any
 
 from variables.references import reference_problem
 from variables.resolver import Resolver
-from variables.safe_regex import MAX_SUBJECT, RegexError, compile_regex
+from variables.safe_regex import RegexError, compile_regex
 
 __all__ = ["OPERATORS", "Condition", "check_condition", "compile_condition"]
 
@@ -162,7 +162,7 @@ def _compile_leaf(ref: str, op: str, expected: Any, ignore_case: bool) -> Condit
         test: Callable[[Any], bool] = member
     elif op == "regex":
         regex = compile_regex(expected, ignore_case=ignore_case)
-        test = lambda value: regex.search(_text(value, False)[:MAX_SUBJECT]) is not None  # noqa: E731
+        test = lambda value: regex.search(_text(value, False)) is not None  # noqa: E731
     elif op in ("equals", "not_equals"):
         target = _text(expected, ignore_case)
         target_number = None if isinstance(expected, str | bool) else _number(expected)

@@ -20,7 +20,7 @@ from typing import Any
 
 from variables.references import reference_problem
 from variables.resolver import Resolver, VariableFunction
-from variables.safe_regex import MAX_SUBJECT, RegexError, compile_regex
+from variables.safe_regex import RegexError, compile_regex
 
 __all__ = ["TYPES", "check_variable", "compile_variable", "variable_inputs"]
 
@@ -153,11 +153,11 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _expand(output: str, match: Any) -> str:
+def _expand(output: str, groups: list[str | None]) -> str:
     """`$1`..`$9` in a regex table's output become the match's capture groups."""
     if "$" not in output:
         return output
-    return _GROUP.sub(lambda group: match.group(int(group.group(1))) or "", output)
+    return _GROUP.sub(lambda ref: groups[int(ref.group(1))] or "", output)
 
 
 def _regex_table(params: dict[str, Any], default: Any) -> Callable[[Resolver], Any]:
@@ -170,11 +170,10 @@ def _regex_table(params: dict[str, Any], default: Any) -> Callable[[Resolver], A
         text = _text(resolver.get(source))
         if text is None:
             return default
-        text = text[:MAX_SUBJECT]
         for regex, output in rows:
-            match = regex.search(text)
-            if match is not None:
-                return _expand(output, match) if isinstance(output, str) else output
+            groups = regex.search(text)
+            if groups is not None:
+                return _expand(output, groups) if isinstance(output, str) else output
         return default
 
     return resolve

@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 import orjson
 
-from config.storage import Delivery, OutboxItem, Store
+from config.storage import Delivery, OutboxItem, StorageError, Store
 
 __all__ = ["Sender", "classify"]
 
@@ -100,12 +100,13 @@ class Sender:
         while not self._stopping:
             try:
                 items = await self._store.claim(self._concurrency * 4, int(time.time() * 1000))
-            except Exception:
-                log.exception("outbox claim failed")
-                items = []
-            if items:
-                await self._send_all(items)
-                continue
+                if items:
+                    await self._send_all(items)
+                    continue
+            except StorageError:
+                # The store is busy or gone: keep the sender alive and try again; the rows
+                # stay pending or inflight and nothing is lost.
+                log.exception("outbox store failed; retrying in a second")
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), POLL_S)
@@ -117,8 +118,20 @@ class Sender:
             async with limit:
                 return await self._send(item)
 
-        deliveries = await asyncio.gather(*(send(item) for item in items))
-        await self._store.record(list(deliveries))
+        tasks = [asyncio.create_task(send(item)) for item in items]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            # Also when stopping cancels the batch: what was delivered is recorded, so it is
+            # not sent again after a restart.
+            done = [t.result() for t in tasks if t.done() and not t.cancelled()]
+            for task in tasks:
+                task.cancel()
+            if done:
+                await asyncio.shield(self._record(done))
+
+    async def _record(self, deliveries: list[Delivery]) -> None:
+        await self._store.record(deliveries)
         for d in deliveries:
             log.info(
                 "delivery",

@@ -74,8 +74,11 @@ def test_demo_delivers_to_its_receiver(tmp_path):
     env = {"TAGWIRE_DATA_DIR": str(tmp_path / "data")}
     with tagwire_process("--demo", env=env) as base:
         assert httpx.get(f"{base}/demo/").status_code == 200
-        hit = make_hit(consent={"ad_storage": "granted", "analytics_storage": "granted"})
-        assert post(base, hit, container="demo").status_code == 204
+        consent = {"ad_storage": "granted", "analytics_storage": "granted"}
+        hit = make_hit(consent=consent, page={"url": f"{base}/demo/lead"})
+        elsewhere = make_hit(consent=consent, event_id="lead-elsewhere-1",
+                             page={"url": f"{base}/demo/thanks"})  # fmt: skip
+        assert post(base, [hit, elsewhere], container="demo").status_code == 204
         events = lambda: httpx.get(f"{base}/demo/receiver/events").json()  # noqa: E731
         wait_until(lambda: len(events()) == 1, what="demo delivery")
         (event,) = events()

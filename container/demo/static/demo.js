@@ -126,6 +126,13 @@
   // ---- hits -----------------------------------------------------------------------------
 
   function baseHit(eventName) {
+    var hit = buildHit(eventName);
+    // The schema refuses an empty locale: only send one the browser actually reports.
+    if (navigator.language) hit.page.locale = navigator.language;
+    return hit;
+  }
+
+  function buildHit(eventName) {
     var hit = {
       v: 1,
       event: eventName,
@@ -134,8 +141,7 @@
       page: {
         url: window.location.href,
         referrer: document.referrer,
-        title: document.title,
-        locale: navigator.language || ''
+        title: document.title
       },
       consent: {
         ad_storage: 'granted',
