@@ -29,7 +29,7 @@ __all__ = ["BoundTemplate", "SecretLookup", "TagResult", "TemplateRuntime"]
 RUNTIME_MEMORY_BYTES = 64 * 1024 * 1024
 GC_THRESHOLD_BYTES = 16 * 1024 * 1024
 HOOK_EVERY = 1000  # instructions between two limit checks
-URL_CACHE_SIZE = 1024  # allowed URLs remembered per runtime (refused ones are not cached)
+URL_CACHE_SIZE = 256  # allowed URLs remembered per bound tag (refused ones are not cached)
 
 SecretLookup = Callable[[str], str | None]
 
@@ -45,10 +45,7 @@ class TagResult:
     error: TemplateError | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _UrlPolicy:
-    grants: tuple[tuple[UrlPattern | NormalizedUrl, tuple[str, ...]], ...]
-    allow_http_loopback: bool
+UrlGrants = tuple[tuple[UrlPattern | NormalizedUrl, tuple[str, ...]], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +81,25 @@ def _check_headers(headers: dict[str, Any]) -> None:
             raise TemplateError("runtime", f"header {name!r}: value must be printable ASCII")
 
 
+def _check_url(grants: UrlGrants, allow_http_loopback: bool, url: str, method: str) -> str:
+    """The normalised URL a request may go to, or TemplateError("permission")."""
+    try:
+        target = normalize_url(url)
+    except UrlError as exc:
+        raise TemplateError("permission", f"send_http url refused: {exc}") from None
+    if target.scheme != "https" and not (allow_http_loopback and target.is_loopback):
+        raise TemplateError("permission", "send_http needs https (http only to loopback in tests)")
+    for grant, methods in grants:
+        allowed = grant.matches(target) if isinstance(grant, UrlPattern) else grant == target
+        if allowed:
+            if method not in methods:
+                raise TemplateError(
+                    "permission", f"send_http method {method} not allowed for {target.url}"
+                )
+            return target.url
+    raise TemplateError("permission", f"send_http url not allowed by the manifest: {target.url}")
+
+
 def _host_api(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Python called from Lua answers (value, None, None) or (None, kind, message): a Python
     exception must never travel into Lua as an error value."""
@@ -107,21 +123,21 @@ class TemplateRuntime:
     ) -> None:
         self._secrets = secrets or (lambda name: None)
         self._allow_http_loopback = allow_http_loopback
-        self._policies: dict[str, _UrlPolicy] = {}
         self._compiled: dict[str, Any] = {}
-        self._checked_urls: dict[tuple[str, str, str], str] = {}
         self._lua = LuaRuntime(
             register_eval=False,
             register_builtins=False,
             unpack_returned_tuples=True,
             attribute_handlers=(self._deny, self._deny),
             max_memory=RUNTIME_MEMORY_BYTES,
+            # An int beyond 64 bits (event data, params, JSON) becomes a float; without a
+            # handler lupa raises OverflowError, inside Lua as a Python exception object.
+            overflow_handler=float,
         )
         boot = resources.files("tags").joinpath("sandbox.lua").read_text(encoding="utf-8")
         self._sandbox = self._lua.execute(
             boot,
             time.monotonic,
-            _host_api(self._check_url),
             _host_api(lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest()),
             _host_api(self._json_decode),
             _host_api(self._secret),
@@ -146,37 +162,22 @@ class TemplateRuntime:
             raise TemplateError("runtime", f"secret {ref!r} is not configured on this node")
         return value
 
-    def _check_url(self, key: str, url: str, method: str) -> str:
-        cache_key = (key, url, method)
-        checked = self._checked_urls.get(cache_key)
-        if checked is None:
-            checked = self._check_url_uncached(key, url, method)
-            if len(self._checked_urls) >= URL_CACHE_SIZE:
-                self._checked_urls.clear()
-            self._checked_urls[cache_key] = checked
-        return checked
+    def _url_checker(self, grants: UrlGrants) -> Callable[..., Any]:
+        """send_http's URL check for one bound tag: the grants live in the closure, so
+        binding another tag (or the same key again) never changes what this one may do."""
+        checked: dict[tuple[str, str], str] = {}
+        allow_http_loopback = self._allow_http_loopback
 
-    def _check_url_uncached(self, key: str, url: str, method: str) -> str:
-        policy = self._policies[key]
-        try:
-            target = normalize_url(url)
-        except UrlError as exc:
-            raise TemplateError("permission", f"send_http url refused: {exc}") from None
-        if target.scheme != "https" and not (policy.allow_http_loopback and target.is_loopback):
-            raise TemplateError(
-                "permission", "send_http needs https (http only to loopback in tests)"
-            )
-        for grant, methods in policy.grants:
-            allowed = grant.matches(target) if isinstance(grant, UrlPattern) else grant == target
-            if allowed:
-                if method not in methods:
-                    raise TemplateError(
-                        "permission", f"send_http method {method} not allowed for {url}"
-                    )
-                return target.url
-        raise TemplateError(
-            "permission", f"send_http url not allowed by the manifest: {target.url}"
-        )
+        def check(url: str, method: str) -> str:
+            target = checked.get((url, method))
+            if target is None:
+                target = _check_url(grants, allow_http_loopback, url, method)
+                if len(checked) >= URL_CACHE_SIZE:
+                    checked.clear()
+                checked[url, method] = target
+            return target
+
+        return _host_api(check)
 
     def compile(self, package: TemplatePackage) -> Any:
         digest = package.source_hash
@@ -203,12 +204,10 @@ class TemplateRuntime:
                     url_grants.append((normalize_url(values[grant.param]), grant.methods))
                 except UrlError as exc:
                     raise TemplateError("params", f"{grant.param}: {exc}") from None
-        self._policies[key] = _UrlPolicy(tuple(url_grants), self._allow_http_loopback)
-        self._checked_urls.clear()
         set_of = self._sandbox.set_of
         grants = self._table(
             {
-                "tag_key": key,
+                "check_url": self._url_checker(tuple(url_grants)),
                 "params": self._table(values, recursive=True),
                 "read_any": manifest.read_any,
                 "read_keys": set_of(self._table(list(manifest.read_keys))),
@@ -242,7 +241,9 @@ class TemplateRuntime:
     def execute(self, bound: BoundTemplate, context: Any) -> TagResult:
         limits: Limits = bound.package.limits
         lua = self._lua
-        lua.set_max_memory((lua.get_memory_used() or 0) + limits.memory_bytes)
+        before = lua.get_memory_used() or 0
+        lua.set_max_memory(before + limits.memory_bytes)
+        failure = None
         try:
             ok, kind, message, out = self._run(
                 bound.function,
@@ -253,20 +254,20 @@ class TemplateRuntime:
                 limits.max_depth + 4,  # the host's own frames sit below the template
             )
         except LuaMemoryError:
-            self._sandbox.reset()
-            ok, kind, message, out = (
-                False,
-                "limit",
-                "memory: allocated more than the memory budget",
-                None,
-            )
+            failure = TemplateError("limit", "memory: allocated more than the memory budget")
         except LuaError as exc:
-            self._sandbox.reset()
-            ok, kind, message, out = False, "runtime", f"sandbox error: {exc}", None
+            failure = TemplateError("runtime", f"sandbox error: {exc}")
         finally:
             lua.set_max_memory(RUNTIME_MEMORY_BYTES)
-            if (lua.get_memory_used() or 0) > GC_THRESHOLD_BYTES:
-                lua.gccollect()
+        if failure is not None:
+            self._sandbox.reset()
+        used = lua.get_memory_used() or 0
+        # The next budget counts from the usage left here, garbage included: collect after a
+        # run that allocated a good share of its budget, so that garbage is not extra budget.
+        if used > GC_THRESHOLD_BYTES or used - before > limits.memory_bytes // 4:
+            lua.gccollect()
+        if failure is not None:
+            return TagResult(error=failure)
         if not ok:
             return TagResult(error=TemplateError(kind, message))
         try:
@@ -275,20 +276,18 @@ class TemplateRuntime:
             return TagResult(error=exc)
 
     def _result(self, output: str, limits: Limits) -> TagResult:
-        if len(output) > limits.max_output_bytes:
+        # The sandbox only lets valid UTF-8 out, so output is text; limits count its bytes.
+        if len(output.encode()) > limits.max_output_bytes:
             raise TemplateError(
                 "limit", f"output: more than {limits.max_output_bytes} bytes in all"
             )
-        try:
-            out = orjson.loads(output)
-        except orjson.JSONDecodeError:
-            raise TemplateError("runtime", "output strings must be valid UTF-8 text") from None
+        out = orjson.loads(output)
         requests = []
         for item in out["requests"]:
             body = item.get("body")
             if body is not None and not isinstance(body, str):
                 body = orjson.dumps(body).decode()
-            if body is not None and len(body) > limits.max_body_bytes:
+            if body is not None and len(body.encode()) > limits.max_body_bytes:
                 raise TemplateError(
                     "limit", f"body: request body over {limits.max_body_bytes} bytes"
                 )

@@ -450,6 +450,16 @@ local function compile(source, name)
   return fn or false, err or ""
 end
 
+local MEMORY_MESSAGE = "memory: allocated more than the memory budget"
+local MAX_MESSAGE_BYTES = 2048
+
+-- Error messages end up in the operator's logs as Python text: bounded, valid UTF-8.
+local function message_text(s)
+  s = truncate(s, MAX_MESSAGE_BYTES)
+  if not utf8_len(s) then s = str_gsub(s, "[\128-\255]", "?") end
+  return s
+end
+
 run = function(fn, bound, hit, max_steps, deadline_at, depth)
   killed, kill_message = nil, nil
   steps, deadline, max_depth = max_steps, deadline_at, depth
@@ -465,25 +475,19 @@ run = function(fn, bound, hit, max_steps, deadline_at, depth)
   setupvalue(fn, 1, nil)
   cur_hit, cur_out = nil, nil
   -- Always four results: ok, kind, message, output.
-  if killed then return false, killed, kill_message, false end
+  if killed then return false, killed, message_text(kill_message), false end
   if not done then
-    if err == "not enough memory" then
-      return false, "limit", "memory: allocated more than the memory budget", false
-    end
+    if err == "not enough memory" then return false, "limit", MEMORY_MESSAGE, false end
     if type(err) ~= "string" then err = "error object of type " .. type(err) end
-    return false, "runtime", err, false
+    return false, "runtime", message_text(err), false
   end
   local encoded, output = pcall(encode_output, out)
   if not encoded then
-    if output == "not enough memory" then
-      return false, "limit", "memory: allocated more than the memory budget", false
-    end
-    return false, "runtime", "output: " .. tostring(output), false
+    if output == "not enough memory" then return false, "limit", MEMORY_MESSAGE, false end
+    return false, "runtime", "output: " .. output, false
   end
   return true, false, false, output
 end
-
-local function reset() sethook(); killed = nil end
 
 local function set_of(list)
   local s = {}
@@ -491,4 +495,6 @@ local function set_of(list)
   return s
 end
 
-return { compile = compile, run = run, reset = reset, set_of = set_of, bind_api = bind_api }
+-- reset is the C sethook itself: the host calls it after an unexpected LuaError, and a C
+-- function runs no VM instruction on which a still-armed hook could fire again.
+return { compile = compile, run = run, reset = sethook, set_of = set_of, bind_api = bind_api }

@@ -1,28 +1,73 @@
-from variables.consent import missing_consent, storage_granted
-from variables.hit import Hit
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.helpers import hit_record, make_hit
+from variables.consent import ConsentRequirement, ConsentState, decide, storage_granted
+from variables.tcf import TCData, encode_tc_string
+
+GRANTED = {"ad_storage": "granted", "analytics_storage": "granted", "ad_user_data": "granted",
+           "ad_personalization": "granted"}  # fmt: skip
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+TC = encode_tc_string(TCData(created=NOW, last_updated=NOW, purpose_consents=frozenset({1, 3, 4}),
+                             vendor_consents=frozenset({755})))  # fmt: skip
 
 
-def make(consent, sec_gpc=False):
-    wire = {"consent": consent} if consent is not None else {}
-    return Hit("c", "lead", "e1234567", wire, 0, 0, "1.2.3.4", "ua", None, sec_gpc, "t", {}, [])
+def decision(consent, need, policy="strict", sec_gpc=False):
+    wire = make_hit(consent=consent) if consent is not None else make_hit()
+    if consent is None:
+        del wire["consent"]
+    return decide(ConsentState(hit_record(wire, sec_gpc=sec_gpc)), need, policy)
 
 
-def test_granted_signals_pass():
-    hit = make({"ad_storage": "granted", "analytics_storage": "granted"})
-    assert missing_consent(hit, ["ad_storage", "analytics_storage"]) == []
+GCM_ADS = ConsentRequirement(gcm=("ad_storage", "ad_user_data"))
 
 
-def test_denied_and_absent_signals_are_missing():
-    hit = make({"ad_storage": "denied"})
-    assert missing_consent(hit, ["ad_storage", "ad_user_data"]) == ["ad_storage", "ad_user_data"]
-    assert missing_consent(make(None), ["ad_storage"]) == ["ad_storage"]
+@pytest.mark.parametrize(
+    ("consent", "need", "policy", "allowed", "reason"),
+    [
+        (GRANTED, GCM_ADS, "strict", True, "granted"),
+        (None, ConsentRequirement(), "strict", False, "no consent signal"),
+        (None, ConsentRequirement(), "basic", True, "granted"),
+        ({**GRANTED, "ad_storage": "denied"}, GCM_ADS, "strict", False, "ad_storage denied"),
+        ({**GRANTED, "ad_storage": "denied"}, GCM_ADS, "basic", False, "ad_storage denied"),
+        ({"analytics_storage": "granted"}, GCM_ADS, "strict", False, "not granted"),
+        ({"analytics_storage": "granted"}, GCM_ADS, "basic", True, "granted"),
+        ({**GRANTED, "gpc": True}, GCM_ADS, "strict", False, "Global Privacy Control"),
+        ({**GRANTED, "gpc": True}, ConsentRequirement(gcm=("ad_storage",)), "strict", True,
+         "granted"),
+        ({**GRANTED, "gdpr_applies": True, "tcf": TC},
+         ConsentRequirement(purposes=(1, 4), vendor_id=755), "strict", True, "granted"),
+        ({**GRANTED, "gdpr_applies": True, "tcf": TC},
+         ConsentRequirement(purposes=(1, 7)), "strict", False, "TCF purpose 7 not consented"),
+        ({**GRANTED, "gdpr_applies": True, "tcf": TC},
+         ConsentRequirement(purposes=(1,), vendor_id=32), "strict", False,
+         "vendor 32 has no consent"),
+        ({**GRANTED, "gdpr_applies": True}, ConsentRequirement(purposes=(1,)), "strict", False,
+         "no TC string"),
+        ({**GRANTED, "gdpr_applies": True, "tcf": "garbage"}, ConsentRequirement(purposes=(1,)),
+         "strict", False, "TC string invalid"),
+        ({**GRANTED, "gdpr_applies": False}, ConsentRequirement(purposes=(1,)), "strict", True,
+         "granted"),
+    ],
+)  # fmt: skip
+def test_decisions(consent, need, policy, allowed, reason):
+    result = decision(consent, need, policy)
+    assert result.allowed is allowed
+    assert reason in result.reason
 
 
-def test_gpc_denies_ad_signals_even_when_granted():
-    consent = {"ad_storage": "granted", "analytics_storage": "granted", "gpc": True}
-    assert missing_consent(make(consent), ["ad_storage", "analytics_storage"]) == ["ad_storage"]
-    header_only = make({"ad_storage": "granted"}, sec_gpc=True)
-    assert missing_consent(header_only, ["ad_storage"]) == ["ad_storage"]
+def test_sec_gpc_header_counts_as_gpc():
+    assert not decision(GRANTED, GCM_ADS, sec_gpc=True).allowed
+
+
+def test_tc_string_is_decoded_once_per_hit():
+    state = ConsentState(hit_record(make_hit(consent={**GRANTED, "gdpr_applies": True, "tcf": TC})))
+    need = ConsentRequirement(purposes=(1,))
+    assert decide(state, need, "strict").allowed
+    first = state.tc()[0]
+    assert decide(state, need, "strict").allowed
+    assert state.tc()[0] is first
 
 
 def test_storage_granted():
