@@ -9,6 +9,7 @@ string), `secret` (the name of a stored secret, never the secret itself).
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from typing import Any
@@ -31,16 +32,24 @@ def _type_problem(kind: str, value: object) -> str | None:
     if kind in ("string", "secret"):
         return None if isinstance(value, str) else "must be a string"
     if kind == "integer":
-        return None if type(value) is int else "must be a whole number"
+        if type(value) is not int:
+            return "must be a whole number"
+        # Lua integers are 64-bit: a larger one would reach the template as a float
+        return None if -(2**63) <= value < 2**63 else "must be a whole number that fits in 64 bits"
     if kind == "number":
-        ok = type(value) in (int, float) and math.isfinite(value)
+        # 64-bit ints only: isfinite() and error messages cannot handle an int of any size
+        ok = (type(value) is int and -(2**63) <= value < 2**63) or (
+            type(value) is float and math.isfinite(value)
+        )
         return None if ok else "must be a number"
     if kind == "boolean":
         return None if type(value) is bool else "must be true or false"
     if kind == "list":
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         return None if ok else "must be a list of strings"
-    ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    ok = isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
     return None if ok else "must be an object of strings"
 
 
@@ -85,35 +94,46 @@ def check_schema(schema: object) -> Problems:
         return [("", "must be an object mapping parameter names to fields")]
     problems: Problems = []
     for name, field in schema.items():
-        if not _NAME.fullmatch(name):
-            problems.append((name, "parameter names are 1-40 characters of a-z, 0-9, _"))
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            problems.append((str(name), "parameter names are 1-40 characters of a-z, 0-9, _"))
             continue
         if not isinstance(field, dict):
             problems.append((name, "must be an object"))
             continue
-        for key in field.keys() - _FIELD_KEYS:
-            problems.append((f"{name}.{key}", "unknown field"))
-        if field.get("type") not in TYPES:
-            problems.append((f"{name}.type", "must be one of " + ", ".join(TYPES)))
-            continue
-        if "required" in field and type(field["required"]) is not bool:
-            problems.append((f"{name}.required", "must be true or false"))
-        if "enum" in field and (not isinstance(field["enum"], list) or not field["enum"]):
-            problems.append((f"{name}.enum", "must be a non-empty list"))
-        if "pattern" in field:
-            try:
-                re.compile(field["pattern"])
-            except (re.error, TypeError) as exc:
-                problems.append((f"{name}.pattern", f"not a valid regular expression: {exc}"))
-        if "format" in field and field["format"] != "url":
-            problems.append((f"{name}.format", "only 'url' is supported"))
-        for key in ("min", "max", "max_length"):
-            if key in field and type(field[key]) not in (int, float):
-                problems.append((f"{name}.{key}", "must be a number"))
-        if "default" in field and not problems:
+        field_problems = _field_problems(name, field)
+        # a default is checked against a field that is itself valid, so the check can trust
+        # the field's type, enum, bounds and pattern
+        if "default" in field and not field_problems:
             problem = _value_problem(field, field["default"])
             if problem:
-                problems.append((f"{name}.default", problem))
+                field_problems.append((f"{name}.default", problem))
+        problems += field_problems
+    return problems
+
+
+def _field_problems(name: str, field: dict[Any, Any]) -> Problems:
+    problems: Problems = [(f"{name}.{key}", "unknown field") for key in field.keys() - _FIELD_KEYS]
+    if field.get("type") not in TYPES:
+        return [*problems, (f"{name}.type", "must be one of " + ", ".join(TYPES))]
+    if "required" in field and type(field["required"]) is not bool:
+        problems.append((f"{name}.required", "must be true or false"))
+    if "enum" in field:
+        enum = field["enum"]
+        if not isinstance(enum, list) or not enum:
+            problems.append((f"{name}.enum", "must be a non-empty list"))
+        else:
+            problems += [(f"{name}.enum[{i}]", problem) for i, item in enumerate(enum)
+                         if (problem := _type_problem(field["type"], item))]  # fmt: skip
+    if "pattern" in field:
+        try:
+            re.compile(field["pattern"])
+        except (re.error, TypeError, OverflowError, RecursionError) as exc:
+            problems.append((f"{name}.pattern", f"not a valid regular expression: {exc}"))
+    if "format" in field and field["format"] != "url":
+        problems.append((f"{name}.format", "only 'url' is supported"))
+    for key in ("min", "max", "max_length"):
+        if key in field and _type_problem("number", field[key]):
+            problems.append((f"{name}.{key}", "must be a number"))
     return problems
 
 
@@ -121,7 +141,9 @@ def resolve_params(schema: dict[str, Any], params: object) -> tuple[dict[str, An
     """Params with defaults filled in, and every problem as (parameter name, reason)."""
     if not isinstance(params, dict):
         return {}, [("", "params must be an object")]
-    problems: Problems = [(name, "unknown parameter") for name in params.keys() - schema.keys()]
+    problems: Problems = [
+        (str(name), "unknown parameter") for name in params.keys() - schema.keys()
+    ]
     values: dict[str, Any] = {}
     for name, field in schema.items():
         if name in params:
@@ -131,7 +153,7 @@ def resolve_params(schema: dict[str, Any], params: object) -> tuple[dict[str, An
             else:
                 values[name] = params[name]
         elif "default" in field:
-            values[name] = field["default"]
+            values[name] = copy.deepcopy(field["default"])  # never alias the schema's default
         elif field.get("required"):
             problems.append((name, "required"))
     return values, sorted(problems)

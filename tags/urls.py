@@ -17,6 +17,13 @@ __all__ = ["UrlError", "UrlPattern", "normalize_url"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+# A last label like these makes resolvers and URL parsers read the host as an IPv4 number
+# (`2130706433`, `0x7f.1`, `0177.0.0.1` are all 127.0.0.1).
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+_PORT = re.compile(r"[0-9]{1,5}")
+# Encoded forms of '.', '/' and '\' that servers decode before resolving dot segments.
+_ENCODED_PATH = re.compile(r"%(2e|2f|5c)", re.IGNORECASE)
+_DECODED_PATH = {"2e": ".", "2f": "/", "5c": "/"}
 MAX_URL_LENGTH = 4096
 
 
@@ -65,7 +72,24 @@ def _normalize_host(raw: str) -> str:
     labels = host.split(".")
     if not all(_HOST_LABEL.fullmatch(label) for label in labels):
         raise UrlError(f"host {raw!r} is not a valid domain name")
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
+        raise UrlError(f"host {raw!r} reads as a number; write IPv4 addresses as a.b.c.d")
     return host
+
+
+def _port(text: str, netloc: str) -> int:
+    if not _PORT.fullmatch(text):  # ASCII digits only: int() also reads '٤٤٣' as 443
+        raise UrlError(f"invalid port in {netloc!r}")
+    return int(text)
+
+
+def _check_path(path: str) -> None:
+    """Refuse dot segments, also encoded or hidden behind ';params', which servers resolve
+    and which would walk out of an allowed path prefix."""
+    decoded = _ENCODED_PATH.sub(lambda m: _DECODED_PATH[m.group(1).lower()], path)
+    segments = {segment.partition(";")[0] for segment in decoded.split("/")}
+    if "." in segments or ".." in segments:
+        raise UrlError("'.' and '..' path segments are not allowed")
 
 
 def normalize_url(url: str) -> NormalizedUrl:
@@ -75,7 +99,10 @@ def normalize_url(url: str) -> NormalizedUrl:
         raise UrlError(f"url longer than {MAX_URL_LENGTH} characters")
     if any(ord(c) < 0x21 or c in "\\\x7f" for c in url):
         raise UrlError("url contains spaces, control characters or backslashes")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unbalanced '[' or a host that changes under NFKC
+        raise UrlError(f"url cannot be parsed: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise UrlError(f"scheme {parts.scheme!r} is not allowed; use https")
@@ -91,21 +118,17 @@ def normalize_url(url: str) -> NormalizedUrl:
             raise UrlError("unterminated IPv6 host")
         host_part, rest = netloc[: end + 1], netloc[end + 1 :]
         if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
+            if not rest.startswith(":"):
                 raise UrlError(f"invalid port in {netloc!r}")
-            port = int(rest[1:])
+            port = _port(rest[1:], netloc)
     elif ":" in netloc:
         host_part, _, port_text = netloc.rpartition(":")
-        if not port_text.isdigit():
-            raise UrlError(f"invalid port in {netloc!r}")
-        port = int(port_text)
+        port = _port(port_text, netloc)
     if not 0 < port < 65536:
         raise UrlError(f"port {port} is out of range")
     host = _normalize_host(host_part)
     path = parts.path or "/"
-    segments = path.lower().replace("%2e", ".").split("/")
-    if ".." in segments or "." in segments:
-        raise UrlError("'.' and '..' path segments are not allowed")
+    _check_path(path)
     netloc_out = host if port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     normalized = urlunsplit((scheme, netloc_out, path, parts.query, ""))
     return NormalizedUrl(scheme, host, port, path, normalized)
@@ -126,8 +149,9 @@ class UrlPattern:
 
     @classmethod
     def parse(cls, pattern: str) -> UrlPattern:
-        any_subdomain = "://*." in pattern
-        probe = pattern.replace("://*.", "://", 1) if any_subdomain else pattern
+        scheme, sep, rest = pattern.partition("://")
+        any_subdomain = rest.startswith("*.")  # only right after the scheme, not in the path
+        probe = f"{scheme}{sep}{rest[2:]}" if any_subdomain else pattern
         exact_path = not probe.endswith("*")
         probe = probe if exact_path else probe[:-1]
         if "*" in probe:

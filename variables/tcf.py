@@ -45,7 +45,7 @@ __all__ = [
 
 MAX_TC_STRING_LENGTH = 64 * 1024
 MAX_VENDOR_ID = 65535
-MAX_EXPANDED_VENDOR_IDS = 1 << 20
+MAX_EXPANDED_VENDOR_IDS = 1 << 17  # two full 1-65535 ranges
 MAX_RANGE_ENTRIES = 4095  # NumEntries is 12 bits
 LI_PURPOSES = frozenset({2, 7, 8, 9, 10, 11})
 
@@ -117,12 +117,13 @@ class TCData:
     allowed_vendors: frozenset[int] | None = None
     publisher_tc: PublisherTC | None = None
 
-    def restriction(self, purpose_id: int, vendor_id: int) -> int | None:
-        """The publisher's restriction type for this purpose and vendor (first match)."""
-        for r in self.publisher_restrictions:
-            if r.purpose_id == purpose_id and vendor_id in r.vendor_ids:
-                return r.restriction_type
-        return None
+    def restriction_types(self, purpose_id: int, vendor_id: int) -> frozenset[int]:
+        """Every publisher restriction type set for this purpose and vendor."""
+        return frozenset(
+            r.restriction_type
+            for r in self.publisher_restrictions
+            if r.purpose_id == purpose_id and vendor_id in r.vendor_ids
+        )
 
     def allows(
         self,
@@ -142,19 +143,22 @@ class TCData:
         for purpose in purposes:
             if type(purpose) is not int or not 1 <= purpose <= 24:
                 return False, f"{purpose!r} is not a TCF purpose id"
-            restriction = None if vendor_id is None else self.restriction(purpose, vendor_id)
-            if restriction == 0:
-                return False, f"publisher does not allow TCF purpose {purpose} for vendor {vendor_id}"
-            if restriction != 2 and purpose in self.purpose_consents:
+            types = frozenset() if vendor_id is None else self.restriction_types(purpose, vendor_id)
+            if 0 in types:
+                return (
+                    False,
+                    f"publisher does not allow TCF purpose {purpose} for vendor {vendor_id}",
+                )
+            if 2 not in types and purpose in self.purpose_consents:
                 used_consent = True
             elif (
                 allow_legitimate_interest
-                and restriction != 1
+                and 1 not in types
                 and purpose in LI_PURPOSES
                 and purpose in self.purpose_legitimate_interests
             ):
                 used_li = True
-            elif restriction == 2 and purpose in self.purpose_consents:
+            elif 2 in types and purpose in self.purpose_consents:
                 return False, (
                     f"publisher requires legitimate interest for TCF purpose {purpose} "
                     f"and vendor {vendor_id}"
@@ -222,9 +226,7 @@ class _Bits:
             if end < start:
                 raise TCStringError(f"range entry end < start ({end} < {start}) in {section}")
             if end > max_id:
-                raise TCStringError(
-                    f"range entry end {end} > max vendor id {max_id} in {section}"
-                )
+                raise TCStringError(f"range entry end {end} > max vendor id {max_id} in {section}")
             self.budget[0] -= end - start + 1
             if self.budget[0] < 0:
                 raise TCStringError(
@@ -310,13 +312,14 @@ def _decode(text: str) -> TCData:
     fields = _decode_core(_Bits(_segment_bits(segments[0], 0), "core", budget))
     seen: set[int] = set()
     for index, segment in enumerate(segments[1:], start=1):
-        kind = int(_segment_bits(segment, index)[:3].ljust(3, "0"), 2)
+        raw = _segment_bits(segment, index)
+        kind = int(raw[:3].ljust(3, "0"), 2)
         if kind == SEGMENT_CORE or kind not in _SEGMENT_NAMES:
             raise TCStringError(f"unexpected segment type {kind} in segment {index}")
         if kind in seen:
             raise TCStringError(f"duplicate segment type {kind}")
         seen.add(kind)
-        bits = _Bits(_segment_bits(segment, index), _SEGMENT_NAMES[kind], budget)
+        bits = _Bits(raw, _SEGMENT_NAMES[kind], budget)
         bits.read(3, "SegmentType")
         if kind == SEGMENT_DISCLOSED_VENDORS:
             fields["disclosed_vendors"] = bits.vendor_section("disclosed vendors")

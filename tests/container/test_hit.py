@@ -48,7 +48,9 @@ def test_minimal_hit_is_valid():
         ({"data": {"content_ids": ["a", 3]}}, "data.content_ids[1]", "string"),
         ({"data": {"num_items": 1.5}}, "data.num_items", "whole number"),
         ({"data": {"lead_id": "x" * 129}}, "data.lead_id", "longer than 128"),
-        ({"custom": {"bad key": 1}}, "custom.bad key", "key must be"),
+        ({"custom": {"bad key": 1}}, "custom.<unrecognised key>", "key must be"),
+        ({"custom": {"jane@example.com": 1}}, "custom.<unrecognised key>", "key must be"),
+        ({"jane@example.com": 1}, "<unrecognised key>", "unknown field"),
         ({"custom": {"deep": {"x": {"y": 1}}}}, "custom.deep.x", "must be a string"),
         ({"custom": {f"k{i}": i for i in range(51)}}, "custom", "at most 50"),
         ({"extra": 1}, "extra", "unknown field"),
@@ -120,3 +122,13 @@ def test_validate_never_raises_on_any_json(value):
 def test_replacing_any_section_with_garbage_never_raises(section, value):
     errors = validate_hit(make_hit(**{section: value}))
     assert all(isinstance(f, str) for f, _ in errors)
+
+
+def test_nulls_in_custom_are_accepted():
+    assert validate_hit(make_hit(custom={"x": None, "y": [None], "z": {"a": None}})) == []
+
+
+def test_unknown_currency_is_refused():
+    assert ("data.currency", "must be an active ISO 4217 code such as 'EUR'") in validate_hit(
+        make_hit(data={"currency": "XYZ"})
+    )

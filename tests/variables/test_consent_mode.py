@@ -153,7 +153,8 @@ def test_parse_gcd_malformed(value, reason):
         ("G111", None, {"ad_storage": "granted", "analytics_storage": "granted"}),
         (None, "11r1r1r1r5", ALL_GRANTED),
         ("G111", "11r1r1r1r5", ALL_GRANTED),
-        ("G1--", "11p1p1r1r5", {**ALL_DENIED, "ad_user_data": "granted", "ad_personalization": "granted"}),
+        ("G1--", "11p1p1r1r5", {**ALL_DENIED, "ad_user_data": "granted",
+                                "ad_personalization": "granted"}),
         # disagreement: denied wins whichever parameter says it
         ("G101", "11r1r1r1r5", {**ALL_GRANTED, "ad_storage": "denied"}),
         ("G111", "11p1r1r1r5", {**ALL_GRANTED, "ad_storage": "denied"}),

@@ -317,7 +317,7 @@ def test_63_or_65_hex_characters_are_not_hashes(platform):
 
 
 def test_md5_is_not_passed_through():
-    md5 = hashlib.md5(b"jane@example.com").hexdigest()  # noqa: S324
+    md5 = hashlib.md5(b"jane@example.com").hexdigest()
     assert normalize("meta", "email", md5) is None
     assert hash_identifier("meta", "external_id", md5) == sha(md5)
 
@@ -350,8 +350,9 @@ odd_text = st.one_of(
 )
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=6,
 )
 
