@@ -4,8 +4,8 @@ Meta, TikTok, LinkedIn and Google each match hashed user data against their own
 records, and each wants the plaintext shaped slightly differently before hashing (Meta
 phones have no `+`, Google drops dots from gmail addresses, ...). A hash of the wrong
 shape silently never matches, so there is one normaliser per (platform, key), not one
-shared hash. The rules and their sources are in docs/pii.md and
-/work/shared/docs/platforms.md (sections 1.3, 3, 4, 5.4 and 9).
+shared hash. The rules and their sources are in docs/pii.md; "platforms.md" below is the
+team's platform wire-format reference (sections 1.3, 3, 4, 5.4 and 9).
 
 Public API (stable, used by external checks):
 
@@ -166,7 +166,7 @@ _NAME_PREFIXES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof"})
 _NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 
 # A phone field holds digits and the usual separators, optionally an extension.
-_PHONE_SHAPE = re.compile(r"[+\d\s().\-/]+(?:\s*(?:ext\.?|x|#)\s*\d{1,7})?", re.IGNORECASE)
+_PHONE_SHAPE = re.compile(r"[+\d\s().\-/]++(?:\s*(?:ext\.?|x|#)\s*\d{1,7})?", re.IGNORECASE)
 _PHONE_INTERNATIONAL = re.compile(r"[\s(]*(\+|00)")
 
 _DOB_COMPACT = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")

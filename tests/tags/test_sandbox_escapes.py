@@ -470,7 +470,7 @@ def test_every_error_a_template_can_catch_is_a_string(harness: Harness) -> None:
       function() return send_http{url = 5} end,
       function() return send_http{url = "https://allowed.example/api/\255"} end,
       function() return send_http{url = "https://allowed.example/api/x", headers = 5} end,
-      function() return send_http{url = "https://allowed.example/api/x", body = print} end,
+      function() return send_http{url = "https://allowed.example/api/x", body = function() end} end,
       function() return pixel(5) end,
       function() return pixel{vendor = "meta", command = "x", args = 5} end,
       function() return hash.sha256(nil) end,
@@ -479,7 +479,7 @@ def test_every_error_a_template_can_catch_is_a_string(harness: Harness) -> None:
       function() return json.decode("\255") end,
       function() return json.decode("{bad") end,
       function() return json.decode("1e400") end,
-      function() return json.encode(print) end,
+      function() return json.encode(function() end) end,
       function() return json.encode(cyclic) end,
       function() return json.encode(0/0) end,
       function() return secret(nil) end,
@@ -500,3 +500,82 @@ def test_every_error_a_template_can_catch_is_a_string(harness: Harness) -> None:
         params={"missing": {"type": "secret", "default": "not-configured"}},
     )
     assert (result.error, result.logs) == (None, ["25"])
+
+
+# --- Env audit ------------------------------------------------------------------------
+
+# Every global and library member of Lua 5.1-5.4 and LuaJIT, lupa's `python`, and the
+# names tagwire adds. Metatables are hidden from templates, so the env cannot be walked
+# through __index; probing a complete list of candidates audits it instead.
+LUA_GLOBALS = """
+_G _VERSION _ENV assert collectgarbage dofile error gcinfo getfenv getmetatable ipairs load
+loadfile loadstring module newproxy next pairs pcall print rawequal rawget rawlen rawset
+require select setfenv setmetatable tonumber tostring type unpack warn xpcall
+bit bit32 coroutine debug ffi io jit math os package python string table utf8
+params event cookies send_http pixel hash json time secret log fail
+"""
+LUA_MEMBERS = {
+    "string": "byte char dump find format gfind gmatch gsub len lower match pack packsize rep "
+    "reverse sub unpack upper starts_with ends_with trim split replace",
+    "table": "concat foreach foreachi getn insert maxn move pack remove setn sort unpack",
+    "math": "abs acos asin atan atan2 ceil cos cosh deg exp floor fmod frexp huge ldexp log "
+    "log10 max maxinteger min mininteger modf pi pow rad random randomseed sin sinh sqrt tan "
+    "tanh tointeger type ult",
+    "utf8": "char charpattern codepoint codes len offset",
+    "event": "get all keys",
+    "cookies": "get set all",
+    "hash": "sha256 md5 sha1 hmac_sha256",
+    "json": "encode decode null",
+    "time": "now_ms sleep",
+}
+APPROVED = {
+    "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget", "rawlen",
+    "select", "tonumber", "tostring", "type", "unpack", "xpcall",
+    "string", "table", "math", "utf8",
+    "params", "event", "cookies", "send_http", "pixel", "hash", "json", "time", "secret", "log",
+    "fail",
+    "string.byte", "string.char", "string.find", "string.format", "string.len", "string.lower",
+    "string.rep", "string.reverse", "string.sub", "string.upper", "string.starts_with",
+    "string.ends_with", "string.trim", "string.split", "string.replace",
+    "table.concat", "table.insert", "table.pack", "table.remove", "table.sort", "table.unpack",
+    "math.abs", "math.ceil", "math.floor", "math.fmod", "math.huge", "math.max",
+    "math.maxinteger", "math.min", "math.mininteger", "math.modf", "math.pi", "math.sqrt",
+    "math.tointeger", "math.type",
+    "utf8.char", "utf8.charpattern", "utf8.codepoint", "utf8.len", "utf8.offset",
+    "event.get", "cookies.get", "cookies.set", "hash.sha256", "json.encode", "json.decode",
+    "time.now_ms",
+}  # fmt: skip
+
+AUDIT = """
+local present = {}
+for _, name in ipairs(GLOBALS) do
+  if _ENV[name] ~= nil then present[#present + 1] = name end
+end
+for library, names in pairs(MEMBERS) do
+  local t = _ENV[library]
+  if t ~= nil then
+    for _, name in ipairs(names) do
+      if t[name] ~= nil then present[#present + 1] = library .. "." .. name end
+    end
+  end
+end
+for _, name in ipairs(MEMBERS.string) do  -- string values index the same proxy
+  assert(("x")[name] == string[name], "string method " .. name .. " differs")
+end
+table.sort(present)
+log(table.concat(present, " "))
+"""
+
+
+def _lua_list(names: list[str]) -> str:
+    return "{" + ", ".join(f'"{name}"' for name in names) + "}"
+
+
+def test_the_env_holds_exactly_the_approved_names(harness: Harness) -> None:
+    members = ", ".join(f"{lib} = {_lua_list(names.split())}" for lib, names in LUA_MEMBERS.items())
+    source = (
+        f"local GLOBALS = {_lua_list(LUA_GLOBALS.split())}\nlocal MEMBERS = {{{members}}}\n{AUDIT}"
+    )
+    result = harness.run(source, permissions={"logging": True}, limits={"max_log_bytes": 8192})
+    assert result.error is None, result.error
+    assert sorted(result.logs[0].split()) == sorted(APPROVED)
