@@ -164,6 +164,9 @@ def _check_hit(wire: object) -> list[str]:
 
 
 def _template_test(args: argparse.Namespace, settings: Settings) -> int:
+    missing = [str(path) for path in args.path if not path.exists()]
+    if missing:
+        raise UsageError("no such template folder or .lua file: " + ", ".join(missing))
     failed = 0
     for path in args.path:
         try:
@@ -195,6 +198,8 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 def _template_run(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.path.exists():
+        raise UsageError(f"{args.path}: no such template folder or .lua file")
     wire = _read_json(args.hit, "--hit")
     problems = _check_hit(wire)
     if problems:

@@ -145,3 +145,11 @@ def test_shipped_templates_pass_their_own_tests(capsys):
     for name in SHIPPED:
         folder = Path(tags.__file__).parent / "templates" / name
         assert main(["template", "test", str(folder)]) == 0, capsys.readouterr().out
+
+
+def test_missing_template_path_is_bad_input(tmp_path, capsys):
+    hit_file = tmp_path / "hit.json"
+    hit_file.write_text(json.dumps(HIT))
+    assert main(["template", "run", str(tmp_path / "nope"), "--hit", str(hit_file)]) == 2
+    assert main(["template", "test", str(tmp_path / "nope")]) == 2
+    assert "no such template" in capsys.readouterr().err
