@@ -334,12 +334,15 @@ _check_consent = partial(_check_record, checks=_CONSENT_CHECKS, required=())
 # --- Templates ------------------------------------------------------------------------------
 
 
-def _check_templates(value: object, out: list[Issue]) -> dict[str, TemplatePackage] | None:
-    """Templates defined in the document; returns them by id for the tags to use."""
+def _check_templates(
+    value: object, out: list[Issue]
+) -> dict[str, TemplatePackage | None] | None:
+    """Templates defined in the document, by id, for the tags to use; a template with
+    problems maps to None so its tags are not also told it is unknown."""
     templates = _list(value, "templates", out)
     if templates is None:
         return None
-    found: dict[str, TemplatePackage] = {}
+    found: dict[str, TemplatePackage | None] = {}
     first_at: dict[str, str] = {}
     for index, item in enumerate(templates):
         path = f"templates[{index}]"
@@ -358,13 +361,12 @@ def _check_templates(value: object, out: list[Issue]) -> dict[str, TemplatePacka
         meta.setdefault("name", ident)
         package, problems = package_from_metadata(meta, item.get("lua"))
         out.extend(Issue(f"{path}.{at}" if at else path, reason) for at, reason in problems)
-        if package is not None:
-            found[ident] = package
+        found.setdefault(ident, package)
     return found
 
 
 def _template_for(
-    name: str, documented: dict[str, TemplatePackage] | None
+    name: str, documented: dict[str, TemplatePackage | None] | None
 ) -> TemplatePackage | None:
     if documented and name in documented:
         return documented[name]
@@ -456,7 +458,7 @@ def _check_tag(
     tag: dict[str, object],
     path: str,
     trigger_ids: set[str] | None,
-    templates: dict[str, TemplatePackage] | None,
+    templates: dict[str, TemplatePackage | None] | None,
     out: list[Issue],
 ) -> None:
     """The fields of one tag that need context: its template decides what `params` may
@@ -464,7 +466,9 @@ def _check_tag(
     template = _string(tag["template"], f"{path}.template", out) if "template" in tag else None
     if template is not None:
         package = _template_for(template, templates)
-        if package is None:
+        if package is None and templates is not None and template in templates:
+            pass  # the template itself has problems, reported at templates[...]
+        elif package is None:
             if templates is not None:  # otherwise the templates list itself was broken
                 known = ", ".join(sorted([*SHIPPED, *templates]))
                 out.append(
@@ -499,7 +503,7 @@ def _check_tag(
 def _check_tags(
     value: object,
     trigger_ids: set[str] | None,
-    templates: dict[str, TemplatePackage] | None,
+    templates: dict[str, TemplatePackage | None] | None,
     out: list[Issue],
 ) -> None:
     tags = _list(value, "tags", out)

@@ -23,6 +23,7 @@ _PARAM = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _PERMISSIONS = frozenset(
     {"read_event_data", "get_cookies", "set_cookies", "send_http", "pixel", "secrets", "logging"}
 )
+_GRANT_KEYS = frozenset({"url", "methods"})
 Problems = list[tuple[str, str]]
 
 
@@ -74,8 +75,8 @@ def _http(value: object, path: str, out: Problems) -> tuple[HttpGrant, ...]:
         if not isinstance(item, dict) or not isinstance(item.get("url"), str):
             out.append((where, "must be an object with a 'url' string"))
             continue
-        for key in item.keys() - {"url", "methods"}:
-            out.append((f"{where}.{key}", "unknown field"))
+        # in document order (a set difference would order them by hash, run to run)
+        out += [(f"{where}.{key}", "unknown field") for key in item if key not in _GRANT_KEYS]
         methods = item.get("methods", ["POST"])
         if not isinstance(methods, list) or not methods or any(m not in _METHODS for m in methods):
             out.append((f"{where}.methods", "must be a non-empty list of " + ", ".join(_METHODS)))
@@ -102,8 +103,9 @@ def parse_manifest(permissions: object, limits: object = None) -> tuple[Manifest
         permissions = {}
     if not isinstance(permissions, dict):
         return Manifest(), [("permissions", "must be an object")]
-    for key in permissions.keys() - _PERMISSIONS:
-        out.append((f"permissions.{key}", "unknown permission"))
+    out += [
+        (f"permissions.{k}", "unknown permission") for k in permissions if k not in _PERMISSIONS
+    ]
     read = permissions.get("read_event_data", [])
     read_any = read == "any"
     keys = () if read_any else _names(read, "permissions.read_event_data", _KEY, "event key", out)

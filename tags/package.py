@@ -59,7 +59,7 @@ def package_from_metadata(meta: object, source: object) -> tuple[TemplatePackage
     """Build a package from metadata and source, or say everything wrong with them."""
     if not isinstance(meta, dict):
         return None, [("", "template metadata must be an object")]
-    problems: Problems = [(key, "unknown field") for key in sorted(meta.keys() - _META_KEYS)]
+    problems: Problems = sorted((str(key), "unknown field") for key in meta.keys() - _META_KEYS)
     name = meta.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         problems.append(("name", "must be 1-64 characters of a-z, 0-9, '_', '-'"))

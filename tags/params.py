@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from tags.urls import UrlError, normalize_url
+from variables.safe_regex import RegexError, SafeRegex, compile_regex
 
 __all__ = ["TYPES", "check_schema", "resolve_params"]
 
@@ -26,6 +27,13 @@ _FIELD_KEYS = frozenset(
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _SECRET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 Problems = list[tuple[str, str]]
+
+
+def _full_pattern(pattern: object) -> SafeRegex:
+    """A parameter pattern must match the whole value. RE2, because a container document
+    can carry any pattern and Python's backtracking engine can be made to take hours."""
+    compile_regex(pattern)  # errors name the author's pattern, not the anchored wrapper
+    return compile_regex(f"^(?:{pattern})$")
 
 
 def _type_problem(kind: str, value: object) -> str | None:
@@ -79,7 +87,7 @@ def _value_problem(field: dict[str, Any], value: object) -> str | None:
     if kind == "string":
         if "max_length" in field and len(value) > field["max_length"]:
             return f"longer than {field['max_length']} characters"
-        if "pattern" in field and not re.fullmatch(field["pattern"], value):
+        if "pattern" in field and _full_pattern(field["pattern"]).search(value) is None:
             return f"must match {field['pattern']!r}"
         if field.get("format") == "url":
             return _url_problem(value)
@@ -112,7 +120,10 @@ def check_schema(schema: object) -> Problems:
 
 
 def _field_problems(name: str, field: dict[Any, Any]) -> Problems:
-    problems: Problems = [(f"{name}.{key}", "unknown field") for key in field.keys() - _FIELD_KEYS]
+    # in document order (a set difference would order them by hash, run to run)
+    problems: Problems = [
+        (f"{name}.{key}", "unknown field") for key in field if key not in _FIELD_KEYS
+    ]
     if field.get("type") not in TYPES:
         return [*problems, (f"{name}.type", "must be one of " + ", ".join(TYPES))]
     if "required" in field and type(field["required"]) is not bool:
@@ -126,8 +137,8 @@ def _field_problems(name: str, field: dict[Any, Any]) -> Problems:
                          if (problem := _type_problem(field["type"], item))]  # fmt: skip
     if "pattern" in field:
         try:
-            re.compile(field["pattern"])
-        except (re.error, TypeError, OverflowError, RecursionError) as exc:
+            _full_pattern(field["pattern"])
+        except RegexError as exc:
             problems.append((f"{name}.pattern", f"not a valid regular expression: {exc}"))
     if "format" in field and field["format"] != "url":
         problems.append((f"{name}.format", "only 'url' is supported"))

@@ -177,6 +177,7 @@ local BASE_MT = { __index = BASE, __metatable = false }
 -- A Python call that reports failure as (nil, kind, message) instead of raising, so no
 -- Python exception object ever becomes a Lua error value. The pcall guards what lupa does
 -- around the call (converting arguments and results): its exceptions are Python objects.
+-- Errors point two levels up, at the template's line, so callers must not tail-call it.
 local function call_host(fn, ...)
   local ok, value, kind, message = pcall(fn, ...)
   if not ok then
@@ -402,7 +403,11 @@ local function bind_api(grants, limits)
   end
 
   api.hash = readonly("hash", {
-    sha256 = function(s) check_string(s, "hash.sha256 input", 65536); return call_host(py_sha256, s) end,
+    sha256 = function(s)
+      check_string(s, "hash.sha256 input", 65536)
+      local digest = call_host(py_sha256, s)
+      return digest
+    end,
   })
   api.json = readonly("json", {
     encode = function(value)
@@ -410,7 +415,11 @@ local function bind_api(grants, limits)
       if not ok then error("json.encode: " .. text, 2) end
       return text
     end,
-    decode = function(text) check_string(text, "json.decode input", 262144); return call_host(py_json_decode, text) end,
+    decode = function(text)
+      check_string(text, "json.decode input", 262144)
+      local value = call_host(py_json_decode, text)
+      return value
+    end,
   })
   api.time = readonly("time", { now_ms = function() return cur_hit.now_ms end })
 
@@ -418,7 +427,8 @@ local function bind_api(grants, limits)
     check_string(name, "secret name", 64)
     local ref = grants.secrets[name]
     if not ref then stop("permission", "secrets does not allow '" .. name .. "'") end
-    return call_host(py_secret, ref)
+    local value = call_host(py_secret, ref)
+    return value
   end
 
   api.log = function(...)

@@ -1,0 +1,414 @@
+"""The template API, one small example per function, and the runtime under sustained use."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+import pytest
+
+from tags.errors import TemplateError
+from tags.limits import CAPS, DEFAULTS, LIMIT_NAMES, limits_from_manifest
+from tags.runtime import TemplateRuntime
+from tests.tags.harness import NOW_MS, SECRETS, Harness, package
+
+pytestmark = pytest.mark.timeout(60)
+
+LOGGING = {"logging": True}
+
+
+def logs_of(harness: Harness, source: str, **meta: Any) -> list[str]:
+    permissions = {**LOGGING, **meta.pop("permissions", {})}
+    result = harness.run(source, permissions=permissions, **meta)
+    assert result.error is None, result.error
+    return result.logs
+
+
+def error_of(harness: Harness, source: str, **meta: Any) -> TemplateError:
+    result = harness.run(source, **meta)
+    assert result.error is not None, result
+    return result.error
+
+
+# --- event.get ------------------------------------------------------------------------
+
+
+def test_event_get_exact_keys(harness: Harness) -> None:
+    source = 'log(event.get("event"), event.get("data.value"), event.get("server.client_ip"))'
+    permissions = {"read_event_data": ["event", "data.value", "server.client_ip"]}
+    assert logs_of(harness, source, permissions=permissions) == ["lead 50 203.0.113.9"]
+    error = error_of(harness, 'event.get("data.currency")', permissions=permissions)
+    assert (error.kind, error.message) == (
+        "permission",
+        "read_event_data does not allow 'data.currency'",
+    )
+
+
+def test_event_get_prefix_grants_the_key_and_everything_below(harness: Harness) -> None:
+    source = """
+    local data = event.get("data")
+    log(data.value, data.currency, #data.items, data.items[2].id, event.get("data.items")[1].qty)
+    log(event.get("data.missing"), event.get("data.value.deeper"))
+    """
+    permissions = {"read_event_data": ["data.*"]}
+    assert logs_of(harness, source, permissions=permissions) == ["50 EUR 2 b 1", "nil nil"]
+    assert error_of(harness, 'event.get("event")', permissions=permissions).kind == "permission"
+
+
+def test_event_get_any(harness: Harness) -> None:
+    source = 'log(event.get("user.em"):sub(1, 8), event.get("server.event_time_ms"))'
+    permissions = {"read_event_data": "any"}
+    assert logs_of(harness, source, permissions=permissions) == [f"7b17fb0b {NOW_MS}"]
+
+
+def test_event_get_checks_its_argument(harness: Harness) -> None:
+    permissions = {"read_event_data": "any"}
+    error = error_of(harness, "event.get(5)", permissions=permissions)
+    assert (error.kind, error.message) == ("runtime", "t:1: event key must be a string")
+    error = error_of(harness, "event.get(('x'):rep(300))", permissions=permissions)
+    assert (error.kind, error.message) == ("limit", "event key longer than 256 bytes")
+
+
+# --- cookies --------------------------------------------------------------------------
+
+
+def test_cookies_get_returns_the_hit_cookie_or_nil(harness: Harness) -> None:
+    permissions = {"get_cookies": ["_fbp", "_fbc"]}
+    source = 'log(cookies.get("_fbp"), cookies.get("_fbc"))'
+    assert logs_of(harness, source, permissions=permissions) == ["fb.1.1763900000000.42 nil"]
+
+
+def test_cookies_set_with_and_without_max_age(harness: Harness) -> None:
+    result = harness.run(
+        'cookies.set("_fbp", "fb.1.2.3") cookies.set("_fbc", "fb.1.2.abc", {max_age = 60})',
+        permissions={"set_cookies": ["_fbp", "_fbc"]},
+    )
+    assert result.error is None, result.error
+    assert result.cookies == [
+        {"name": "_fbp", "value": "fb.1.2.3", "max_age": 34560000},
+        {"name": "_fbc", "value": "fb.1.2.abc", "max_age": 60},
+    ]
+
+
+@pytest.mark.parametrize("max_age", ["1.5", "-1", "'60'"])
+def test_cookies_set_wants_whole_seconds(harness: Harness, max_age: str) -> None:
+    source = f'cookies.set("_fbp", "v", {{max_age = {max_age}}})'
+    error = error_of(harness, source, permissions={"set_cookies": ["_fbp"]})
+    assert (error.kind, error.message) == ("runtime", "t:1: max_age must be whole seconds")
+
+
+# --- send_http ------------------------------------------------------------------------
+
+HTTP = {"send_http": [{"url": "https://api.example/v1/*", "methods": ["POST", "GET"]}]}
+
+
+def test_send_http_table_body_is_sent_as_json(harness: Harness) -> None:
+    result = harness.run(
+        'send_http{url = "https://api.example/v1/events", headers = {["x-key"] = "k"},'
+        " body = {event = 'lead', value = 9.99, items = {1, 2}, empty = {}}}",
+        permissions=HTTP,
+    )
+    assert result.error is None, result.error
+    [request] = result.requests
+    assert {k: v for k, v in request.items() if k != "body"} == {
+        "method": "POST",
+        "url": "https://api.example/v1/events",
+        "headers": {"x-key": "k"},
+    }
+    assert orjson.loads(request["body"]) == {
+        "event": "lead",
+        "value": 9.99,
+        "items": [1, 2],
+        "empty": {},
+    }
+
+
+def test_send_http_string_body_and_get_without_body(harness: Harness) -> None:
+    result = harness.run(
+        'send_http{url = "https://api.example/v1/a", body = "raw text é"}'
+        ' send_http{url = "https://api.example/v1/b?x=1", method = "GET"}',
+        permissions=HTTP,
+    )
+    assert result.error is None, result.error
+    assert [(r["method"], r["url"], r["body"]) for r in result.requests] == [
+        ("POST", "https://api.example/v1/a", "raw text é"),
+        ("GET", "https://api.example/v1/b?x=1", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("HTTPS://API.EXAMPLE/v1/x", "https://api.example/v1/x"),
+        ("https://api.example.:443/v1/x", "https://api.example/v1/x"),
+    ],
+)
+def test_send_http_sends_the_normalised_url(harness: Harness, url: str, sent: str) -> None:
+    result = harness.run(f"send_http{{url = {url!r}}}", permissions=HTTP)
+    assert result.error is None, result.error
+    assert [r["url"] for r in result.requests] == [sent]
+
+
+@pytest.mark.parametrize("method", ["PUT", "post", "TRACE"])
+def test_send_http_methods_must_be_granted(harness: Harness, method: str) -> None:
+    source = f'send_http{{url = "https://api.example/v1/x", method = "{method}"}}'
+    error = error_of(harness, source, permissions=HTTP)
+    assert (error.kind, error.message) == (
+        "permission",
+        f"send_http method {method} not allowed for https://api.example/v1/x",
+    )
+
+
+def test_send_http_to_a_param_url(harness: Harness) -> None:
+    result = harness.run(
+        "send_http{url = params.endpoint, body = 'x'}",
+        params={"endpoint": {"type": "string", "format": "url", "required": True}},
+        values={"endpoint": "https://hooks.example/in"},
+        permissions={"send_http": [{"url": "param:endpoint"}]},
+    )
+    assert result.error is None, result.error
+    assert [r["url"] for r in result.requests] == ["https://hooks.example/in"]
+
+
+@pytest.mark.parametrize(("allow", "kind"), [(True, None), (False, "permission")])
+def test_plain_http_only_to_loopback_when_allowed(allow: bool, kind: str | None) -> None:
+    harness = Harness(TemplateRuntime(allow_http_loopback=allow))
+    result = harness.run(
+        "send_http{url = 'http://127.0.0.1:8080/in'}",
+        permissions={"send_http": [{"url": "http://127.0.0.1:8080/in"}]},
+    )
+    assert (result.error.kind if result.error else None) == kind
+
+
+def test_plain_http_to_another_host_is_refused_even_when_loopback_is_allowed() -> None:
+    harness = Harness(TemplateRuntime(allow_http_loopback=True))
+    result = harness.run(
+        "send_http{url = 'http://hooks.example/in'}",
+        permissions={"send_http": [{"url": "http://hooks.example/in"}]},
+    )
+    assert result.error is not None
+    assert result.error.kind == "permission"
+
+
+# --- pixel ----------------------------------------------------------------------------
+
+
+def test_pixel_output(harness: Harness) -> None:
+    result = harness.run(
+        'pixel{vendor = "meta", command = "track", args = {"Lead", {value = 50}}}'
+        ' pixel{vendor = "meta", command = "init"}',
+        permissions={"pixel": ["meta"]},
+    )
+    assert result.error is None, result.error
+    assert result.pixels == [
+        {"vendor": "meta", "command": "track", "args": ["Lead", {"value": 50}]},
+        {"vendor": "meta", "command": "init", "args": {}},
+    ]
+
+
+# --- hash, json, time -----------------------------------------------------------------
+
+
+def test_hash_sha256_known_vectors(harness: Harness) -> None:
+    source = 'log(hash.sha256("abc"), hash.sha256(""), hash.sha256("é"))'
+    assert logs_of(harness, source) == [
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad "
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 "
+        + hashlib.sha256("é".encode()).hexdigest()
+    ]
+
+
+def test_json_round_trip(harness: Harness) -> None:
+    source = r"""
+    local value = {list = {1, 2.5, "three", true}, empty = {}, nested = {a = {b = {c = "d"}}},
+                   text = "quote \" backslash \\ newline \n tab \t bell \7 é"}
+    local text = json.encode(value)
+    local back = json.decode(text)
+    assert(back.list[3] == "three" and back.list[2] == 2.5 and back.nested.a.b.c == "d")
+    assert(back.text == value.text and next(back.empty) == nil)
+    log(text)
+    log(json.encode(json.decode("[]")), json.encode({}), json.encode("x"), json.encode(nil))
+    log(json.encode({9.99, 0.1 + 0.2, 2^53, -0.0, 1e300, 3}))
+    log(tostring(json.decode("null")), json.decode("12"), json.decode('"s"'))
+    """
+    first, second, third, fourth = logs_of(harness, source)
+    assert orjson.loads(first) == {
+        "list": [1, 2.5, "three", True],
+        "empty": {},
+        "nested": {"a": {"b": {"c": "d"}}},
+        "text": 'quote " backslash \\ newline \n tab \t bell \x07 é',
+    }
+    assert second == '{} {} "x" null'  # an empty table is an object
+    assert third == "[9.99,0.30000000000000004,9007199254740992,-0,1e+300,3]"
+    assert fourth == "nil 12 s"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{1, nil, 3}", "mixes list and object keys"),
+        ("{[true] = 1}", "table keys must be strings"),
+        ("{x = 0/0}", "numbers must be finite"),
+        ("function() end", "a function cannot be encoded"),
+    ],
+)
+def test_json_encode_refuses_what_json_cannot_hold(
+    harness: Harness, value: str, message: str
+) -> None:
+    error = error_of(harness, f"json.encode({value})")
+    assert error.kind == "runtime"
+    assert message in error.message
+
+
+def test_time_now_ms_comes_from_the_hit(harness: Harness) -> None:
+    bound = harness.bind("log(time.now_ms(), math.type(time.now_ms()))", permissions=LOGGING)
+    assert harness.execute(bound, now_ms=1234).logs == ["1234 integer"]
+    assert harness.execute(bound).logs == [f"{NOW_MS} integer"]
+
+
+# --- secret ---------------------------------------------------------------------------
+
+SECRET_PARAMS = {"token": {"type": "secret", "required": True}}
+
+
+def test_secret_resolves_through_the_node(harness: Harness) -> None:
+    source = 'log(secret("token"))'
+    meta = {"params": SECRET_PARAMS, "permissions": {"secrets": ["token"]}}
+    assert logs_of(harness, source, values={"token": "meta_token"}, **meta) == [
+        SECRETS["meta_token"]
+    ]
+
+
+def test_a_secret_missing_on_the_node_is_a_runtime_error(harness: Harness) -> None:
+    source = 'local ok, err = pcall(secret, "token") log(ok, err) secret("token")'
+    result = harness.run(
+        source,
+        params=SECRET_PARAMS,
+        values={"token": "absent"},
+        permissions={"secrets": ["token"], **LOGGING},
+    )
+    assert result.error is not None
+    assert (result.error.kind, result.error.message) == (
+        "runtime",
+        "t:1: secret 'absent' is not configured on this node",
+    )
+
+
+# --- log, fail --------------------------------------------------------------------------
+
+
+def test_log_formats_each_argument(harness: Harness) -> None:
+    source = 'log("a", 1, 1.5, true, nil, {}, function() end) log() log("é")'
+    assert logs_of(harness, source) == ["a 1 1.5 true nil table function", "", "é"]
+
+
+def test_long_log_lines_are_cut_on_a_character_boundary(harness: Harness) -> None:
+    logs = logs_of(harness, "log('a' .. ('é'):rep(100))", limits={"max_log_bytes": 10})
+    assert logs == ["aéééé…"]  # 9 bytes: a fifth 'é' would split at byte 10
+
+
+def test_fail_ends_the_run_with_the_reason(harness: Harness) -> None:
+    assert error_of(harness, "fail('no consent')").message == "template failed: no consent"
+    assert error_of(harness, "fail({})").message == "template failed: table"
+
+
+# --- bind -----------------------------------------------------------------------------
+
+
+def test_bind_reports_bad_params_and_syntax(harness: Harness) -> None:
+    with pytest.raises(TemplateError) as caught:
+        harness.bind("", params={"n": {"type": "integer", "required": True}}, values={"n": "x"})
+    assert (caught.value.kind, caught.value.message) == ("params", "n: must be a whole number")
+    with pytest.raises(TemplateError) as caught:
+        harness.bind("local = 1")
+    assert caught.value.kind == "syntax"
+    assert caught.value.message.startswith("t:1:")
+
+
+def test_bind_accepts_integers_beyond_64_bits_in_event_data(harness: Harness) -> None:
+    event = {"event": "x", "data": {"big": 2**64 - 1, "small": -(2**63)}}
+    source = "local d = event.get('data') log(math.type(d.big), math.type(d.small))"
+    bound = harness.bind(source, permissions={"read_event_data": ["data.*"], **LOGGING})
+    assert harness.execute(bound, event=event).logs == ["float integer"]
+
+
+# --- limits ---------------------------------------------------------------------------
+
+
+def test_limit_overrides_are_clamped_to_the_caps() -> None:
+    huge = {name: 10**12 for name in LIMIT_NAMES}
+    assert limits_from_manifest(huge) == CAPS
+    assert limits_from_manifest({}) == DEFAULTS
+    assert limits_from_manifest({"max_requests": 2}).max_requests == 2
+    assert package("", limits={"instructions": 10**12}).limits.instructions == CAPS.instructions
+
+
+def test_a_lower_limit_in_the_manifest_applies(harness: Harness) -> None:
+    loop = "local n = 0 for i = 1, 20000 do n = n + i end"
+    assert harness.run(loop).error is None
+    error = error_of(harness, loop, limits={"instructions": 10_000})
+    assert (error.kind, error.message) == (
+        "limit",
+        "instructions: more than the instruction budget",
+    )
+    error = error_of(harness, "log(1) log(2) log(3)", permissions=LOGGING, limits={"max_logs": 2})
+    assert (error.kind, error.message) == ("limit", "logs: more than 2 log lines")
+
+
+def test_a_higher_limit_in_the_manifest_applies(harness: Harness) -> None:
+    loop = "local n = 0 for i = 1, 1000000 do n = n + i end"
+    assert error_of(harness, loop).kind == "limit"
+    assert harness.run(loop, limits={"instructions": 10**7, "deadline_ms": 500}).error is None
+
+
+# --- Sustained use --------------------------------------------------------------------
+
+FAILING = [
+    ("runtime", "error('boom')"),
+    ("runtime", "local t = nil; t.x = 1"),
+    ("permission", "event.get('user.em')"),
+    ("permission", "log('no grant')"),
+    ("limit", "while true do end"),
+    ("limit", "local s = ('x'):rep(2^30)"),
+    ("limit", "local function f() return 1 + f() end f()"),
+    ("limit", "for i = 1, 11 do pixel{vendor = 'meta', command = 'x'} end"),
+    ("runtime", "fail('stop')"),
+    ("runtime", "pixel{vendor = 'meta', command = '\\255'}"),
+]
+
+
+def test_the_runtime_stays_usable_after_200_failures_in_a_row(harness: Harness) -> None:
+    permissions = {"read_event_data": ["event"], "pixel": ["meta"]}
+    bound = [
+        (kind, harness.bind(source, key=f"c1/fail{i}", permissions=permissions))
+        for i, (kind, source) in enumerate(FAILING)
+    ]
+    for i in range(200):
+        kind, tag = bound[i % len(bound)]
+        result = harness.execute(tag)
+        assert result.error is not None
+        assert result.error.kind == kind, (i, result.error)
+    harness.assert_healthy()
+
+
+def test_memory_stays_bounded_over_2000_executions(harness: Harness) -> None:
+    permissions = {"read_event_data": ["event", "data.*"], "pixel": ["meta"], **LOGGING}
+    ok = harness.bind(
+        "local d = event.get('data') d.copy = ('x'):rep(1000) pixel{vendor = 'meta',"
+        " command = 'track', args = {d.value, d.items}} log(event.get('event'))",
+        key="c1/ok",
+        permissions=permissions,
+    )
+    bomb = harness.bind("local t = {} for i = 1, 1e7 do t[i] = i end", key="c1/bomb")
+    lua = harness.runtime._lua
+    for _ in range(50):  # warm up caches (compiled code, checked keys)
+        harness.execute(ok)
+    lua.gccollect()
+    baseline = lua.get_memory_used()
+    for i in range(2000):
+        result = harness.execute(bomb if i % 100 == 0 else ok)
+        assert (result.error is None) == (i % 100 != 0)
+    assert lua.get_memory_used() < baseline + 4 * 1024 * 1024
+    lua.gccollect()
+    assert lua.get_memory_used() < baseline + 64 * 1024
