@@ -188,7 +188,7 @@ class CollectEndpoint:
         cookie = cookies.get(COOKIE_NAME)
         client_id = cookie if cookie and _CLIENT_ID.fullmatch(cookie) else None
         set_cookie = False
-        ad_storage = False
+        cookies_to_set: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         accepted: list[int] = []
         result = PipelineResult()
@@ -205,7 +205,6 @@ class CollectEndpoint:
                 )
             hit_client_id = None
             consent = wire.get("consent")
-            ad_storage = ad_storage or bool(consent and consent.get("ad_storage") == "granted")
             if storage_granted(consent):
                 if client_id is None:
                     client_id = random_urlsafe(16)
@@ -227,9 +226,15 @@ class CollectEndpoint:
                 cookies=cookies,
                 headers=scope["headers"],
             )
-            before = len(result.pixels)
+            before, before_cookies = len(result.pixels), len(result.cookies)
             container.run(hit, result)
             pixels.extend({"index": index, **p} for p in result.pixels[before:])
+            # Template cookies are ad cookies: only from a hit that grants ad_storage and
+            # does not opt out of sharing with GPC.
+            if consent and consent.get("ad_storage") == "granted" and not (
+                sec_gpc or consent.get("gpc") is True
+            ):
+                cookies_to_set.extend(result.cookies[before_cookies:])
         if errors:
             log.info(
                 "hits rejected",
@@ -253,8 +258,7 @@ class CollectEndpoint:
         if set_cookie:
             value = f"{COOKIE_NAME}={client_id}{self._cookie_suffix}{secure}"
             out.append((b"set-cookie", value.encode("latin-1")))
-        if ad_storage:
-            self._template_cookies(result.cookies, secure, out)
+        self._template_cookies(cookies_to_set, secure, out)
         if errors:
             body: dict[str, Any] = {"accepted": accepted, "errors": errors}
             if pixels:

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from config.currencies import ISO_4217
+from variables.hit import CLICK_FIELDS, CONSENT_FIELDS, DATA_FIELDS, USER_FIELDS
 
 __all__ = [
     "MAX_BATCH",
@@ -39,12 +40,8 @@ _MAX_INT = 2**53  # beyond this JavaScript numbers stop being exact
 
 _CONSENT_VALUES = ("granted", "denied")
 _CONSENT_SOURCES = ("tcf", "gcm", "api")
-USER_KEYS = frozenset(
-    {"em", "em_g", "ph", "ph_d", "fn", "ln", "ct", "st", "zp", "country", "external_id"}
-)
-CLICK_KEYS = frozenset(
-    {"fbclid", "fbc", "fbp", "ttclid", "ttp", "gclid", "gbraid", "wbraid", "li_fat_id", "msclkid"}
-)
+USER_KEYS = USER_FIELDS
+CLICK_KEYS = CLICK_FIELDS
 TOP_LEVEL = frozenset(
     {"v", "event", "event_id", "ts", "page", "consent", "user", "click", "data", "custom"}
 )
@@ -145,10 +142,7 @@ def _check_page(errors: Errors, page: object) -> None:
             errors.append(("page.locale", "must be a BCP 47 language tag such as 'de-CH'"))
 
 
-_CONSENT_KEYS = frozenset(
-    {"ad_storage", "analytics_storage", "ad_user_data", "ad_personalization", "tcf",
-     "gdpr_applies", "gpc", "source"}
-)  # fmt: skip
+_CONSENT_KEYS = CONSENT_FIELDS
 
 
 def _check_consent(errors: Errors, consent: object) -> None:
@@ -190,9 +184,7 @@ _DATA_STRINGS = {
     "transaction_id": 128, "content_name": 256, "content_type": 64,
     "content_category": 256, "search_string": 256, "status": 64, "lead_id": 128,
 }  # fmt: skip
-_DATA_KEYS = frozenset(
-    {*_DATA_STRINGS, "value", "currency", "content_ids", "contents", "num_items"}
-)
+_DATA_KEYS = DATA_FIELDS
 
 
 def _check_contents(errors: Errors, contents: object) -> None:

@@ -239,17 +239,25 @@ class TemplateRuntime:
         )  # fmt: skip
 
     def execute(self, bound: BoundTemplate, context: Any) -> TagResult:
+        return self._execute(bound, context, limited=True)
+
+    def execute_unlimited(self, bound: BoundTemplate, context: Any) -> TagResult:
+        """The same execution without the instruction, deadline, depth and memory limits.
+        Only for measuring what the limits cost (bench/lua.py); never for real hits."""
+        return self._execute(bound, context, limited=False)
+
+    def _execute(self, bound: BoundTemplate, context: Any, *, limited: bool) -> TagResult:
         limits: Limits = bound.package.limits
         lua = self._lua
         before = lua.get_memory_used() or 0
-        lua.set_max_memory(before + limits.memory_bytes)
+        lua.set_max_memory(before + limits.memory_bytes if limited else 0)
         failure = None
         try:
             ok, kind, message, out = self._run(
                 bound.function,
                 bound.api,
                 context,
-                max(1, limits.instructions // HOOK_EVERY),
+                max(1, limits.instructions // HOOK_EVERY) if limited else 0,
                 time.monotonic() + limits.deadline_ms / 1000,
                 limits.max_depth + 4,  # the host's own frames sit below the template
             )

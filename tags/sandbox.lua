@@ -479,7 +479,9 @@ run = function(fn, bound, hit, max_steps, deadline_at, depth)
   -- A fresh environment per execution: globals a template sets die with the execution.
   local env = setmetatable({ params = copy(bound.params, 0) }, bound.env_mt)
   setupvalue(fn, 1, env)
-  sethook(hook, "", 1000)
+  -- max_steps 0 runs without the instruction/deadline/depth hook: only bench/ does that,
+  -- to price the limits; execute() always passes at least 1.
+  if max_steps > 0 then sethook(hook, "", 1000) end
   local done, err = pcall(fn)
   sethook()
   setupvalue(fn, 1, nil)

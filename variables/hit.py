@@ -10,9 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CONSENT_SIGNALS", "Hit"]
+__all__ = [
+    "CLICK_FIELDS",
+    "CONSENT_FIELDS",
+    "CONSENT_SIGNALS",
+    "DATA_FIELDS",
+    "USER_FIELDS",
+    "Hit",
+]
 
+# The fields of hit schema v1's sections: the validator accepts exactly these, and
+# variable references are checked against them.
 CONSENT_SIGNALS = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
+CONSENT_FIELDS = frozenset({*CONSENT_SIGNALS, "tcf", "gdpr_applies", "gpc", "source"})
+USER_FIELDS = frozenset(
+    {"em", "em_g", "ph", "ph_d", "fn", "ln", "ct", "st", "zp", "country", "external_id"}
+)
+CLICK_FIELDS = frozenset(
+    {"fbclid", "fbc", "fbp", "ttclid", "ttp", "gclid", "gbraid", "wbraid", "li_fat_id", "msclkid"}
+)
+DATA_FIELDS = frozenset(
+    {"value", "currency", "transaction_id", "content_ids", "contents", "content_name",
+     "content_type", "content_category", "num_items", "search_string", "status", "lead_id"}
+)  # fmt: skip
 
 
 @dataclass(slots=True)

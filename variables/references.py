@@ -1,13 +1,16 @@
 """Variable references: the names triggers (and later tag fields) use to read a value.
 
 Built-ins read the hit and its request; `var.<id>` reads a user-defined variable of the
-container. A reference is checked when the container is validated, so a typo is an error
-with a path, not a condition that silently never matches.
+container. A reference is checked when the container is validated, so a typo (`data.valeu`) is an
+error with a path, not a condition that silently never matches; only `custom.`, `cookie.`,
+`header.` and `page.query.` take free names.
 """
 
 from __future__ import annotations
 
 import re
+
+from variables.hit import CLICK_FIELDS, CONSENT_FIELDS, DATA_FIELDS, USER_FIELDS
 
 __all__ = ["BUILTIN_EXACT", "BUILTIN_PREFIXES", "reference_problem"]
 
@@ -31,6 +34,12 @@ BUILTIN_PREFIXES = {
     "header.": "a request header name",
     "var.": "a variable id",
 }
+_SECTION_FIELDS = {
+    "data.": DATA_FIELDS,
+    "user.": USER_FIELDS,
+    "click.": CLICK_FIELDS,
+    "consent.": CONSENT_FIELDS,
+}
 _TAIL = re.compile(r"[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64})?")
 
 
@@ -47,5 +56,10 @@ def reference_problem(ref: object, variable_ids: set[str]) -> str | None:
                 return f"{prefix!r} must be followed by {what}"
             if prefix == "var." and tail not in variable_ids:
                 return f"unknown variable {tail!r}"
+            fields = _SECTION_FIELDS.get(prefix)
+            if fields is not None and tail not in fields:
+                return f"{ref!r} is not a field of the hit; {prefix[:-1]} has " + ", ".join(
+                    sorted(fields)
+                )
             return None
     return f"unknown reference {ref!r}"

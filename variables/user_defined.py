@@ -77,7 +77,9 @@ def check_variable(kind: object, params: object, variable_ids: set[str]) -> Prob
             problems.append(("params.input", problem))
     if kind == "lookup" and "map" in params:
         mapping = params["map"]
-        if not isinstance(mapping, dict) or not all(_scalar(v) for v in mapping.values()):
+        if not isinstance(mapping, dict) or not all(
+            isinstance(k, str) and _scalar(v) for k, v in mapping.items()
+        ):
             problems.append(("params.map", "must map strings to strings, numbers or booleans"))
         elif len(mapping) > 1000:
             problems.append(("params.map", "more than 1000 entries"))
@@ -150,6 +152,8 @@ def _text(value: Any) -> str | None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 50.0 looks up "50", as conditions compare it
     return str(value)
 
 

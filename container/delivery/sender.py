@@ -107,6 +107,9 @@ class Sender:
                 # The store is busy or gone: keep the sender alive and try again; the rows
                 # stay pending or inflight and nothing is lost.
                 log.exception("outbox store failed; retrying in a second")
+            except Exception:
+                # A bug must not silently end delivery for the whole node.
+                log.exception("sender error; retrying in a second")
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), POLL_S)
@@ -143,6 +146,10 @@ class Sender:
             response = await self._client.request(
                 item.method, item.url, headers=orjson.loads(item.headers), content=item.body
             )
+        except httpx.InvalidURL as exc:  # will never succeed: dead, with the reason
+            now_ms = int(time.time() * 1000)
+            return Delivery(item.id, "dead", None, f"invalid URL: {exc}"[:RESPONSE_LIMIT],
+                            now_ms, now_ms)  # fmt: skip
         except httpx.HTTPError as exc:
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             return classify(item, None, reason, None, self._max_attempts)

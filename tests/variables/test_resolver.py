@@ -74,3 +74,11 @@ def test_page_without_url():
     r = Resolver(hit_record(make_hit(page={})), {})
     assert r.get("page.path") is None
     assert r.get("page.query.x") is None
+
+
+def test_references_to_unknown_hit_fields_are_refused():
+    from variables.references import reference_problem
+
+    assert "not a field of the hit" in reference_problem("data.valeu", set())
+    assert reference_problem("data.value", set()) is None
+    assert reference_problem("custom.anything_goes", set()) is None

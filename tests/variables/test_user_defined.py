@@ -73,3 +73,11 @@ def test_lookup_reads_another_variable():
 def test_check_variable(kind, params, path, reason):
     problems = check_variable(kind, params, IDS)
     assert any(p == path and reason in r for p, r in problems), problems
+
+
+def test_lookup_keys_must_be_strings_and_numbers_match_as_conditions_do():
+    assert ("params.map", "must map strings to strings, numbers or booleans") in check_variable(
+        "lookup", {"input": "data.value", "map": {1: "basic"}}, IDS
+    )
+    wire = make_hit(data={"value": 50.0})
+    assert value("lookup", {"input": "data.value", "map": {"50": "fifty"}}, wire) == "fifty"
