@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -162,11 +163,19 @@ def main() -> int:
         finally:
             for process in servers:
                 stop(process)
+        conn = sqlite3.connect(Path(data_dir) / "tagwire.db")
+        committed = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        conn.close()
+    if committed == 0:
+        raise SystemExit("tagwire committed no outbox row: the benchmark hit fired no tag")
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; wrk shares the cores; these figures are this "
         f"machine's only. {args.rounds} alternating rounds of {args.seconds} s, medians:"
+    )
+    print(
+        f"tagwire committed {committed} outbox rows (one per distinct event id; wrk restarts its ids per run)"
     )
     print(f"{'server':<18} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for (name, connections), results in runs.items():

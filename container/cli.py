@@ -13,7 +13,13 @@ from typing import Any
 import orjson
 import uvicorn
 
-from config.schema import DocumentError, apply_defaults, load_document, validate_document
+from config.schema import (
+    DocumentError,
+    apply_defaults,
+    load_document,
+    template_package,
+    validate_document,
+)
 from config.secrets import env_secrets
 from config.settings import Settings, SettingsError, load_settings
 from config.sqlite_store import SQLiteStore
@@ -142,8 +148,20 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _compile_problems(doc: dict[str, Any], runtime: TemplateRuntime) -> list[str]:
+    """Lua that does not compile, in the document's own templates."""
+    problems = []
+    for index, item in enumerate(doc.get("templates", [])):
+        try:
+            runtime.compile(template_package(doc, item["id"]))
+        except TemplateError as exc:
+            problems.append(f"templates[{index}].lua: {exc.message}")
+    return problems
+
+
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
     failed = 0
+    runtime = TemplateRuntime()
     for path in args.file:
         try:
             doc = load_document(path)
@@ -151,6 +169,12 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
             failed += 1
             for issue in exc.issues:
                 sys.stderr.write(f"{path}: {issue}\n")
+            continue
+        problems = _compile_problems(doc, runtime)
+        if problems:
+            failed += 1
+            for problem in problems:
+                sys.stderr.write(f"{path}: {problem}\n")
             continue
         _out(
             f"{path}: valid (container {doc['container']['id']!r}, {len(doc['tags'])} tags, "

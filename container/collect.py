@@ -231,8 +231,10 @@ class CollectEndpoint:
             pixels.extend({"index": index, **p} for p in result.pixels[before:])
             # Template cookies are ad cookies: only from a hit that grants ad_storage and
             # does not opt out of sharing with GPC.
-            if consent and consent.get("ad_storage") == "granted" and not (
-                sec_gpc or consent.get("gpc") is True
+            if (
+                consent
+                and consent.get("ad_storage") == "granted"
+                and not (sec_gpc or consent.get("gpc") is True)
             ):
                 cookies_to_set.extend(result.cookies[before_cookies:])
         if errors:

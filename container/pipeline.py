@@ -72,6 +72,11 @@ def _last_scan(request: dict[str, Any]) -> None:
         if text and contains_pii(text):
             request[key], count = scrub_text(text)
             PII_REMOVED.labels(f"outbound.{key}").inc(count)
+    headers = request["headers"]
+    for name, value in headers.items():
+        if contains_pii(value):
+            headers[name], count = scrub_text(value)
+            PII_REMOVED.labels("outbound.headers").inc(count)
 
 
 class _HitRun:

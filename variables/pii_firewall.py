@@ -106,6 +106,14 @@ def scrub_hit(wire: dict[str, Any], policy: str = "remove") -> dict[str, int]:
                 data[key], n = scrub_text(value, policy)
                 if n:
                     found[f"data.{key}"] = n
+        for i, item in enumerate(data.get("content_ids") or ()):
+            data["content_ids"][i], n = scrub_text(item, policy)
+            if n:
+                found["data.content_ids"] = found.get("data.content_ids", 0) + n
+        for item in data.get("contents") or ():
+            item["id"], n = scrub_text(item["id"], policy)
+            if n:
+                found["data.contents"] = found.get("data.contents", 0) + n
     custom = wire.get("custom")
     if custom:
         _scrub_custom(custom, "custom", policy, found)

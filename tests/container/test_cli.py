@@ -89,3 +89,12 @@ def test_serve_on_a_busy_port(tmp_path, monkeypatch, capsys):
         monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path))
         assert main(["serve", "--demo", "--port", str(port)]) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_validate_compiles_document_templates(tmp_path, capsys):
+    doc = make_document(template="broken", params={})
+    doc["templates"] = [{"id": "broken", "lua": "local x = = 1"}]
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc))
+    assert main(["validate", str(path)]) == 1
+    assert "templates[0].lua: broken:1:" in capsys.readouterr().err

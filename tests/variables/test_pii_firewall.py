@@ -53,3 +53,12 @@ def test_ids_and_numbers_are_not_mistaken_for_pii(text):
 def test_scrubbed_text_contains_no_pii(text):
     cleaned, _ = scrub_text(text)
     assert not contains_pii(cleaned)
+
+
+def test_content_ids_are_scrubbed():
+    wire = make_hit(data={"content_ids": ["sku-1", "jane@example.com"],
+                          "contents": [{"id": "a@b.co", "quantity": 1}]})  # fmt: skip
+    found = scrub_hit(wire)
+    assert wire["data"]["content_ids"] == ["sku-1", "[removed]"]
+    assert wire["data"]["contents"][0]["id"] == "[removed]"
+    assert found == {"data.content_ids": 1, "data.contents": 1}
