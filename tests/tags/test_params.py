@@ -133,8 +133,7 @@ SCHEMA_PROBLEMS = [
     ("integer enum beyond 64 bits", {"a": {"type": "integer", "enum": [2**64]}},
      [("a.enum[0]", "must be a whole number that fits in 64 bits")]),
     ("bad pattern", {"a": {"type": "string", "pattern": "("}},
-     [("a.pattern", "not a valid regular expression: missing ), unterminated subpattern at "
-                    "position 0")]),
+     [("a.pattern", "not a valid regular expression: not a valid RE2 pattern: missing ): (")]),
     ("unknown format", {"a": {"type": "string", "format": "email"}},
      [("a.format", "only 'url' is supported")]),
     ("min as text", {"a": {"type": "integer", "min": "1"}}, [("a.min", "must be a number")]),
@@ -166,9 +165,9 @@ def test_check_schema(schema: Any, problems: list[tuple[str, str]]) -> None:
 
 
 @pytest.mark.parametrize(
-    "pattern", ["a{99999999999}", "(" * 2000 + ")" * 2000], ids=["huge repeat", "deep nesting"]
+    "pattern", ["(?=lookahead)", "(" * 2000 + ")" * 2000], ids=["lookaround", "deep nesting"]
 )
-def test_check_schema_reports_patterns_re_cannot_compile(pattern: str) -> None:
+def test_check_schema_reports_patterns_re2_cannot_compile(pattern: str) -> None:
     [(path, reason)] = check_schema({"a": {"type": "string", "pattern": pattern}})
     assert path == "a.pattern"
     assert reason.startswith("not a valid regular expression: ")
