@@ -175,7 +175,8 @@ def main() -> int:
         f"machine's only. {args.rounds} alternating rounds of {args.seconds} s, medians:"
     )
     print(
-        f"tagwire committed {committed} outbox rows (one per distinct event id; wrk restarts its ids per run)"
+        f"tagwire committed {committed} outbox rows (one per distinct event id; each wrk "
+        "run starts its ids again)"
     )
     print(f"{'server':<18} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for (name, connections), results in runs.items():
