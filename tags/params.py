@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from tags.urls import UrlError, normalize_url
-from variables.safe_regex import RegexError, SafeRegex, compile_regex
+from variables.safe_regex import MAX_SUBJECT, RegexError, SafeRegex, compile_regex
 
 __all__ = ["TYPES", "check_schema", "resolve_params"]
 
@@ -87,8 +87,13 @@ def _value_problem(field: dict[str, Any], value: object) -> str | None:
     if kind == "string":
         if "max_length" in field and len(value) > field["max_length"]:
             return f"longer than {field['max_length']} characters"
-        if "pattern" in field and _full_pattern(field["pattern"]).search(value) is None:
-            return f"must match {field['pattern']!r}"
+        if "pattern" in field:
+            # SafeRegex reads only the first MAX_SUBJECT characters: past them, anything
+            # would pass a pattern anchored with `$`
+            if len(value) > MAX_SUBJECT:
+                return f"longer than {MAX_SUBJECT} characters, more than a pattern can check"
+            if _full_pattern(field["pattern"]).search(value) is None:
+                return f"must match {field['pattern']!r}"
         if field.get("format") == "url":
             return _url_problem(value)
     if kind == "secret" and not _SECRET_NAME.fullmatch(value):

@@ -15,10 +15,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,9 +25,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, expect, sync_playwright
 
+from tests.helpers import tagwire_process
+
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _find_chromium() -> str | None:
@@ -83,84 +80,16 @@ def sha256_hex(text: str) -> str:
 # ---- the server process ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _http() -> httpx.Client:
     # trust_env=False: a proxy configured in the environment must not see loopback traffic.
     return httpx.Client(trust_env=False, timeout=5.0)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     data_dir = tmp_path_factory.mktemp("tagwire-data")
-    stderr_path = tmp_path_factory.mktemp("tagwire-logs") / "server.stderr"
-    no_proxy = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1", "localhost"]))
-    env = {
-        **os.environ,
-        "TAGWIRE_DATA_DIR": str(data_dir),
-        "TAGWIRE_LOG_LEVEL": "warning",
-        "PYTHONUNBUFFERED": "1",
-        "NO_PROXY": no_proxy,
-        "no_proxy": no_proxy,
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "container.cli",
-        "serve",
-        "--demo",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with stderr_path.open("wb") as stderr:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr
-        )
-
-    def server_stderr() -> str:
-        return stderr_path.read_text(errors="replace")[-4000:]
-
-    try:
-        deadline = time.monotonic() + 20
-        with _http() as http:
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(
-                        f"`{' '.join(cmd[1:])}` exited with {proc.returncode} before "
-                        f"/healthz answered; stderr:\n{server_stderr()}"
-                    )
-                try:
-                    if http.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"/healthz did not answer 200 within 20 s; stderr:\n{server_stderr()}"
-                    )
-                time.sleep(0.1)
+    with tagwire_process("--demo", env={"TAGWIRE_DATA_DIR": str(data_dir)}) as base:
         yield base
-    finally:
-        _stop(proc)
 
 
 def receiver_events(base: str) -> list[dict]:

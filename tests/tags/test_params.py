@@ -13,6 +13,7 @@ from tags.params import TYPES, check_schema, resolve_params
 SCHEMA: dict[str, Any] = {
     "endpoint": {"type": "string", "format": "url", "required": True},
     "label": {"type": "string", "max_length": 5, "pattern": "[a-z]+", "default": "abc"},
+    "pattern": {"type": "string", "pattern": "[a-z]+"},  # no max_length: RE2 reads 8192 chars
     "mode": {"type": "string", "enum": ["fast", "safe"], "default": "safe"},
     "count": {"type": "integer", "min": 1, "max": 10, "default": 3},
     "ratio": {"type": "number", "min": 0, "max": 1},
@@ -68,6 +69,7 @@ BAD = [
     ("label", 5, "must be a string"),
     ("label", "abcdef", "longer than 5 characters"),
     ("label", "ABC", "must match '[a-z]+'"),
+    ("pattern", "a" * 8192 + "!", "longer than 8192 characters, more than a pattern can check"),
     ("mode", "slow", "must be one of 'fast', 'safe'"),
     ("count", "3", "must be a whole number"),
     ("count", 3.0, "must be a whole number"),
