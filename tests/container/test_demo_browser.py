@@ -30,7 +30,6 @@ from tests.helpers import tagwire_process
 pytestmark = pytest.mark.browser
 
 
-
 def _find_chromium() -> str | None:
     if Path("/usr/bin/chromium").exists():
         return "/usr/bin/chromium"
