@@ -213,3 +213,18 @@ def hit_record(wire: dict[str, Any] | None = None, **facts: Any) -> Any:
     }  # fmt: skip
     values.update(facts)
     return Hit(**values)
+
+
+def json_values(*, allow_nan: bool = True, text: int = 20, width: int = 4, leaves: int = 20) -> Any:
+    """Hypothesis strategy: any JSON-like value (what an attacker can put in a body)."""
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=allow_nan)
+    return st.recursive(
+        scalars | st.text(max_size=text),
+        lambda inner: (
+            st.lists(inner, max_size=width)
+            | st.dictionaries(st.text(max_size=8), inner, max_size=width)
+        ),
+        max_leaves=leaves,
+    )

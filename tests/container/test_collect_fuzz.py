@@ -14,15 +14,10 @@ from config.sqlite_store import SQLiteStore
 from container.app import create_app
 from container.pipeline import CompiledContainer
 from tags.runtime import TemplateRuntime
+from tests.helpers import json_values as json_values_strategy
 from tests.helpers import make_document, make_hit, serve_in_thread
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda inner: (
-        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
-    ),
-    max_leaves=25,
-)
+json_values = json_values_strategy(text=30, width=5, leaves=25)
 sections = st.sampled_from(
     ["v", "event", "event_id", "ts", "page", "consent", "user", "click", "data", "custom", "extra"]
 )

@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from container.hit import MAX_BATCH, BodyError, parse_body, validate_hit
+from tests.helpers import json_values as json_values_strategy
 from tests.helpers import make_hit
 
 
@@ -98,13 +99,7 @@ def test_parse_body_errors(body, field, status, reason):
     assert reason in info.value.reason
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
+json_values = json_values_strategy(allow_nan=False)
 
 
 @settings(max_examples=500)

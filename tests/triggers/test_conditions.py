@@ -3,6 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import hit_record, make_hit
+from tests.helpers import json_values as json_values_strategy
 from triggers.conditions import check_condition, compile_condition
 from variables.resolver import Resolver
 
@@ -90,13 +91,7 @@ def test_catastrophic_pattern_is_linear():
     assert holds(node, wire) is False
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=15,
-)
+json_values = json_values_strategy(text=10, width=3, leaves=15)
 
 
 @settings(max_examples=300)
