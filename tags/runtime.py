@@ -124,6 +124,7 @@ class TemplateRuntime:
         self._secrets = secrets or (lambda name: None)
         self._allow_http_loopback = allow_http_loopback
         self._compiled: dict[str, Any] = {}
+        self._memory_limit = 0  # the current execution's, 0 for none
         self._lua = LuaRuntime(
             register_eval=False,
             register_builtins=False,
@@ -138,12 +139,30 @@ class TemplateRuntime:
         self._sandbox = self._lua.execute(
             boot,
             time.monotonic,
+            self._host_memory,
             _host_api(lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest()),
             _host_api(self._json_decode),
             _host_api(self._secret),
         )
         self._table = self._lua.table_from
         self._run = self._sandbox.run
+
+    def _host_memory(self, lift: bool) -> bool:
+        """Lifts the execution's memory limit while host code runs (lift=True) and restores
+        it afterwards (lift=False), answering whether the call left usage over the limit.
+
+        A Lua memory error raised while lupa converts a host call's arguments or results
+        (table_from, pushing a returned string) unwinds through lupa's Cython frames: the
+        worker deadlocks. Host calls allocate at most a few MiB (json.decode of 256 KiB),
+        so they run unlimited and the sandbox stops the template when one went over."""
+        lua = self._lua
+        if lift:
+            lua.set_max_memory(0)
+            return False
+        if self._memory_limit and (lua.get_memory_used() or 0) > self._memory_limit:
+            return True  # stays lifted: the sandbox stops the run without allocating more
+        lua.set_max_memory(self._memory_limit)
+        return False
 
     @staticmethod
     def _deny(obj: object, name: object, *value: object) -> None:
@@ -250,7 +269,8 @@ class TemplateRuntime:
         limits: Limits = bound.package.limits
         lua = self._lua
         before = lua.get_memory_used() or 0
-        lua.set_max_memory(before + limits.memory_bytes if limited else 0)
+        self._memory_limit = before + limits.memory_bytes if limited else 0
+        lua.set_max_memory(self._memory_limit)
         failure = None
         try:
             ok, kind, message, out = self._run(

@@ -2,7 +2,7 @@
 -- It captures what the host needs (debug hooks, load), strips the real globals, and
 -- returns the functions the Python side drives. Templates only ever see the tables built
 -- here: an allow-list of base functions, read-only library proxies, and per-execution API.
-local py_now, py_sha256, py_json_decode, py_secret = ...
+local py_now, py_host_memory, py_sha256, py_json_decode, py_secret = ...
 
 local sethook, getinfo, setupvalue = debug.sethook, debug.getinfo, debug.setupvalue
 local load, pcall, xpcall, error, type, select, next = load, pcall, xpcall, error, type, select, next
@@ -18,6 +18,7 @@ package.loaded.python = nil
 debug, io, os, package, require, dofile, loadfile, collectgarbage = nil, nil, nil, nil, nil, nil, nil, nil
 
 local KILL = setmetatable({}, { __metatable = false })
+local MEMORY_MESSAGE = "memory: allocated more than the memory budget"
 local killed, kill_message = nil, nil       -- why the current execution was stopped
 local steps, deadline, max_depth = 0, 0, 0
 local run
@@ -178,8 +179,12 @@ local BASE_MT = { __index = BASE, __metatable = false }
 -- Python exception object ever becomes a Lua error value. The pcall guards what lupa does
 -- around the call (converting arguments and results): its exceptions are Python objects.
 -- Errors point two levels up, at the template's line, so callers must not tail-call it.
+-- The memory limit is lifted around the call: a Lua memory error while lupa converts its
+-- arguments or results would deadlock the worker (see TemplateRuntime._host_memory).
 local function call_host(fn, ...)
+  py_host_memory(true)
   local ok, value, kind, message = pcall(fn, ...)
+  if py_host_memory(false) then stop("limit", MEMORY_MESSAGE) end
   if not ok then
     if value == "not enough memory" then error(value, 0) end
     error("host API could not convert a value", 3)
@@ -460,7 +465,6 @@ local function compile(source, name)
   return fn or false, err or ""
 end
 
-local MEMORY_MESSAGE = "memory: allocated more than the memory budget"
 local MAX_MESSAGE_BYTES = 2048
 
 -- Error messages end up in the operator's logs as Python text: bounded, valid UTF-8.
