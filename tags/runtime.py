@@ -8,6 +8,7 @@ its tags; `execute` runs one tag on one hit inside the limits and returns plain 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -143,6 +144,8 @@ class TemplateRuntime:
             _host_api(lambda s: hashlib.sha256(s.encode("utf-8")).hexdigest()),
             _host_api(self._json_decode),
             _host_api(self._secret),
+            name="=sandbox",  # errors raised in the sandbox's wrappers name it, not "<python>"
+            mode="t",
         )
         self._table = self._lua.table_from
         self._run = self._sandbox.run
@@ -278,7 +281,7 @@ class TemplateRuntime:
                 bound.api,
                 context,
                 max(1, limits.instructions // HOOK_EVERY) if limited else 0,
-                time.monotonic() + limits.deadline_ms / 1000,
+                time.monotonic() + limits.deadline_ms / 1000 if limited else math.inf,
                 limits.max_depth + 4,  # the host's own frames sit below the template
             )
         except LuaMemoryError:
@@ -319,7 +322,7 @@ class TemplateRuntime:
                 raise TemplateError(
                     "limit", f"body: request body over {limits.max_body_bytes} bytes"
                 )
-            headers = item["headers"] if isinstance(item["headers"], dict) else {}
+            headers = item["headers"]  # string keys only, so always an object, {} when empty
             _check_headers(headers)
             requests.append({"method": item["method"], "url": item["url"], "headers": headers,
                              "body": body})  # fmt: skip

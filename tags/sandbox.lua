@@ -19,6 +19,7 @@ debug, io, os, package, require, dofile, loadfile, collectgarbage = nil, nil, ni
 
 local KILL = setmetatable({}, { __metatable = false })
 local MEMORY_MESSAGE = "memory: allocated more than the memory budget"
+local DEADLINE_MESSAGE = "deadline: ran longer than the wall-clock deadline"
 local killed, kill_message = nil, nil       -- why the current execution was stopped
 local steps, deadline, max_depth = 0, 0, 0
 local run
@@ -33,7 +34,7 @@ local function hook()
   if steps <= 0 then
     killed, kill_message = "limit", "instructions: more than the instruction budget"
   elseif py_now() > deadline then
-    killed, kill_message = "limit", "deadline: ran longer than the wall-clock deadline"
+    killed, kill_message = "limit", DEADLINE_MESSAGE
   elseif getinfo(max_depth, "l") then
     killed, kill_message = "limit", "depth: call stack deeper than allowed"
   end
@@ -185,6 +186,9 @@ local function call_host(fn, ...)
   py_host_memory(true)
   local ok, value, kind, message = pcall(fn, ...)
   if py_host_memory(false) then stop("limit", MEMORY_MESSAGE) end
+  -- Host work runs no VM instruction, so the hook would see its time only 1000
+  -- instructions later: a loop of json.decode calls could overrun the deadline 20 times.
+  if py_now() > deadline then stop("limit", DEADLINE_MESSAGE) end
   if not ok then
     if value == "not enough memory" then error(value, 0) end
     error("host API could not convert a value", 3)
