@@ -89,25 +89,29 @@ def _comparable(result: TagResult, expect: Mapping[str, Any]) -> tuple[Any, Any]
     wanted: dict[str, Any] = {}
     if "error" in expect:
         actual["error"] = result.error.kind if result.error else None
-        wanted["error"] = expect["error"]["kind"] if expect["error"] else None
+        expected_error = expect["error"]
+        wanted["error"] = (
+            expected_error.get("kind") if isinstance(expected_error, dict) else expected_error
+        )
     elif result.error is not None:
         actual["error"] = result.error.as_dict()
         wanted["error"] = None
     if "requests" in expect:
+        wanted["requests"] = [
+            r if "json" in r or "body" in r else {"body": None, **r} for r in expect["requests"]
+        ]
         actual["requests"] = []
-        for request in result.requests:
+        for index, request in enumerate(result.requests):
             shown = dict(request)
-            if request["body"] is not None:
+            expected = wanted["requests"][index] if index < len(wanted["requests"]) else {}
+            if "json" in expected and request["body"] is not None:
+                # compared as data only where the test asks for data
                 try:
                     shown["json"] = orjson.loads(request["body"])
                     del shown["body"]
                 except orjson.JSONDecodeError:
                     pass
             actual["requests"].append(shown)
-        wanted["requests"] = [
-            {"body": None, **r} if "json" not in r and "body" not in r else r
-            for r in expect["requests"]
-        ]
     for key in ("pixels", "cookies", "logs"):
         if key in expect:
             actual[key] = getattr(result, key)
@@ -133,6 +137,9 @@ def run_tests(package: TemplatePackage, check_hit: HitCheck | None = None) -> li
     for index, test in enumerate(package.tests):
         name = str(test.get("name", f"test {index + 1}"))
         wire = test.get("hit", {})
+        if not isinstance(wire, dict) or not isinstance(test.get("expect", {}), dict):
+            outcomes.append(CaseOutcome(name, False, "a test needs a 'hit' and an 'expect' object"))
+            continue
         problems = check_hit(wire) if check_hit else []
         if problems:
             outcomes.append(CaseOutcome(name, False, "invalid test hit: " + "; ".join(problems)))

@@ -153,3 +153,22 @@ def test_missing_template_path_is_bad_input(tmp_path, capsys):
     assert main(["template", "run", str(tmp_path / "nope"), "--hit", str(hit_file)]) == 2
     assert main(["template", "test", str(tmp_path / "nope")]) == 2
     assert "no such template" in capsys.readouterr().err
+
+
+def test_test_expectations_compare_text_bodies_as_text_and_bad_tests_fail(tmp_path, capsys):
+    meta = {
+        "permissions": {"send_http": [{"url": "https://api.example.com/*"}]},
+        "tests": [
+            {"name": "text body", "hit": HIT,
+             "expect": {"requests": [{"method": "POST", "url": "https://api.example.com/e",
+                                      "headers": {}, "body": '{"n": 1}'}]}},
+            {"name": "error without kind", "hit": HIT, "expect": {"error": None}},
+            {"name": "hit is not an object", "hit": [1], "expect": {}},
+        ],
+    }  # fmt: skip
+    path = template(tmp_path, 'send_http{url="https://api.example.com/e", body=\'{"n": 1}\'}', meta)
+    assert main(["template", "test", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "PASS tpl: text body" in out
+    assert "PASS tpl: error without kind" in out
+    assert "FAIL tpl: hit is not an object" in out
