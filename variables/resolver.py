@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from variables.hit import Hit
 
@@ -19,14 +19,13 @@ _MISSING = object()
 
 
 class Resolver:
-    __slots__ = ("_cache", "_query", "_url", "_variables", "hit")
+    __slots__ = ("_cache", "_url", "_variables", "hit")
 
     def __init__(self, hit: Hit, variables: Mapping[str, VariableFunction]) -> None:
         self.hit = hit
         self._variables = variables
         self._cache: dict[str, Any] = {}
         self._url: Any = None
-        self._query: dict[str, list[str]] | None = None
 
     def get(self, ref: str) -> Any:
         value = self._cache.get(ref, _MISSING)
@@ -41,10 +40,14 @@ class Resolver:
         return self._url
 
     def query(self, name: str) -> str | None:
-        if self._query is None:
-            self._query = parse_qs(self._parts().query, keep_blank_values=True)
-        values = self._query.get(name)
-        return values[0] if values else None
+        """The first value of a page URL query parameter (decoded), or None."""
+        for part in self._parts().query.split("&"):
+            key, _, value = part.partition("=")
+            if "%" in key or "+" in key:
+                key = unquote_plus(key)
+            if key == name:
+                return unquote_plus(value) if "%" in value or "+" in value else value
+        return None
 
     def _resolve(self, ref: str) -> Any:
         hit = self.hit
