@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -215,16 +215,30 @@ def hit_record(wire: dict[str, Any] | None = None, **facts: Any) -> Any:
     return Hit(**values)
 
 
-def json_values(*, allow_nan: bool = True, text: int = 20, width: int = 4, leaves: int = 20) -> Any:
-    """Hypothesis strategy: any JSON-like value (what an attacker can put in a body)."""
+def json_values(
+    *,
+    allow_nan: bool = True,
+    text: int | None = 20,
+    width: int = 4,
+    leaves: int = 20,
+    extra: Sequence[Any] = (),
+    keys: Any = None,
+) -> Any:
+    """Hypothesis strategy: any JSON-like value (what an attacker can put in a body).
+
+    `extra` adds scalars worth trying (huge ints, tricky URLs); `keys` replaces the
+    strategy for object keys (default: short text)."""
     from hypothesis import strategies as st
 
     scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=allow_nan)
+    scalars |= st.text(max_size=text) if text is not None else st.text()
+    if extra:
+        scalars |= st.sampled_from(list(extra))
+    key_strategy = st.text(max_size=8) if keys is None else keys
     return st.recursive(
-        scalars | st.text(max_size=text),
+        scalars,
         lambda inner: (
-            st.lists(inner, max_size=width)
-            | st.dictionaries(st.text(max_size=8), inner, max_size=width)
+            st.lists(inner, max_size=width) | st.dictionaries(key_strategy, inner, max_size=width)
         ),
         max_leaves=leaves,
     )

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from tags.manifest import HttpGrant, Manifest, manifest_param_problems, parse_manifest
 from tags.urls import UrlPattern
+from tests.helpers import json_values
 
 
 def test_nothing_is_granted_by_default() -> None:
@@ -140,18 +141,11 @@ def test_manifest_param_problems(schema: dict[str, Any], problems: list[Any]) ->
 
 # --- Properties -----------------------------------------------------------------------
 
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.text(max_size=20)
-    | st.sampled_from(["any", "https://[::1/", "param:x", "https://*.a.example/*", "data.*"]),
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(st.sampled_from(["url", "methods", "x"]), inner, max_size=3)
-    ),
-    max_leaves=15,
+JSON = json_values(
+    extra=["any", "https://[::1/", "param:x", "https://*.a.example/*", "data.*"],
+    keys=st.sampled_from(["url", "methods", "x"]),
+    width=3,
+    leaves=15,
 )
 PERMISSIONS = st.dictionaries(
     st.sampled_from(

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tags.params import TYPES, check_schema, resolve_params
+from tests.helpers import json_values
 
 SCHEMA: dict[str, Any] = {
     "endpoint": {"type": "string", "format": "url", "required": True},
@@ -181,18 +182,7 @@ def test_the_schema_of_every_shipped_field_type_is_valid() -> None:
 
 # --- Properties -----------------------------------------------------------------------
 
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.text(max_size=20)
-    | st.sampled_from([10**400, -(2**63) - 1, 2**63, "https://[::1/", "http://127.0.0.1/"]),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
+JSON = json_values(extra=[10**400, -(2**63) - 1, 2**63, "https://[::1/", "http://127.0.0.1/"])
 
 
 @settings(max_examples=250, deadline=None)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import json_values as json_values_strategy
 from variables.pii import (
     KEYS,
     MAX_INPUT_CHARS,
@@ -348,13 +349,7 @@ odd_text = st.one_of(
     st.from_regex(r"[0-9a-fA-F]{62,66}", fullmatch=True),
     st.dates().map(lambda d: d.strftime("%m/%d/%Y")),
 )
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
-    ),
-    max_leaves=6,
-)
+json_values = json_values_strategy(text=None, width=3, leaves=6, keys=st.text(max_size=5))
 
 
 def check_contract(platform, key, value, default_country):
