@@ -17,6 +17,7 @@ from config.settings import Settings
 from config.storage import StorageError, Store
 from container.collect import CollectEndpoint
 from container.delivery.outbox import OutboxWriter
+from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
 from container.pipeline import CompiledContainer
 
@@ -65,6 +66,7 @@ def create_app(
         concurrency=settings.sender_concurrency,
         timeout=settings.send_timeout,
         max_attempts=settings.max_attempts,
+        routes=PlatformRoutes.from_settings(settings),
     )
     writer = OutboxWriter(store, on_commit=sender.wake)
     collect = CollectEndpoint(containers, writer, settings.trusted_proxies, settings.cookie_domain)

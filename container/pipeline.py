@@ -153,7 +153,9 @@ class CompiledContainer:
                     firing=tuple(tag["firing_triggers"]),
                     blocking=tuple(tag["blocking_triggers"]),
                     consent=ConsentRequirement(
-                        tuple(consent["gcm"]), tuple(consent["purposes"]), consent.get("vendor_id")
+                        tuple(dict.fromkeys((*package.consent, *consent["gcm"]))),
+                        tuple(consent["purposes"]),
+                        consent.get("vendor_id"),
                     ),
                     fire_once=tag["fire_once"],
                 )

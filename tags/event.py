@@ -2,6 +2,7 @@
 
 Server facts live under `server.` so a manifest can grant them one by one
 (`server.client_ip` is personal data; `server.event_time_ms` is not).
+`server.action_source` says where the conversion happened (`website` for `/collect`).
 """
 
 from __future__ import annotations
@@ -24,5 +25,6 @@ def template_event(hit: Hit) -> dict[str, Any]:
             "received_ms": hit.received_ms,
             "trace_id": hit.trace_id,
             "sec_gpc": hit.sec_gpc,
+            "action_source": hit.action_source,
         },
     }

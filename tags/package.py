@@ -20,6 +20,7 @@ from tags.errors import TemplateError
 from tags.limits import Limits, limits_from_manifest
 from tags.manifest import Manifest, manifest_param_problems, parse_manifest
 from tags.params import check_schema
+from variables.hit import CONSENT_SIGNALS
 
 __all__ = [
     "MAX_SOURCE_BYTES",
@@ -31,9 +32,9 @@ __all__ = [
 ]
 
 MAX_SOURCE_BYTES = 64 * 1024
-SHIPPED = ("webhook",)
+SHIPPED = ("meta", "tiktok", "linkedin", "google_ads", "ga4", "webhook")
 _META_KEYS = frozenset(
-    {"name", "version", "description", "params", "permissions", "limits", "tests"}
+    {"name", "version", "description", "params", "permissions", "limits", "consent", "tests"}
 )
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 Problems = list[tuple[str, str]]
@@ -49,6 +50,9 @@ class TemplatePackage:
     manifest: Manifest
     limits: Limits
     tests: list[dict[str, Any]] = field(default_factory=list)
+    # Consent Mode signals every tag of this template needs, whatever the tag declares:
+    # an ad platform's template cannot be configured to fire without ad consent.
+    consent: tuple[str, ...] = ()
 
     @property
     def source_hash(self) -> str:
@@ -84,6 +88,7 @@ def package_from_metadata(meta: object, source: object) -> tuple[TemplatePackage
     tests = meta.get("tests", [])
     if not isinstance(tests, list) or not all(isinstance(t, dict) for t in tests):
         problems.append(("tests", "must be a list of test objects"))
+    consent = _consent(meta.get("consent", {}), problems)
     if problems:
         return None, problems
     return TemplatePackage(
@@ -95,7 +100,20 @@ def package_from_metadata(meta: object, source: object) -> tuple[TemplatePackage
         manifest=manifest,
         limits=limits_from_manifest(dict(manifest.limits)),
         tests=tests,
+        consent=consent,
     ), []
+
+
+def _consent(value: object, problems: Problems) -> tuple[str, ...]:
+    """`{"gcm": [...]}`: the Consent Mode signals the template always needs."""
+    if not isinstance(value, dict) or not set(value) <= {"gcm"}:
+        problems.append(("consent", 'must be an object {"gcm": [signals]}'))
+        return ()
+    signals = value.get("gcm", [])
+    if not isinstance(signals, list) or not all(s in CONSENT_SIGNALS for s in signals):
+        problems.append(("consent.gcm", f"must be a list of {', '.join(CONSENT_SIGNALS)}"))
+        return ()
+    return tuple(dict.fromkeys(signals))
 
 
 def _raise(problems: Problems, origin: str) -> None:

@@ -430,7 +430,30 @@ local function bind_api(grants, limits)
       return value
     end,
   })
-  api.time = readonly("time", { now_ms = function() return cur_hit.now_ms end })
+  api.time = readonly("time", {
+    now_ms = function() return cur_hit.now_ms end,
+    -- Calendar fields (UTC) of a time in ms since the epoch; platforms that want a date
+    -- string (Google Ads) build it from these, since os.date is not available.
+    utc = function(ms)
+      if math.type(ms) ~= "integer" or ms < 0 or ms > 253402300799999 then
+        error("time.utc takes whole milliseconds since the epoch (year 1970 to 9999)", 2)
+      end
+      local secs = ms // 1000
+      local days, rem = secs // 86400, secs % 86400
+      -- civil_from_days (Howard Hinnant), valid for every day in the accepted range
+      local z = days + 719468
+      local era = z // 146097
+      local doe = z - era * 146097
+      local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+      local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+      local mp = (5 * doy + 2) // 153
+      local day = doy - (153 * mp + 2) // 5 + 1
+      local month = mp < 10 and mp + 3 or mp - 9
+      local year = yoe + era * 400 + (month <= 2 and 1 or 0)
+      return { year = year, month = month, day = day, hour = rem // 3600,
+               min = rem % 3600 // 60, sec = rem % 60, ms = ms % 1000 }
+    end,
+  })
 
   api.secret = function(name)
     check_string(name, "secret name", 64)

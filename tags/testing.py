@@ -42,7 +42,8 @@ def run_once(
     runtime = TemplateRuntime(lookup, allow_http_loopback=allow_http_loopback)
     facts = {"client_ip": "", "user_agent": "", "client_id": None,
              "event_time_ms": wire.get("ts", now_ms), "received_ms": now_ms,
-             "trace_id": "template-test", "sec_gpc": False, **(server or {})}  # fmt: skip
+             "trace_id": "template-test", "sec_gpc": False, "action_source": "website",
+             **(server or {})}  # fmt: skip
     hit = Hit(
         container_id="template-test",
         event=str(wire.get("event", "")),
@@ -57,6 +58,7 @@ def run_once(
         trace_id=facts["trace_id"],
         cookies=dict(cookies or {}),
         headers=[],
+        action_source=facts["action_source"],
     )
     try:
         bound = runtime.bind("template-test/tag", package, params)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "ACTION_SOURCES",
     "CLICK_FIELDS",
     "CONSENT_FIELDS",
     "CONSENT_SIGNALS",
@@ -21,6 +22,9 @@ __all__ = [
 
 # The fields of hit schema v1's sections: the validator accepts exactly these, and
 # variable references are checked against them.
+ACTION_SOURCES = (
+    "website", "phone_call", "chat", "email", "physical_store", "system_generated", "other"
+)  # fmt: skip
 CONSENT_SIGNALS = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
 CONSENT_FIELDS = frozenset({*CONSENT_SIGNALS, "tcf", "gdpr_applies", "gpc", "source"})
 USER_FIELDS = frozenset(
@@ -56,6 +60,10 @@ class Hit:
     trace_id: str
     cookies: dict[str, str]
     headers: list[tuple[bytes, bytes]]
+    # Where the conversion happened, in Meta's vocabulary (the widest of the platforms):
+    # `/collect` hits are `website`; offline conversions (phone_call, chat,
+    # system_generated, physical_store) come from the Fire API.
+    action_source: str = "website"
 
     def section(self, name: str) -> dict[str, Any]:
         """A sub-object of the wire hit (`page`, `data`, `user`…), empty when absent."""

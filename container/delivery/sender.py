@@ -18,6 +18,7 @@ import httpx
 import orjson
 
 from config.storage import Delivery, OutboxItem, StorageError, Store
+from container.delivery.routes import PlatformRoutes
 
 __all__ = ["Sender", "classify"]
 
@@ -63,9 +64,16 @@ def classify(
 
 class Sender:
     def __init__(
-        self, store: Store, *, concurrency: int, timeout: float, max_attempts: int
+        self,
+        store: Store,
+        *,
+        concurrency: int,
+        timeout: float,
+        max_attempts: int,
+        routes: PlatformRoutes | None = None,
     ) -> None:
         self._store = store
+        self._routes = routes or PlatformRoutes({})
         self._concurrency = concurrency
         self._max_attempts = max_attempts
         self._client = httpx.AsyncClient(
@@ -144,7 +152,10 @@ class Sender:
     async def _send(self, item: OutboxItem) -> Delivery:
         try:
             response = await self._client.request(
-                item.method, item.url, headers=orjson.loads(item.headers), content=item.body
+                item.method,
+                self._routes(item.url),
+                headers=orjson.loads(item.headers),
+                content=item.body,
             )
         except httpx.InvalidURL as exc:  # will never succeed: dead, with the reason
             now_ms = int(time.time() * 1000)

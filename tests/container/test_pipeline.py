@@ -70,3 +70,45 @@ def test_fire_once_scopes():
 
 def test_fire_once_none_has_no_key():
     assert compiled(make_document(fire_once="none")).run(hit())[0].dedup_key is None
+
+
+FLOOR_TEMPLATE = {
+    "id": "ads_hook",
+    "lua": 'send_http{url = "https://hooks.example.com/tagwire", body = {e = event.get("event")}}',
+    "permissions": {"read_event_data": ["event"],
+                    "send_http": [{"url": "https://hooks.example.com/tagwire"}]},
+    "consent": {"gcm": ["ad_user_data"]},
+}  # fmt: skip
+
+
+def test_template_consent_is_a_floor_the_tag_cannot_lower():
+    doc = make_document(template="ads_hook", params={}, consent={"gcm": ["ad_storage"]})
+    doc["templates"] = [FLOOR_TEMPLATE]
+    runner = compiled(doc)
+    only_storage = {"ad_storage": "granted", "ad_user_data": "denied"}
+    assert runner.run(hit(consent=only_storage)) == []
+    assert runner.run(hit(consent={"ad_user_data": "granted"})) == []
+    both = {"ad_storage": "granted", "ad_user_data": "granted"}
+    assert len(runner.run(hit(consent=both))) == 1
+
+
+def test_template_consent_applies_to_a_tag_that_declares_none():
+    doc = make_document(template="ads_hook", params={}, consent={"gcm": []})
+    doc["templates"] = [FLOOR_TEMPLATE]
+    assert compiled(doc).run(hit(consent={"ad_storage": "granted"})) == []
+    assert len(compiled(doc).run(hit(consent={"ad_user_data": "granted"}))) == 1
+
+
+def test_action_source_reaches_the_template():
+    doc = make_document(template="src", params={}, consent={"gcm": []})
+    doc["templates"] = [{
+        "id": "src",
+        "lua": 'send_http{url = "https://hooks.example.com/tagwire", '
+               'body = {s = event.get("server.action_source")}}',
+        "permissions": {"read_event_data": ["server.action_source"],
+                        "send_http": [{"url": "https://hooks.example.com/tagwire"}]},
+    }]  # fmt: skip
+    web = hit(consent={"ad_storage": "granted"})
+    assert orjson.loads(compiled(doc).run(web)[0].body) == {"s": "website"}
+    web.action_source = "phone_call"
+    assert orjson.loads(compiled(doc).run(web)[0].body) == {"s": "phone_call"}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tags.errors import TemplateError
 from tags.limits import CAPS, DEFAULTS, LIMIT_NAMES, limits_from_manifest
@@ -265,6 +268,42 @@ def test_time_now_ms_comes_from_the_hit(harness: Harness) -> None:
     bound = harness.bind("log(time.now_ms(), math.type(time.now_ms()))", permissions=LOGGING)
     assert harness.execute(bound, now_ms=1234).logs == ["1234 integer"]
     assert harness.execute(bound).logs == [f"{NOW_MS} integer"]
+
+
+UTC_SOURCE = """
+local t = time.utc(params.ms)
+log(t.year, t.month, t.day, t.hour, t.min, t.sec, t.ms)
+"""
+UTC_PARAMS = {"ms": {"type": "integer", "required": True}}
+
+
+@pytest.mark.parametrize(
+    "ms",
+    [0, 951_782_400_000, 1_709_164_799_999, 1_763_900_000_123, 4_102_444_800_000,
+     253_402_300_799_999],
+)  # fmt: skip
+def test_time_utc_matches_the_calendar(harness: Harness, ms: int) -> None:
+    bound = harness.bind(UTC_SOURCE, params=UTC_PARAMS, values={"ms": ms},
+                         permissions=LOGGING)  # fmt: skip
+    when = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
+    expected = [when.year, when.month, when.day, when.hour, when.minute, when.second, ms % 1000]
+    assert harness.execute(bound).logs == [" ".join(map(str, expected))]
+
+
+# One runtime serving many executions is how a node uses it, so the fixture is shared.
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ms=st.integers(min_value=0, max_value=253_402_300_799_999))
+def test_time_utc_agrees_with_python_for_any_time(harness: Harness, ms: int) -> None:
+    test_time_utc_matches_the_calendar(harness, ms)
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "'1'", "253402300800000", "nil"])
+def test_time_utc_refuses_what_is_not_a_time(harness: Harness, value: str) -> None:
+    error = error_of(harness, f"time.utc({value})")
+    assert error.kind == "runtime"
+    assert "time.utc takes whole milliseconds" in error.message
 
 
 # --- secret ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 
 from config.sqlite_store import SQLiteStore
 from config.storage import OutboxItem, OutboxRow
+from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender, classify
 from tests.helpers import Recorder, serve_in_thread
 
@@ -103,4 +104,23 @@ async def test_unreachable_destination_is_retried_not_lost(tmp_path):
 
     await wait_for(failed_once)
     await sender.stop(1)
+    await store.close()
+
+
+async def test_platform_urls_follow_the_node_routes_at_send_time(tmp_path):
+    recorder = Recorder()
+    store = SQLiteStore(tmp_path / "t.db")
+    await store.open()
+    with serve_in_thread(recorder) as base:
+        await store.enqueue([outbox_row("https://graph.facebook.com/v25.0/123/events", "m")], 0)
+        routes = PlatformRoutes({"https://graph.facebook.com": f"{base}/meta"})
+        sender = Sender(store, concurrency=1, timeout=5, max_attempts=3, routes=routes)
+        sender.start()
+
+        async def sent():
+            return (await store.outbox_counts()).get("sent") == 1
+
+        await wait_for(sent)
+        await sender.stop(1)
+    assert [r["path"] for r in recorder.requests] == ["/meta/v25.0/123/events"]
     await store.close()
