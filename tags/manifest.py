@@ -17,7 +17,9 @@ __all__ = ["HttpGrant", "Manifest", "manifest_param_problems", "parse_manifest"]
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _KEY = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?")
-_COOKIE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
+_COOKIE = re.compile(r"[!#$%&'+.^_`|~0-9A-Za-z-]{1,64}")
+# get_cookies may also grant a family of names by prefix ("_ga_*": GA4's per-stream cookie)
+_COOKIE_READ = re.compile(r"[!#$%&'+.^_`|~0-9A-Za-z-]{1,64}|[!#$%&'+.^_`|~0-9A-Za-z-]{2,63}\*")
 _VENDOR = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _PARAM = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _PERMISSIONS = frozenset(
@@ -132,7 +134,8 @@ def parse_manifest(permissions: object, limits: object = None) -> tuple[Manifest
         read_keys=tuple(k for k in keys if not k.endswith(".*")),
         read_prefixes=tuple(k[:-1] for k in keys if k.endswith(".*")),
         get_cookies=_names(
-            perms.get("get_cookies", []), "permissions.get_cookies", _COOKIE, "cookie name", out
+            perms.get("get_cookies", []), "permissions.get_cookies", _COOKIE_READ,
+            "cookie name or name prefix ending in '*'", out,
         ),
         set_cookies=_names(
             perms.get("set_cookies", []), "permissions.set_cookies", _COOKIE, "cookie name", out

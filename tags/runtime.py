@@ -234,7 +234,12 @@ class TemplateRuntime:
                 "read_any": manifest.read_any,
                 "read_keys": set_of(self._table(list(manifest.read_keys))),
                 "read_prefixes": self._table(list(manifest.read_prefixes)),
-                "get_cookies": set_of(self._table(list(manifest.get_cookies))),
+                "get_cookies": set_of(
+                    self._table([c for c in manifest.get_cookies if not c.endswith("*")])
+                ),
+                "get_cookie_prefixes": self._table(
+                    [c[:-1] for c in manifest.get_cookies if c.endswith("*")]
+                ),
                 "set_cookies": set_of(self._table(list(manifest.set_cookies))),
                 "vendors": set_of(self._table(list(manifest.pixel_vendors))),
                 "secrets": self._table({n: values[n] for n in manifest.secrets if n in values}),

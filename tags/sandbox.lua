@@ -359,7 +359,14 @@ local function bind_api(grants, limits)
   api.cookies = readonly("cookies", {
     get = function(name)
       check_string(name, "cookie name", 64)
-      if not grants.get_cookies[name] then stop("permission", "get_cookies does not allow '" .. name .. "'") end
+      if not grants.get_cookies[name] then
+        -- a grant ending in "*" allows the names that start with the rest ("_ga_*")
+        local allowed = false
+        for _, prefix in ipairs(grants.get_cookie_prefixes) do
+          if #name > #prefix and str_sub(name, 1, #prefix) == prefix then allowed = true break end
+        end
+        if not allowed then stop("permission", "get_cookies does not allow '" .. name .. "'") end
+      end
       return rawget(cur_hit.cookies, name)
     end,
     set = function(name, value, options)

@@ -1,11 +1,14 @@
-"""`tagwire serve --demo`: a demo site, its container, and a local receiver for its tag.
+"""`tagwire serve --demo`: a demo site, its container, a local receiver for its webhook tag,
+and the fake platform servers its Meta, TikTok, LinkedIn, Google Ads and GA4 tags send to.
 
-The receiver stands in for a platform so a new user can watch each delivered event: it
-prints one log line per event and lists them at `/demo/events`.
+The receiver and the fakes stand in for real destinations so a new user can watch each
+delivered event: the receiver prints one log line per event, and `/demo/events` lists what
+the receiver and each fake platform accepted.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 import time
@@ -19,7 +22,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-__all__ = ["DemoReceiver", "demo_document", "demo_routes"]
+from container.fake_platforms.accounts import FakeAccounts
+
+__all__ = ["DemoReceiver", "demo_document", "demo_routes", "demo_secrets"]
 
 HERE = Path(__file__).parent
 CSP = (
@@ -39,11 +44,33 @@ log = logging.getLogger("tagwire.demo")
 
 
 def demo_document(receiver_url: str) -> dict[str, Any]:
-    """The bundled demo container with its webhook pointed at this node's receiver."""
+    """The bundled demo container with its webhook pointed at this node's receiver.
+
+    LinkedIn retires an API version about a year after its release, so the demo asks for
+    last month's version instead of pinning one that would stop working.
+    """
     doc = orjson.loads((HERE / "container.json").read_bytes())
+    today = dt.datetime.now(dt.UTC)
+    last_month = today.year * 12 + today.month - 2
     for tag in doc["tags"]:
-        tag["params"]["url"] = receiver_url
+        if tag["template"] == "webhook":
+            tag["params"]["url"] = receiver_url
+        elif tag["template"] == "linkedin":
+            tag["params"]["api_version"] = f"{last_month // 12:04d}{last_month % 12 + 1:02d}"
     return doc
+
+
+def demo_secrets() -> dict[str, str]:
+    """The secrets the demo container's tags name: the fake platforms' default credentials."""
+    accounts = FakeAccounts()
+    return {
+        "demo_meta_token": accounts.meta_access_token,
+        "demo_tiktok_token": accounts.tiktok_access_token,
+        "demo_linkedin_token": accounts.linkedin_access_token,
+        "demo_ads_developer_token": accounts.google_ads_developer_token,
+        "demo_ads_token": accounts.google_ads_access_token,
+        "demo_ga4_secret": accounts.ga4_streams["G-DEMO12345"],
+    }
 
 
 class DemoReceiver:

@@ -231,7 +231,8 @@ RULES = [
     # tags: template
     (("tags", 0, "template"), DELETE, "tags[0].template", "required field is missing"),
     (("tags", 0, "template"), "gtag", "tags[0].template",
-     "unknown template 'gtag'; known: order_feed, webhook"),
+     "unknown template 'gtag'; known: ga4, google_ads, linkedin, meta, order_feed, tiktok, "
+     "webhook"),
     (("tags", 0, "template"), "Order_Feed", "tags[0].template", "unknown template 'Order_Feed'"),
     (("tags", 0, "template"), ["webhook"], "tags[0].template", "must be a string"),
     (("tags", 0, "params"), DELETE, "tags[0].params", "required field is missing"),
@@ -448,7 +449,7 @@ def test_template_package_falls_back_to_the_shipped_template():
     assert template_package(with_templates(crm_template()), "webhook") == shipped_template(
         "webhook"
     )
-    assert SHIPPED == ("webhook",)
+    assert SHIPPED == ("meta", "tiktok", "linkedin", "google_ads", "ga4", "webhook")
 
 
 def test_a_template_may_be_just_an_id_and_source():
@@ -753,6 +754,9 @@ def test_every_shipped_name_is_reserved(shipped):
     ]
 
 
+SHIPPED_KNOWN = ", ".join(sorted(SHIPPED))
+
+
 def test_a_template_whose_id_is_unusable_is_unknown_to_the_tags_using_it():
     # Like a broken trigger: without a usable id there is nothing for a tag to name.
     doc = example()
@@ -760,7 +764,7 @@ def test_a_template_whose_id_is_unusable_is_unknown_to_the_tags_using_it():
     doc["tags"][3]["template"] = "Order Feed"
     assert [str(i) for i in validate_document(doc)] == [
         f"templates[0].id: {ID_RULE}",
-        "tags[3].template: unknown template 'Order Feed'; known: webhook",
+        "tags[3].template: unknown template 'Order Feed'; known: " + SHIPPED_KNOWN,
     ]
 
 
@@ -785,7 +789,8 @@ def test_unknown_template_lists_shipped_and_document_templates_sorted():
     doc["tags"][0]["template"] = "gtag"
     doc["tags"][0]["params"] = {"anything": 1}  # not checked: there is no schema to check
     assert [str(i) for i in validate_document(doc)] == [
-        "tags[0].template: unknown template 'gtag'; known: alpha, webhook, zeta"
+        "tags[0].template: unknown template 'gtag'; known: alpha, ga4, google_ads, linkedin, "
+        "meta, tiktok, webhook, zeta"
     ]
 
 
@@ -793,7 +798,7 @@ def test_without_templates_only_shipped_ones_are_known():
     doc = minimal()
     doc["tags"][0]["template"] = "crm_hook"
     assert [str(i) for i in validate_document(doc)] == [
-        "tags[0].template: unknown template 'crm_hook'; known: webhook"
+        "tags[0].template: unknown template 'crm_hook'; known: " + SHIPPED_KNOWN
     ]
 
 
@@ -801,7 +806,10 @@ def test_template_ids_are_case_sensitive_and_exact():
     doc = with_templates(crm_template())
     doc["tags"][0].update(template="crm_hook ", params={})
     [issue] = validate_document(doc)
-    assert issue.reason == "unknown template 'crm_hook '; known: crm_hook, webhook"
+    assert issue.reason == (
+        "unknown template 'crm_hook '; known: crm_hook, ga4, google_ads, linkedin, meta, "
+        "tiktok, webhook"
+    )
 
 
 # --- Tag params against a document template -----------------------------------------------
@@ -994,7 +1002,7 @@ def test_unusable_trigger_list_does_not_flood_tags_with_unknown_triggers():
 
 def test_long_values_are_cut_short_in_reasons():
     [issue] = validate_document(mutated(("tags", 0, "template"), "t" * 10_000))
-    assert len(issue.reason) < 140
+    assert len(issue.reason.split("; known: ")[0]) < 100
     assert "..." in issue.reason
     [issue] = validate_document(with_templates({"id": "webhook", "lua": ""}))
     assert len(issue.reason) < 120

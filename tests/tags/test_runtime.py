@@ -82,6 +82,22 @@ def test_cookies_get_returns_the_hit_cookie_or_nil(harness: Harness) -> None:
     assert logs_of(harness, source, permissions=permissions) == ["fb.1.1763900000000.42 nil"]
 
 
+def test_cookies_get_prefix_grant_reads_a_family_of_cookies(harness: Harness) -> None:
+    source = 'log(cookies.get("_ga_ABC123"), cookies.get("_ga_"), cookies.get("_gax"))'
+    cookies = {"_ga_ABC123": "GS2.1.s1763900000$o1", "_ga_": "x", "_gax": "y"}
+    bound = harness.bind(source, permissions={"get_cookies": ["_ga_*", "_gax"], **LOGGING})
+    # "_ga_" itself is not in the family: a prefix grant needs a longer name
+    result = harness.execute(bound, cookies=cookies)
+    assert result.error is not None
+    assert (result.error.kind, result.error.message) == (
+        "permission", "get_cookies does not allow '_ga_'")  # fmt: skip
+    bound = harness.bind('log(cookies.get("_ga_ABC123"), cookies.get("_ga_Z"))',
+                         permissions={"get_cookies": ["_ga_*"], **LOGGING})  # fmt: skip
+    assert harness.execute(bound, cookies=cookies).logs == ["GS2.1.s1763900000$o1 nil"]
+    error = error_of(harness, 'cookies.get("_gb_1")', permissions={"get_cookies": ["_ga_*"]})
+    assert error.kind == "permission"
+
+
 def test_cookies_set_with_and_without_max_age(harness: Harness) -> None:
     result = harness.run(
         'cookies.set("_fbp", "fb.1.2.3") cookies.set("_fbc", "fb.1.2.abc", {max_age = 60})',

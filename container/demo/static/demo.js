@@ -117,10 +117,25 @@
     return (value || '').trim().toLowerCase();
   }
 
-  // Phone numbers are hashed as digits only (country code included, no "+").
-  function normalizePhone(value) {
-    var digits = (value || '').replace(/\D+/g, '');
-    return digits.replace(/^00/, '');
+  // Google's email rule: for gmail.com and googlemail.com only, dots and a "+tag" in the
+  // local part do not count. Returns null when the Google form equals the common one.
+  function googleEmail(email) {
+    var at = email.lastIndexOf('@');
+    var domain = email.slice(at + 1);
+    if (at < 1 || (domain !== 'gmail.com' && domain !== 'googlemail.com')) return null;
+    var local = email.slice(0, at).split('+')[0].split('.').join('');
+    var google = local + '@' + domain;
+    return google === email ? null : google;
+  }
+
+  // E.164 digits (country code included) of a number typed in international form
+  // ("+49 30 1234567" or "0049 30 1234567"); a number without its country code gives null
+  // rather than a guess. TikTok and Google hash it with "+", Meta as digits only.
+  function phoneDigits(value) {
+    var text = (value || '').trim();
+    if (!/^(\+|00)/.test(text)) return null;
+    var digits = text.replace(/\D+/g, '').replace(/^00/, '');
+    return digits.length >= 8 && digits.length <= 15 ? digits : null;
   }
 
   // ---- hits -----------------------------------------------------------------------------
@@ -299,14 +314,18 @@
       if (status) status.textContent = 'Sending your request…';
       try {
         var user = {};
+        var email = normalizeText(document.getElementById('email').value);
+        var digits = phoneDigits((document.getElementById('phone') || {}).value);
         var hashes = await Promise.all([
-          sha256Hex(normalizeText(document.getElementById('email').value)),
+          sha256Hex(email),
+          sha256Hex(googleEmail(email)),
           sha256Hex(normalizeText(document.getElementById('first_name').value)),
-          sha256Hex(normalizePhone((document.getElementById('phone') || {}).value))
+          sha256Hex(digits && '+' + digits),
+          sha256Hex(digits)
         ]);
-        if (hashes[0]) user.em = hashes[0];
-        if (hashes[1]) user.fn = hashes[1];
-        if (hashes[2]) user.ph = hashes[2];
+        ['em', 'em_g', 'fn', 'ph', 'ph_d'].forEach(function (key, i) {
+          if (hashes[i]) user[key] = hashes[i];
+        });
         var hit = baseHit('lead');
         if (Object.keys(user).length > 0) hit.user = user;
         hit.data = { value: 50, currency: 'EUR', lead_id: uuid4() };

@@ -1,0 +1,65 @@
+"""Which credentials and ids the fake platforms accept.
+
+The defaults are shared by the demo and the tests, so a container document written for the
+demo works against a fake started with no arguments. Tests pass their own `FakeAccounts`
+to check what happens with another pixel, customer or stream.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["FakeAccounts"]
+
+
+def _streams() -> Mapping[str, str]:
+    return MappingProxyType({"G-DEMO12345": "ga4-test-secret"})
+
+
+@dataclass(frozen=True, slots=True)
+class FakeAccounts:
+    """Accepted ids, tokens and API versions, per platform."""
+
+    meta_pixels: frozenset[str] = frozenset({"1234567890123456"})
+    meta_access_token: str = "meta-test-token"
+    meta_versions: tuple[str, ...] = ("v24.0", "v25.0")
+    tiktok_pixels: frozenset[str] = frozenset({"CDEMO1234567890ABCDE"})
+    tiktok_access_token: str = "tiktok-test-token"
+    linkedin_access_token: str = "linkedin-test-token"
+    linkedin_rules: frozenset[str] = frozenset({"12345678", "23456789"})
+    linkedin_active_months: int = 12
+    google_ads_customers: frozenset[str] = frozenset({"1234567890"})
+    google_ads_developer_token: str = "ads-dev-token"
+    google_ads_access_token: str = "ads-oauth-token"
+    google_ads_conversion_actions: frozenset[str] = frozenset({"987654321", "876543210"})
+    google_ads_versions: tuple[str, ...] = ("v25", "v26")
+    ga4_streams: Mapping[str, str] = field(default_factory=_streams)
+
+    def __post_init__(self) -> None:
+        # Callers may pass plain sets, lists and dicts; keep the instance immutable anyway.
+        for name in ("meta_pixels", "tiktok_pixels", "linkedin_rules", "google_ads_customers",
+                     "google_ads_conversion_actions"):
+            object.__setattr__(self, name, frozenset(getattr(self, name)))
+        for name in ("meta_versions", "google_ads_versions"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "ga4_streams", MappingProxyType(dict(self.ga4_streams)))
+        if not self.meta_versions or not self.google_ads_versions:
+            raise ValueError("meta_versions and google_ads_versions need at least one version")
+        if self.linkedin_active_months < 1:
+            raise ValueError("linkedin_active_months must be at least 1")
+
+    def linkedin_versions(self, now_ms: int) -> tuple[str, ...]:
+        """LinkedIn-Version values (YYYYMM) still served: the months ending with the current one.
+
+        LinkedIn sunsets a version about a year after its release, so the window follows the
+        fake's clock rather than a fixed list that would rot.
+        """
+        today = dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.UTC)
+        months = today.year * 12 + today.month - 1
+        return tuple(
+            f"{m // 12:04d}{m % 12 + 1:02d}"
+            for m in range(months - self.linkedin_active_months + 1, months + 1)
+        )

@@ -1,0 +1,173 @@
+-- Google Ads: click conversion upload through the Google Ads API (server) and the gtag
+-- conversion (browser). Both copies carry the same order id (gtag transaction_id).
+-- Google Ads has no event name on the wire: a tag maps canonical events to conversion
+-- actions. NAMES gives the action category to create for each canonical event (used in
+-- the hint logged for an event the tag has no action for).
+local NAMES = {
+  page_view = "PAGE_VIEW",
+  view_content = "PAGE_VIEW",
+  lead = "SUBMIT_LEAD_FORM",
+  qualified_lead = "QUALIFIED_LEAD",
+  purchase = "PURCHASE",
+  complete_registration = "SIGNUP",
+  add_to_cart = "ADD_TO_CART",
+  add_to_wishlist = "DEFAULT",
+  initiate_checkout = "BEGIN_CHECKOUT",
+  add_payment_info = "DEFAULT",
+  search = "DEFAULT",
+  contact = "CONTACT",
+  subscribe = "SUBSCRIBE_PAID",
+  schedule = "BOOK_APPOINTMENT",
+  start_trial = "SIGNUP",
+  submit_application = "SUBMIT_LEAD_FORM",
+  download = "DOWNLOAD",
+}
+
+local API_HOST = "https://googleads.googleapis.com/"
+local MAX_ORDER_ID = 64
+
+local function is_digit(b) return b >= 48 and b <= 57 end
+local function is_label_char(b)
+  return is_digit(b) or (b >= 65 and b <= 90) or (b >= 97 and b <= 122) or b == 45 or b == 95
+end
+
+-- s is 1..max bytes, each accepted by ok(byte)
+local function made_of(s, ok, max)
+  if #s == 0 or #s > max then return false end
+  for i = 1, #s do
+    if not ok(s:byte(i)) then return false end
+  end
+  return true
+end
+
+-- "GCL.<unix seconds>.<gclid>", the cookie Google's tag keeps for the last ad click
+local function gclid_from_cookie(value)
+  if type(value) ~= "string" then return nil end
+  local parts = value:split(".")
+  if #parts < 3 or parts[1] ~= "GCL" then return nil end
+  local gclid = table.concat(parts, ".", 3)
+  if gclid == "" then return nil end
+  return gclid
+end
+
+-- Consent Mode signal as the Google Ads API spells it; GPC opts out of both ad signals
+local gpc = event.get("consent.gpc") == true or event.get("server.sec_gpc") == true
+local function consent(signal)
+  local state = event.get("consent." .. signal)
+  if gpc or state == "denied" then return "DENIED" end
+  if state == "granted" then return "GRANTED" end
+  return "UNSPECIFIED"
+end
+
+local name = event.get("event")
+local action = params.conversion_actions[name]
+local label = params.conversion_labels[name]
+
+if action == nil and label == nil then
+  log("google_ads: no conversion action mapped for '" .. name .. "' (category to create: "
+    .. (NAMES[name] or "DEFAULT") .. "); nothing sent")
+  return
+end
+if action ~= nil and not made_of(action, is_digit, 18) then
+  fail("conversion_actions." .. name .. " must be the digits of a conversion action id")
+end
+if label ~= nil and not made_of(label, is_label_char, 64) then
+  fail("conversion_labels." .. name .. " must be a gtag conversion label (letters, digits, '-', '_')")
+end
+
+local value = event.get("data.value")
+local currency = event.get("data.currency") or params.default_currency
+if value ~= nil and currency == nil then
+  fail("value without a currency: send data.currency or set default_currency")
+end
+if name == "purchase" and value == nil then
+  fail("purchase without a value: send data.value")
+end
+
+local order_id = event.get("data.transaction_id") or event.get("data.lead_id") or event.get("event_id")
+if utf8.len(order_id) > MAX_ORDER_ID then
+  fail("order id (data.transaction_id or data.lead_id) longer than " .. MAX_ORDER_ID .. " characters")
+end
+
+local ad_user_data = consent("ad_user_data")
+local email, phone
+if ad_user_data == "GRANTED" then
+  email = event.get("user.em_g") or event.get("user.em")
+  phone = event.get("user.ph")
+end
+
+if params.send_server and action ~= nil then
+  if params.customer_id == nil then
+    fail("customer_id is required to upload click conversions")
+  end
+  if params.developer_token == nil or params.access_token == nil then
+    fail("developer_token and access_token are required to upload click conversions")
+  end
+  local conversion = {
+    conversionAction = "customers/" .. params.customer_id .. "/conversionActions/" .. action,
+    orderId = order_id,
+    consent = { adUserData = ad_user_data, adPersonalization = consent("ad_personalization") },
+  }
+  local gclid = event.get("click.gclid") or gclid_from_cookie(cookies.get("_gcl_aw"))
+  local gbraid, wbraid = event.get("click.gbraid"), event.get("click.wbraid")
+  if gclid then
+    conversion.gclid = gclid
+  elseif gbraid then
+    conversion.gbraid = gbraid
+  elseif wbraid then
+    conversion.wbraid = wbraid
+  end
+  local identifiers = {}
+  if email then identifiers[#identifiers + 1] = { hashedEmail = email } end
+  if phone then identifiers[#identifiers + 1] = { hashedPhoneNumber = phone } end
+  if #identifiers > 0 then conversion.userIdentifiers = identifiers end
+
+  if not (gclid or gbraid or wbraid) and #identifiers == 0 then
+    log("google_ads: no click id (gclid, gbraid, wbraid) and no user identifiers for '" .. name
+      .. "'; nothing to attribute, upload skipped")
+  else
+    local t = time.utc(event.get("server.event_time_ms"))
+    conversion.conversionDateTime = string.format("%04d-%02d-%02d %02d:%02d:%02d+00:00",
+      t.year, t.month, t.day, t.hour, t.min, t.sec)
+    if value ~= nil then
+      conversion.conversionValue = value
+      conversion.currencyCode = currency
+    end
+    local body = { conversions = { conversion }, partialFailure = true }
+    if params.validate_only then body.validateOnly = true end
+    local headers = {
+      ["content-type"] = "application/json",
+      ["Authorization"] = "Bearer " .. secret("access_token"),
+      ["developer-token"] = secret("developer_token"),
+    }
+    if params.login_customer_id then headers["login-customer-id"] = params.login_customer_id end
+    send_http({
+      url = API_HOST .. params.api_version .. "/customers/" .. params.customer_id
+        .. ":uploadClickConversions",
+      method = "POST",
+      headers = headers,
+      body = body,
+    })
+  end
+end
+
+if params.send_browser and label ~= nil and event.get("server.action_source") == "website" then
+  if params.conversion_id == nil then
+    fail("conversion_id (AW-...) is required for gtag conversions")
+  end
+  local conversion_id = params.conversion_id
+  if conversion_id:starts_with("AW-") then conversion_id = conversion_id:sub(4) end
+  if email or phone then
+    pixel({
+      vendor = "gtag",
+      command = "set",
+      args = { "user_data", { sha256_email_address = email, sha256_phone_number = phone } },
+    })
+  end
+  local gtag_params = { send_to = "AW-" .. conversion_id .. "/" .. label, transaction_id = order_id }
+  if value ~= nil then
+    gtag_params.value = value
+    gtag_params.currency = currency
+  end
+  pixel({ vendor = "gtag", command = "event", args = { "conversion", gtag_params } })
+end

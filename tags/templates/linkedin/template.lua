@@ -1,0 +1,108 @@
+-- LinkedIn: Conversions API (server) and Insight Tag (browser), one eventId for both.
+-- LinkedIn has no event name on the wire: a tag maps canonical events to conversion rules.
+-- NAMES gives the rule type to create for each canonical event (used in the hint logged
+-- for an event the tag has no rule for).
+local NAMES = {
+  page_view = "KEY_PAGE_VIEW",
+  view_content = "KEY_PAGE_VIEW",
+  lead = "LEAD",
+  qualified_lead = "QUALIFIED_LEAD",
+  purchase = "PURCHASE",
+  complete_registration = "SIGN_UP",
+  add_to_cart = "ADD_TO_CART",
+  add_to_wishlist = "OTHER",
+  initiate_checkout = "OTHER",
+  add_payment_info = "OTHER",
+  search = "OTHER",
+  contact = "OTHER",
+  subscribe = "OTHER",
+  schedule = "OTHER",
+  start_trial = "SIGN_UP",
+  submit_application = "SUBMIT_APPLICATION",
+  download = "DOWNLOAD",
+}
+
+local CAPI_URL = "https://api.linkedin.com/rest/conversionEvents"
+
+local function digits(s)
+  if type(s) ~= "string" or #s == 0 or #s > 18 then return false end
+  for i = 1, #s do
+    local b = s:byte(i)
+    if b < 48 or b > 57 then return false end
+  end
+  return true
+end
+
+local name = event.get("event")
+local event_id = event.get("event_id")
+local rule = params.conversions[name]
+local insight = params.insight_conversions[name]
+
+if rule == nil and insight == nil then
+  log("linkedin: no conversion rule mapped for '" .. name .. "' (rule type to create: "
+    .. (NAMES[name] or "OTHER") .. "); nothing sent")
+  return
+end
+if rule ~= nil and not digits(rule) then
+  fail("conversions." .. name .. " must be the digits of a conversion rule id")
+end
+if insight ~= nil and not digits(insight) then
+  fail("insight_conversions." .. name .. " must be the digits of an Insight Tag conversion id")
+end
+
+local value = event.get("data.value")
+local currency = event.get("data.currency") or params.default_currency
+if value ~= nil and currency == nil then
+  fail("value without a currency: send data.currency or set default_currency")
+end
+
+if params.send_server and rule ~= nil then
+  local user_ids = {}
+  local em = event.get("user.em")
+  if em then
+    user_ids[#user_ids + 1] = { idType = "SHA256_EMAIL", idValue = em }
+  end
+  local li_fat_id = event.get("click.li_fat_id") or cookies.get("li_fat_id")
+  if li_fat_id then
+    user_ids[#user_ids + 1] = { idType = "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", idValue = li_fat_id }
+  end
+  if #user_ids == 0 then
+    log("linkedin: no hashed email and no li_fat_id for '" .. name
+      .. "'; LinkedIn would reject the conversion, server call skipped")
+  else
+    local conversion = {
+      conversion = "urn:lla:llaPartnerConversion:" .. rule,
+      conversionHappenedAt = event.get("server.event_time_ms"),
+      eventId = event_id,
+      user = { userIds = user_ids },
+    }
+    if value ~= nil then
+      conversion.conversionValue = { currencyCode = currency, amount = string.format("%.2f", value) }
+    end
+    if params.access_token == nil then
+      fail("access_token is required to send conversions to the Conversions API")
+    end
+    send_http({
+      url = CAPI_URL,
+      method = "POST",
+      headers = {
+        ["content-type"] = "application/json",
+        ["Authorization"] = "Bearer " .. secret("access_token"),
+        ["LinkedIn-Version"] = params.api_version,
+        ["X-Restli-Protocol-Version"] = "2.0.0",
+      },
+      body = conversion,
+    })
+  end
+end
+
+if params.send_browser and insight ~= nil and event.get("server.action_source") == "website" then
+  if params.partner_id == nil then
+    fail("partner_id is required for Insight Tag conversions")
+  end
+  pixel({
+    vendor = "linkedin",
+    command = "track",
+    args = { params.partner_id, { conversion_id = tonumber(insight), event_id = event_id } },
+  })
+end
