@@ -24,24 +24,29 @@ class FakeAccounts:
     """Accepted ids, tokens and API versions, per platform."""
 
     meta_pixels: frozenset[str] = frozenset({"1234567890123456"})
-    meta_access_token: str = "meta-test-token"
+    meta_access_token: str = "meta-test-token"  # noqa: S105 - a published test token
     meta_versions: tuple[str, ...] = ("v24.0", "v25.0")
     tiktok_pixels: frozenset[str] = frozenset({"CDEMO1234567890ABCDE"})
-    tiktok_access_token: str = "tiktok-test-token"
-    linkedin_access_token: str = "linkedin-test-token"
+    tiktok_access_token: str = "tiktok-test-token"  # noqa: S105 - a published test token
+    linkedin_access_token: str = "linkedin-test-token"  # noqa: S105 - a published test token
     linkedin_rules: frozenset[str] = frozenset({"12345678", "23456789"})
     linkedin_active_months: int = 12
     google_ads_customers: frozenset[str] = frozenset({"1234567890"})
-    google_ads_developer_token: str = "ads-dev-token"
-    google_ads_access_token: str = "ads-oauth-token"
+    google_ads_developer_token: str = "ads-dev-token"  # noqa: S105 - a published test token
+    google_ads_access_token: str = "ads-oauth-token"  # noqa: S105 - a published test token
     google_ads_conversion_actions: frozenset[str] = frozenset({"987654321", "876543210"})
     google_ads_versions: tuple[str, ...] = ("v25", "v26")
     ga4_streams: Mapping[str, str] = field(default_factory=_streams)
 
     def __post_init__(self) -> None:
         # Callers may pass plain sets, lists and dicts; keep the instance immutable anyway.
-        for name in ("meta_pixels", "tiktok_pixels", "linkedin_rules", "google_ads_customers",
-                     "google_ads_conversion_actions"):
+        for name in (
+            "meta_pixels",
+            "tiktok_pixels",
+            "linkedin_rules",
+            "google_ads_customers",
+            "google_ads_conversion_actions",
+        ):
             object.__setattr__(self, name, frozenset(getattr(self, name)))
         for name in ("meta_versions", "google_ads_versions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))

@@ -186,8 +186,10 @@ def check_hashes(value: object, path: str, issues: Issues, *, single: bool = Tru
             issues.add(path, HASH_MESSAGE)
         return
     if not isinstance(value, list) or not value:
-        wanted = "a SHA-256 hex string or a non-empty array of them" if single else (
-            "a non-empty array of SHA-256 hex strings"
+        wanted = (
+            "a SHA-256 hex string or a non-empty array of them"
+            if single
+            else ("a non-empty array of SHA-256 hex strings")
         )
         issues.add(path, f"must be {wanted}, got {json_kind(value)}")
         return

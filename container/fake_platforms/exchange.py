@@ -155,9 +155,7 @@ def _request_record(
     platform: str, request: Request, raw: bytes | None, reply: Reply, received_ms: int
 ) -> RequestRecord:
     query = {k: REDACTED if k in SECRET_QUERY else v for k, v in request.query_params.items()}
-    headers = {
-        k: REDACTED if k in SECRET_HEADERS else v for k, v in request.headers.items()
-    }
+    headers = {k: REDACTED if k in SECRET_HEADERS else v for k, v in request.headers.items()}
     return RequestRecord(
         platform=platform,
         method=request.method,

@@ -9,6 +9,7 @@ drops everything when the measurement id and secret are not a known pair.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -30,8 +31,9 @@ def _debug(request: Request) -> bool:
 
 
 def _google_error(http: int, status: str, message: str) -> Reply:
-    return Reply(http, {"error": {"code": http, "message": message, "status": status}},
-                 reasons=[message])
+    return Reply(
+        http, {"error": {"code": http, "message": message, "status": status}}, reasons=[message]
+    )
 
 
 def failure(mode: str, request: Request) -> Reply:
@@ -50,11 +52,12 @@ def not_found(request: Request) -> Reply:
 
 
 def too_large(request: Request) -> Reply:
-    return _answer(request, [Finding("", f"The body exceeds {MAX_BODY} bytes.",
-                                     "VALUE_OUT_OF_BOUNDS")])
+    return _answer(
+        request, [Finding("", f"The body exceeds {MAX_BODY} bytes.", "VALUE_OUT_OF_BOUNDS")]
+    )
 
 
-def _answer(request: Request, findings: list[Finding], events: list[EventRecord] = ()) -> Reply:
+def _answer(request: Request, findings: list[Finding], events: Sequence[EventRecord] = ()) -> Reply:
     reasons = [f"{f.field_path or 'body'}: {f.description} ({f.code})" for f in findings]
     if _debug(request):
         body = {"validationMessages": [f.to_json() for f in findings]}
@@ -69,30 +72,44 @@ def handle(request: Request, raw: bytes, ctx: Context) -> Reply:
     """Validates the body, keeps the valid events; collect also checks the id/secret pair."""
     measurement_id = request.query_params.get("measurement_id", "")
     if not measurement_id:
-        return _answer(request, [Finding("measurement_id", "Unable to find non-empty "
-                                         "parameter [measurement_id] value in request.",
-                                         "VALUE_REQUIRED")])
+        return _answer(
+            request,
+            [
+                Finding(
+                    "measurement_id",
+                    "Unable to find non-empty parameter [measurement_id] value in request.",
+                    "VALUE_REQUIRED",
+                )
+            ],
+        )
     if len(raw) > MAX_BODY:
         return too_large(request)
     try:
         body = parse_json(raw)
     except ValueError as exc:
-        return _answer(request, [Finding("", f"Unable to parse the payload: {exc}.",
-                                         "VALUE_INVALID")])
+        return _answer(
+            request, [Finding("", f"Unable to parse the payload: {exc}.", "VALUE_INVALID")]
+        )
     findings = check_body(body, ctx.now_ms())
     if not _debug(request):
         secret = ctx.accounts.ga4_streams.get(measurement_id)
         if secret is None or request.query_params.get("api_secret") != secret:
-            return Reply(204, reasons=["unknown measurement_id/api_secret pair: events dropped "
-                                       "silently"])
+            return Reply(
+                204, reasons=["unknown measurement_id/api_secret pair: events dropped silently"]
+            )
     if any(f.event is None for f in findings):
         return _answer(request, findings)
     dropped = {f.event for f in findings}
     return _answer(request, findings, _records(body, measurement_id, dropped, request, ctx))
 
 
-def _records(body: dict[str, Any], measurement_id: str, dropped: set[int | None],
-             request: Request, ctx: Context) -> list[EventRecord]:
+def _records(
+    body: dict[str, Any],
+    measurement_id: str,
+    dropped: set[int | None],
+    request: Request,
+    ctx: Context,
+) -> list[EventRecord]:
     debug = _debug(request)
     received_ms = ctx.now_ms()
     return [

@@ -62,9 +62,7 @@ def _error(
     return Reply(http, {"error": error}, reasons=[message])
 
 
-def _ads_error(
-    http: int, status: str, version: str, kind: str, code: str, message: str
-) -> Reply:
+def _ads_error(http: int, status: str, version: str, kind: str, code: str, message: str) -> Reply:
     detail = _failure_detail(version, [{"errorCode": {kind: code}, "message": message}])
     reply = _error(http, status, _request_message(http), [detail])
     reply.reasons = [f"{kind} {code}: {message}"]
@@ -111,7 +109,12 @@ def failure(mode: str, request: Request) -> Reply:
         return _error(401, "UNAUTHENTICATED", _request_message(401))
     detail = _failure_detail(
         version,
-        [{"errorCode": {"internalError": "INTERNAL_ERROR"}, "message": "Internal error encountered."}],
+        [
+            {
+                "errorCode": {"internalError": "INTERNAL_ERROR"},
+                "message": "Internal error encountered.",
+            }
+        ],
     )
     return _error(500, "INTERNAL", "Internal error encountered.", [detail])
 
@@ -136,18 +139,33 @@ def _credentials_problem(request: Request, ctx: Context, version: str) -> Reply 
         return _error(401, "UNAUTHENTICATED", _request_message(401))
     developer_token = request.headers.get("developer-token")
     if not developer_token:
-        return _ads_error(400, "INVALID_ARGUMENT", version, "requestError",
-                          "DEVELOPER_TOKEN_PARAMETER_MISSING",
-                          "The developer-token header is required.")
+        return _ads_error(
+            400,
+            "INVALID_ARGUMENT",
+            version,
+            "requestError",
+            "DEVELOPER_TOKEN_PARAMETER_MISSING",
+            "The developer-token header is required.",
+        )
     if developer_token != ctx.accounts.google_ads_developer_token:
-        return _ads_error(401, "UNAUTHENTICATED", version, "authenticationError",
-                          "DEVELOPER_TOKEN_INVALID", "The developer token is not valid.")
+        return _ads_error(
+            401,
+            "UNAUTHENTICATED",
+            version,
+            "authenticationError",
+            "DEVELOPER_TOKEN_INVALID",
+            "The developer token is not valid.",
+        )
     login = request.headers.get("login-customer-id")
     if login is not None and not CUSTOMER_ID.fullmatch(login):
-        return _ads_error(400, "INVALID_ARGUMENT", version, "headerError",
-                          "INVALID_LOGIN_CUSTOMER_ID",
-                          "The login customer ID could not be validated: use 10 digits, "
-                          "no dashes.")
+        return _ads_error(
+            400,
+            "INVALID_ARGUMENT",
+            version,
+            "headerError",
+            "INVALID_LOGIN_CUSTOMER_ID",
+            "The login customer ID could not be validated: use 10 digits, no dashes.",
+        )
     return None
 
 
@@ -161,14 +179,25 @@ def handle(request: Request, raw: bytes, ctx: Context) -> Reply:
     if problem is not None:
         return problem
     if not CUSTOMER_ID.fullmatch(customer):
-        return _ads_error(400, "INVALID_ARGUMENT", version, "requestError",
-                          "INVALID_CUSTOMER_ID", f"Invalid customer ID '{customer}'.")
+        return _ads_error(
+            400,
+            "INVALID_ARGUMENT",
+            version,
+            "requestError",
+            "INVALID_CUSTOMER_ID",
+            f"Invalid customer ID '{customer}'.",
+        )
     if customer not in ctx.accounts.google_ads_customers:
-        return _ads_error(403, "PERMISSION_DENIED", version, "authorizationError",
-                          "USER_PERMISSION_DENIED",
-                          "User doesn't have permission to access customer. Note: If you're "
-                          "accessing a client customer, the manager's customer ID must be set "
-                          "in the 'login-customer-id' header.")
+        return _ads_error(
+            403,
+            "PERMISSION_DENIED",
+            version,
+            "authorizationError",
+            "USER_PERMISSION_DENIED",
+            "User doesn't have permission to access customer. Note: If you're "
+            "accessing a client customer, the manager's customer ID must be set "
+            "in the 'login-customer-id' header.",
+        )
     try:
         body = parse_json(raw)
     except ValueError as exc:
@@ -195,22 +224,43 @@ def _bad_payload(violations: list[tuple[str, str]]) -> Reply:
 
 def _request_problem(body: dict[str, Any], customer: str, version: str) -> Reply | None:
     if body.get("customerId") not in (None, customer):
-        return _ads_error(400, "INVALID_ARGUMENT", version, "requestError",
-                          "INVALID_CUSTOMER_ID",
-                          "customer_id in the body differs from the one in the URL.")
+        return _ads_error(
+            400,
+            "INVALID_ARGUMENT",
+            version,
+            "requestError",
+            "INVALID_CUSTOMER_ID",
+            "customer_id in the body differs from the one in the URL.",
+        )
     conversions = body.get("conversions") or []
     if not conversions:
-        return _ads_error(400, "INVALID_ARGUMENT", version, "fieldError",
-                          "REQUIRED_NONEMPTY_LIST", "The field requires a non-empty list.")
+        return _ads_error(
+            400,
+            "INVALID_ARGUMENT",
+            version,
+            "fieldError",
+            "REQUIRED_NONEMPTY_LIST",
+            "The field requires a non-empty list.",
+        )
     if len(conversions) > MAX_CONVERSIONS:
-        return _ads_error(400, "INVALID_ARGUMENT", version, "conversionUploadError",
-                          "TOO_MANY_CONVERSIONS_IN_REQUEST",
-                          f"Upload fewer than {MAX_CONVERSIONS + 1} events in a single request.")
+        return _ads_error(
+            400,
+            "INVALID_ARGUMENT",
+            version,
+            "conversionUploadError",
+            "TOO_MANY_CONVERSIONS_IN_REQUEST",
+            f"Upload fewer than {MAX_CONVERSIONS + 1} events in a single request.",
+        )
     if body.get("partialFailure") is not True:
-        return _ads_error(400, "INVALID_ARGUMENT", version, "partialFailureError",
-                          "PARTIAL_FAILURE_MODE_REQUIRED",
-                          "The partial failure field was false in the request. This method "
-                          "requires this field be set to true.")
+        return _ads_error(
+            400,
+            "INVALID_ARGUMENT",
+            version,
+            "partialFailureError",
+            "PARTIAL_FAILURE_MODE_REQUIRED",
+            "The partial failure field was false in the request. This method "
+            "requires this field be set to true.",
+        )
     return None
 
 
@@ -259,8 +309,14 @@ def _code(error: AdsError) -> dict[str, str]:
     return {error.kind: error.code}
 
 
-RESULT_FIELDS = ("gclid", "gbraid", "wbraid", "conversionAction", "conversionDateTime",
-                 "userIdentifiers")
+RESULT_FIELDS = (
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "conversionAction",
+    "conversionDateTime",
+    "userIdentifiers",
+)
 
 
 def _result(conversion: dict[str, Any]) -> dict[str, Any]:
@@ -300,7 +356,8 @@ PLATFORM = Platform("google_ads", handle, failure, not_found, too_large)
 
 def routes(ctx: Context) -> list[BaseRoute]:
     return [
-        Route("/google-ads/{version}/customers/{target}", endpoint(PLATFORM, ctx),
-              methods=ALL_METHODS),
+        Route(
+            "/google-ads/{version}/customers/{target}", endpoint(PLATFORM, ctx), methods=ALL_METHODS
+        ),
         Route("/google-ads/{rest:path}", endpoint(PLATFORM, ctx, api=False), methods=ALL_METHODS),
     ]

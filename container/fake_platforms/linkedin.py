@@ -20,8 +20,8 @@ from container.fake_platforms.checks import (
     Issues,
     is_currency,
     is_int,
-    is_sha256,
     is_one_of,
+    is_sha256,
     parse_json,
 )
 from container.fake_platforms.exchange import (
@@ -40,8 +40,7 @@ MAX_BATCH = 5000
 MAX_AGE_MS = 90 * 86400 * 1000
 FUTURE_SKEW_MS = 300 * 1000
 RULE_PREFIX = "urn:lla:llaPartnerConversion:"
-ID_TYPES = ("SHA256_EMAIL", "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", "ACXIOM_ID",
-            "ORACLE_MOAT_ID")
+ID_TYPES = ("SHA256_EMAIL", "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", "ACXIOM_ID", "ORACLE_MOAT_ID")
 EVENT_KEYS = ("conversion", "conversionHappenedAt", "conversionValue", "eventId", "user")
 USER_INFO_KEYS = ("firstName", "lastName", "companyName", "title", "countryCode")
 AMOUNT = re.compile(r"-?\d+(\.\d+)?")
@@ -51,8 +50,11 @@ UNKNOWN = "unrecognized field found but not allowed"
 
 
 def _plain(status: int, message: str, reasons: list[str] | None = None) -> Reply:
-    return Reply(status, {"message": message, "status": status},
-                 reasons=[message] if reasons is None else reasons)
+    return Reply(
+        status,
+        {"message": message, "status": status},
+        reasons=[message] if reasons is None else reasons,
+    )
 
 
 def _coded(status: int, code: str, message: str, service_code: int | None = None) -> Reply:
@@ -67,12 +69,16 @@ def failure(mode: str, request: Request) -> Reply:
     """LinkedIn's answers for an injected server error, throttle or revoked token."""
     if mode == "rate_limit":
         return _plain(
-            429, "Resource level throttle APPLICATION DAY limit for calls to this resource is "
-            "reached.",
+            429,
+            "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.",
         )
     if mode == "auth":
-        return _coded(401, "REVOKED_ACCESS_TOKEN",
-                      "The token used in the request has been revoked by the user", 65601)
+        return _coded(
+            401,
+            "REVOKED_ACCESS_TOKEN",
+            "The token used in the request has been revoked by the user",
+            65601,
+        )
     return _plain(500, "Internal Server Error")
 
 
@@ -92,8 +98,12 @@ def _header_problem(request: Request, ctx: Context) -> Reply | None:
         return _coded(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
     version = request.headers.get("linkedin-version")
     if version is None:
-        reply = _coded(400, "VERSION_MISSING", "A version must be present. Please specify a "
-                       "version by adding the LinkedIn-Version header.")
+        reply = _coded(
+            400,
+            "VERSION_MISSING",
+            "A version must be present. Please specify a "
+            "version by adding the LinkedIn-Version header.",
+        )
         reply.headers["x-restli-gateway-error"] = "true"
         return reply
     if version not in ctx.accounts.linkedin_versions(ctx.now_ms()):
@@ -247,8 +257,9 @@ def _check_user(user: object, issues: Issues) -> None:
         issues.add("user/externalIds", "must be an array of strings")
     named = isinstance(info, dict) and bool(info.get("firstName")) and bool(info.get("lastName"))
     if isinstance(ids, list) and not ids and not named:
-        issues.add("user", "needs at least one userIds entry or userInfo with firstName and "
-                   "lastName")
+        issues.add(
+            "user", "needs at least one userIds entry or userInfo with firstName and lastName"
+        )
 
 
 def _check_id(item: object, path: str, issues: Issues) -> None:
@@ -268,8 +279,9 @@ def _check_id(item: object, path: str, issues: Issues) -> None:
     elif not isinstance(value, str) or not value:
         issues.add(f"{path}/idValue", f"{_render(value)} cannot be coerced to String")
     elif id_type == "SHA256_EMAIL" and not is_sha256(value):
-        issues.add(f"{path}/idValue", "a SHA256_EMAIL value must be exactly 64 lowercase hex "
-                   "characters")
+        issues.add(
+            f"{path}/idValue", "a SHA256_EMAIL value must be exactly 64 lowercase hex characters"
+        )
 
 
 def _check_info(info: object, issues: Issues) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from config.currencies import ISO_4217
 from container.fake_platforms.checks import (
     Issues,
     at,
@@ -20,12 +21,11 @@ from container.fake_platforms.checks import (
     is_ip,
     is_number,
     is_one_of,
-    seconds_problem,
     json_kind,
     key,
+    seconds_problem,
     unknown_keys,
 )
-from config.currencies import ISO_4217
 
 __all__ = [
     "MAX_AGE_S",
@@ -45,29 +45,81 @@ MAX_AGE_S = 7 * 86400
 FUTURE_SKEW_S = 300
 
 ACTION_SOURCES = frozenset(
-    {"website", "app", "email", "phone_call", "chat", "physical_store", "system_generated",
-     "business_messaging", "other"}
+    {
+        "website",
+        "app",
+        "email",
+        "phone_call",
+        "chat",
+        "physical_store",
+        "system_generated",
+        "business_messaging",
+        "other",
+    }
 )
 EVENT_KEYS = frozenset(
-    {"event_name", "event_time", "event_id", "action_source", "event_source_url", "opt_out",
-     "user_data", "custom_data", "data_processing_options", "data_processing_options_country",
-     "data_processing_options_state", "referrer_url", "original_event_data", "attribution_data",
-     "messaging_channel", "app_data", "advanced_measurement_table"}
+    {
+        "event_name",
+        "event_time",
+        "event_id",
+        "action_source",
+        "event_source_url",
+        "opt_out",
+        "user_data",
+        "custom_data",
+        "data_processing_options",
+        "data_processing_options_country",
+        "data_processing_options_state",
+        "referrer_url",
+        "original_event_data",
+        "attribution_data",
+        "messaging_channel",
+        "app_data",
+        "advanced_measurement_table",
+    }
 )
 HASHED_KEYS = ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id")
-TEXT_KEYS = ("client_user_agent", "subscription_id", "anon_id", "madid", "page_scoped_user_id",
-             "ctwa_clid", "ig_sid", "ig_account_id", "page_id")
+TEXT_KEYS = (
+    "client_user_agent",
+    "subscription_id",
+    "anon_id",
+    "madid",
+    "page_scoped_user_id",
+    "ctwa_clid",
+    "ig_sid",
+    "ig_account_id",
+    "page_id",
+)
 ID_KEYS = ("fb_login_id", "lead_id")
 USER_KEYS = frozenset((*HASHED_KEYS, *TEXT_KEYS, *ID_KEYS, "client_ip_address", "fbc", "fbp"))
 # Any of these identifies a person on its own; otherwise the IP and user agent together must.
 IDENTIFYING = frozenset(
-    {"em", "ph", "external_id", "fbc", "fbp", "madid", "anon_id", "fb_login_id", "lead_id",
-     "subscription_id", "ctwa_clid", "page_scoped_user_id", "ig_sid"}
+    {
+        "em",
+        "ph",
+        "external_id",
+        "fbc",
+        "fbp",
+        "madid",
+        "anon_id",
+        "fb_login_id",
+        "lead_id",
+        "subscription_id",
+        "ctwa_clid",
+        "page_scoped_user_id",
+        "ig_sid",
+    }
 )
 FBC = re.compile(r"fb\.[0-2]\.\d{13}\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)?")
 FBP = re.compile(r"fb\.[0-2]\.\d{13}\.\d+(\.[A-Za-z0-9_-]+)?")
-CUSTOM_TEXT = ("order_id", "content_name", "content_category", "search_string", "status",
-               "delivery_category")
+CUSTOM_TEXT = (
+    "order_id",
+    "content_name",
+    "content_category",
+    "search_string",
+    "status",
+    "delivery_category",
+)
 CONTENT_TYPES = frozenset({"product", "product_group"})
 
 
@@ -106,8 +158,11 @@ def _check_time(value: object, path: str, now_s: int, issues: Issues) -> None:
     problem = seconds_problem(value, now_s, max_age_s=MAX_AGE_S, skew_s=FUTURE_SKEW_S)
     if problem is not None:
         kind, message = problem
-        issues.add(path, message, {"too_old": SUB_TOO_OLD, "units": SUB_FUTURE,
-                                   "future": SUB_FUTURE}.get(kind, ""))
+        issues.add(
+            path,
+            message,
+            {"too_old": SUB_TOO_OLD, "units": SUB_FUTURE, "future": SUB_FUTURE}.get(kind, ""),
+        )
 
 
 def _check_urls(event: Mapping[str, Any], path: str, website: bool, issues: Issues) -> None:
@@ -132,7 +187,10 @@ def _check_processing(event: Mapping[str, Any], path: str, issues: Issues) -> No
     options = event.get("data_processing_options", [])
     if not isinstance(options, list) or any(option != "LDU" for option in options):
         issues.add(key(path, "data_processing_options"), 'must be [] or ["LDU"]')
-    allowed = {"data_processing_options_country": (0, 1), "data_processing_options_state": (0, 1000)}
+    allowed = {
+        "data_processing_options_country": (0, 1),
+        "data_processing_options_state": (0, 1000),
+    }
     for name, values in allowed.items():
         if name in event and (not is_int(event[name]) or event[name] not in values):
             issues.add(key(path, name), f"must be {values[0]} or {values[1]}")
@@ -189,8 +247,10 @@ def _check_custom(custom: object, path: str, event_name: object, issues: Issues)
     for name in CUSTOM_TEXT:
         if name in custom and not isinstance(custom[name], str):
             issues.add(key(path, name), "must be a string")
-    for name, check, wanted in (("num_items", is_int, "an integer"),
-                                ("predicted_ltv", is_number, "a number")):
+    for name, check, wanted in (
+        ("num_items", is_int, "an integer"),
+        ("predicted_ltv", is_number, "a number"),
+    ):
         if name in custom and not check(custom[name]):
             issues.add(key(path, name), f"must be {wanted}")
     if "content_type" in custom and not is_one_of(custom["content_type"], CONTENT_TYPES):
@@ -211,8 +271,21 @@ def _check_contents(contents: object, path: str, issues: Issues) -> None:
         if not isinstance(item, dict):
             issues.add(item_path, "must be an object")
             continue
-        unknown_keys(item, ("id", "quantity", "item_price", "delivery_category", "title",
-                            "description", "brand", "category"), item_path, issues)
+        unknown_keys(
+            item,
+            (
+                "id",
+                "quantity",
+                "item_price",
+                "delivery_category",
+                "title",
+                "description",
+                "brand",
+                "category",
+            ),
+            item_path,
+            issues,
+        )
         if not isinstance(item.get("id"), str):
             issues.add(key(item_path, "id"), "is required: a string")
         if "quantity" in item and not is_int(item["quantity"]):

@@ -51,8 +51,18 @@ MAX_AGE_S = 7 * 86400
 FUTURE_SKEW_S = 300
 SOURCES = ("web", "app", "offline", "crm")
 TOP_KEYS = ("event_source", "event_source_id", "test_event_code", "data", "partner_name")
-EVENT_KEYS = ("event", "event_time", "event_id", "user", "properties", "page", "app", "ad",
-              "lead", "limited_data_use")
+EVENT_KEYS = (
+    "event",
+    "event_time",
+    "event_id",
+    "user",
+    "properties",
+    "page",
+    "app",
+    "ad",
+    "lead",
+    "limited_data_use",
+)
 HASHED_KEYS = ("email", "phone", "external_id")
 USER_TEXT = ("ttclid", "ttp", "user_agent", "locale", "idfa", "idfv", "gaid")
 PROPERTY_TEXT = ("query", "description", "order_id", "shop_id")
@@ -93,8 +103,9 @@ def handle(request: Request, raw: bytes, ctx: Context) -> Reply:
     except ValueError as exc:
         return _answer(CODE_PARAM, f"Invalid parameters: {exc}")
     if not isinstance(body, dict):
-        return _answer(CODE_PARAM, f"Invalid parameters: body must be an object, got "
-                                   f"{json_kind(body)}")
+        return _answer(
+            CODE_PARAM, f"Invalid parameters: body must be an object, got {json_kind(body)}"
+        )
     issues = Issues()
     _check_top(body, issues)
     if not issues and body["event_source"] == "web":
@@ -231,8 +242,9 @@ def _accepted(body: dict[str, Any], ctx: Context) -> Reply:
         )
         for event in body["data"]
     ]
-    return Reply(200, {"code": 0, "message": "OK", "request_id": random_id(), "data": {}},
-                 events=events)
+    return Reply(
+        200, {"code": 0, "message": "OK", "request_id": random_id(), "data": {}}, events=events
+    )
 
 
 PLATFORM = Platform("tiktok", handle, failure, not_found, too_large)

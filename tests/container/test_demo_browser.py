@@ -258,7 +258,8 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
     expect(page.locator("#consent-banner")).to_be_hidden()
     page_view_response = page_view_info.value.response()
     assert page_view_response is not None
-    assert page_view_response.status == 204, f"/collect answered {page_view_response.status}"
+    # 200: the answer carries the page view's browser commands (Meta, TikTok)
+    assert page_view_response.status == 200, f"/collect answered {page_view_response.status}"
     [page_view] = hits_of(page_view_info.value)
     assert page_view["event"] == "page_view"
     assert page_view["click"] == {"gclid": "test-gclid-123"}
@@ -268,7 +269,7 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
     page.wait_for_url(f"{server}/demo/lead")
     expect(page.locator("#consent-banner")).to_have_count(0)
 
-    fill_lead_form(page, " Jane ", raw_email)
+    fill_lead_form(page, " Jane ", raw_email, "+1 (650) 555-1234")
     with page.expect_request(
         lambda r: urlparse(r.url).path == "/collect" and '"lead"' in post_body(r)
     ) as lead_info:
@@ -282,7 +283,7 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
     assert lead_request.headers.get("content-type", "").startswith("text/plain")
     response = lead_request.response()
     assert response is not None
-    assert response.status == 204, f"/collect answered {response.status}"
+    assert response.status == 200, f"/collect answered {response.status}"
 
     [lead] = hits_of(lead_request)
     assert set(lead) <= {"v", "event", "event_id", "ts", "page", "consent", "user", "data", "click"}
@@ -298,7 +299,17 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
         "ad_personalization": "granted",
         "source": "api",
     }
-    assert lead["user"] == {"em": expected_em, "fn": expected_fn}
+    # TikTok and Google hash the phone in E.164 form with "+", Meta as digits only
+    assert lead["user"] == {
+        "em": expected_em,
+        "fn": expected_fn,
+        "ph": sha256_hex("+16505551234"),
+        "ph_d": sha256_hex("16505551234"),
+    }
+    pixels = response.json()["pixels"]
+    assert {p["vendor"] for p in pixels} == {"meta", "tiktok", "linkedin", "gtag"}
+    ids = {p["vendor"]: json.dumps(p["args"]) for p in pixels if p["command"] != "set"}
+    assert all(lead["event_id"] in args for args in ids.values()), ids
     assert lead["data"]["value"] == 50
     assert lead["data"]["currency"] == "EUR"
     assert UUID4.match(lead["data"]["lead_id"]), lead["data"]
@@ -309,6 +320,7 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
         text = (request.url + post_body(request)).lower()
         assert "jane" not in text, f"plaintext in {request.method} {request.url}"
         assert "example.com" not in text, f"plaintext in {request.method} {request.url}"
+        assert "555" not in text, f"plaintext in {request.method} {request.url}"
     rec.assert_first_party_only(server)
 
     # The HttpOnly visitor cookie exists but is invisible to scripts.
@@ -334,6 +346,16 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
     expect(row).to_contain_text(expected_em[:12])
     expect(row).to_contain_text("50")
     expect(page.locator("#events tbody tr.empty-row")).to_have_count(0)
+
+    # ... and it was accepted by all five fake platforms, under each platform's name.
+    at_platforms = page.locator(f'#platforms tbody tr[data-event-id="{lead["event_id"]}"]')
+    expect(at_platforms).to_have_count(1, timeout=15_000)
+    for platform, name in (("meta", "Lead"), ("tiktok", "SubmitForm"), ("ga4", "generate_lead")):
+        expect(at_platforms.locator(f'td[data-platform="{platform}"]')).to_have_text(name)
+    for platform in ("linkedin", "google_ads"):
+        expect(at_platforms.locator(f'td[data-platform="{platform}"]')).to_have_class(
+            "at-platform", timeout=15_000
+        )
     rec.assert_clean()
 
 
