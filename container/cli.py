@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,9 @@ from config.settings import Settings, SettingsError, load_settings
 from config.sqlite_store import SQLiteStore
 from config.storage import StorageError
 from container.app import create_app
-from container.demo import DemoReceiver, demo_document, demo_routes
+from container.demo import DemoReceiver, demo_document, demo_routes, demo_secrets
+from container.fake_platforms import FakePlatforms, base_urls
+from container.fake_platforms import serve as serve_fake_platforms
 from container.hit import validate_hit
 from container.logs import configure_logging
 from container.pipeline import CompiledContainer
@@ -94,6 +100,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if server.started else 1
 
 
+def _falling_back(
+    lookup: Callable[[str], str | None], defaults: dict[str, str]
+) -> Callable[[str], str | None]:
+    """A secret lookup that uses `defaults` for names the environment does not set."""
+    return lambda name: lookup(name) or defaults.get(name)
+
+
 def _server(
     args: argparse.Namespace,
     settings: Settings,
@@ -103,6 +116,7 @@ def _server(
     host, port = sock.getsockname()[:2]
     display_host = f"[{host}]" if ":" in host else host
     extra_routes = []
+    secrets = env_secrets()
     if args.demo:
         receiver_host = "127.0.0.1" if host in ("0.0.0.0", "::") else display_host  # noqa: S104
         doc = demo_document(f"http://{receiver_host}:{port}/demo/receiver")
@@ -110,9 +124,13 @@ def _server(
         if issues:
             raise CommandError("bundled demo container is invalid: " + "; ".join(map(str, issues)))
         docs.append(("demo", doc))
-        extra_routes = demo_routes(DemoReceiver())
+        # The demo's platform tags send to the fake platforms this node serves under /fake.
+        platforms = FakePlatforms()
+        extra_routes = demo_routes(DemoReceiver(), platforms)
+        settings = dataclasses.replace(settings, **base_urls(f"http://{receiver_host}:{port}/fake"))
+        secrets = _falling_back(secrets, demo_secrets())
     runtime = TemplateRuntime(
-        env_secrets(), allow_http_loopback=settings.allow_http_loopback or args.demo
+        secrets, allow_http_loopback=settings.allow_http_loopback or args.demo
     )
     containers = _compile(docs, runtime)
     app = create_app(settings, SQLiteStore(settings.sqlite_path), containers, extra_routes)
@@ -120,6 +138,7 @@ def _server(
     if args.demo:
         _out(f"demo site:        http://{display_host}:{port}/demo/")
         _out(f"delivered events: http://{display_host}:{port}/demo/events")
+        _out(f"fake platforms:   http://{display_host}:{port}/fake/_fake/")
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -244,6 +263,46 @@ def _template_run(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if result.error else 0
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0 to 65535)")
+    return port
+
+
+def _fake_platforms(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the fake platforms until SIGINT or SIGTERM; their URLs go to stdout as JSON."""
+    stop = threading.Event()
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in handled}
+    try:
+        with contextlib.ExitStack() as stack:
+            try:
+                running = stack.enter_context(
+                    serve_fake_platforms(host=args.fake_host, port=args.fake_port)
+                )
+            except ValueError as exc:
+                raise UsageError(f"--host: {exc}") from None
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot listen on {args.fake_host}:{args.fake_port}: {exc.strerror}"
+                ) from None
+            _out(orjson.dumps({"url": running.url, "base_urls": running.base_urls}).decode())
+            sys.stderr.write(f"fake platforms ready; events page: {running.url}/_fake/\n")
+            for name, url in running.base_urls.items():
+                sys.stderr.write(f"  TAGWIRE_{name.upper()}={url}\n")
+            sys.stderr.flush()
+            while not stop.wait(0.2):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tagwire",
@@ -311,6 +370,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a hit (schema v1) as JSON")  # fmt: skip
     run.add_argument("--params", type=Path, metavar="PARAMS.json", help="tag parameters")
     run.set_defaults(run=_template_run)
+
+    fakes = commands.add_parser(
+        "fake-platforms",
+        help="serve fake Meta, TikTok, LinkedIn, Google Ads and GA4 APIs for tests and demos",
+        description="Serve strict fake platform APIs on a loopback address. Prints "
+        '{"url", "base_urls"} as one JSON line when ready, then serves until SIGINT or '
+        "SIGTERM. See docs/fake-platforms.md.",
+    )
+    fakes.add_argument("--host", dest="fake_host", default="127.0.0.1", metavar="HOST",
+                       help="loopback address to bind (default: 127.0.0.1)")  # fmt: skip
+    fakes.add_argument("--port", dest="fake_port", default=8100, type=_port, metavar="PORT",
+                       help="port, 0 for a free one (default: 8100)")  # fmt: skip
+    fakes.set_defaults(run=_fake_platforms)
     return parser
 
 

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from container.fake_platforms.accounts import FakeAccounts
+from container.fake_platforms import FakeAccounts, FakePlatforms
 
 __all__ = ["DemoReceiver", "demo_document", "demo_routes", "demo_secrets"]
 
@@ -105,7 +105,8 @@ class DemoReceiver:
         return JSONResponse(list(self.events), headers={"cache-control": "no-store"})
 
 
-def demo_routes(receiver: DemoReceiver) -> list[BaseRoute]:
+def demo_routes(receiver: DemoReceiver, platforms: FakePlatforms) -> list[BaseRoute]:
+    """The demo pages, the receiver, and the fake platforms under `/fake`."""
     pages = {
         path: (HERE / "pages" / name).read_text(encoding="utf-8") for path, name in PAGES.items()
     }
@@ -132,4 +133,5 @@ def demo_routes(receiver: DemoReceiver) -> list[BaseRoute]:
         Route("/demo/receiver", receiver.receive, methods=["POST"]),
         Route("/demo/receiver/events", receiver.list),
         Mount("/demo/static", StaticFiles(directory=HERE / "static"), name="demo-static"),
+        Mount("/fake", app=platforms.app),
     ]

@@ -17,7 +17,13 @@ from typing import Any
 
 import orjson
 
-from container.fake_platforms.checks import is_currency, is_number, is_one_of, is_sha256
+from container.fake_platforms.checks import (
+    is_currency,
+    is_number,
+    is_one_of,
+    is_sha256,
+    json_kind,
+)
 
 __all__ = ["MAX_CONVERSIONS", "AdsError", "row_errors", "shape_violations", "snake"]
 
@@ -86,11 +92,14 @@ ONEOFS = {
         "addressInfo",
     )
 }
+PACKAGES = {"UploadClickConversionsRequest": "services", "ClickConversion": "services"}
 SCALARS = {
     "string": "TYPE_STRING",
     "double": "TYPE_DOUBLE",
     "bool": "TYPE_BOOL",
     "int32": "TYPE_INT32",
+    "struct": "TYPE_MESSAGE",
+    "array": "TYPE_MESSAGE",
 }
 ACTION = re.compile(r"customers/(\d{10})/conversionActions/(\d+)")
 DATE_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})([+-])(\d{2}):(\d{2})")
@@ -153,7 +162,13 @@ def _value(value: object, tag: str, path: str, version: str, out: list[tuple[str
     kind, _, arg = tag.partition(":")
     if kind == "list" and isinstance(value, list):
         for index, item in enumerate(value):
-            _value(item, f"message:{arg}", f"{path}[{index}]", version, out)
+            item_path = f"{path}[{index}]"
+            if item is None:
+                out.append(
+                    (item_path, f"Invalid value at '{item_path}' ({_type(arg, version)}), null")
+                )
+            else:
+                _value(item, f"message:{arg}", item_path, version, out)
         return
     if kind == "message" and isinstance(value, dict):
         _walk(value, arg, path, version, out)
@@ -169,14 +184,15 @@ def _value(value: object, tag: str, path: str, version: str, out: list[tuple[str
     }.get(kind, False)
     if valid:
         return
-    if kind == "enum":
-        type_name = f"type.googleapis.com/google.ads.googleads.{version}.enums.{arg}"
-    elif kind in SCALARS:
-        type_name = SCALARS[kind]
-    else:
-        type_name = f"type.googleapis.com/google.ads.googleads.{version}.{arg or kind}"
-    shown = orjson.dumps(value).decode() if not isinstance(value, dict | list) else kind
+    type_name = _type(arg, version) if kind in ("list", "message", "enum") else SCALARS[kind]
+    shown = orjson.dumps(value).decode() if not isinstance(value, dict | list) else json_kind(value)
     out.append((path, f"Invalid value at '{path}' ({type_name}), {shown}"))
+
+
+def _type(name: str, version: str) -> str:
+    """The type URL Google names in a parse error, e.g. for `Consent` or an enum."""
+    package = "enums" if "Enum." in name else PACKAGES.get(name, "common")
+    return f"type.googleapis.com/google.ads.googleads.{version}.{package}.{name}"
 
 
 def _is_int32(value: object) -> bool:

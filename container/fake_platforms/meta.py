@@ -113,7 +113,7 @@ def _params(request: Request, raw: bytes) -> dict[str, Any]:
     """The request parameters: a JSON object, or a form whose `data` is a JSON string."""
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         try:
-            form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+            form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict"))
         except UnicodeDecodeError:
             raise ValueError("The form body is not valid UTF-8") from None
         params: dict[str, Any] = dict(form)

@@ -1,11 +1,13 @@
 """What the fake platforms received, and the failures queued for their next requests.
 
 uvicorn's event loop writes here while a test thread reads and resets, so every access
-takes one lock. Records are immutable; queries return copies as plain JSON-ready dicts.
+takes one lock. Records are immutable; queries return deep copies as JSON-ready dicts, so a
+test that edits what it got cannot change what the next query sees.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -48,7 +50,7 @@ class EventRecord:
             "received_ms": self.received_ms,
             "event_id": self.event_id,
             "event_name": self.event_name,
-            "event": self.event,
+            "event": copy.deepcopy(self.event),
             "account": self.account,
         }
 
@@ -75,9 +77,9 @@ class RequestRecord:
             "path": self.path,
             "query": self.query,
             "headers": self.headers,
-            "body": self.body,
+            "body": copy.deepcopy(self.body),
             "status": self.status,
-            "response": self.response,
+            "response": copy.deepcopy(self.response),
             "reasons": list(self.reasons),
             "received_ms": self.received_ms,
         }

@@ -561,7 +561,7 @@ TEMPLATE_RULES = [
     (("permissions", "logging"), "yes", "templates[0].permissions.logging",
      "must be true or false"),
     (("permissions", "get_cookies"), ["a b"], "templates[0].permissions.get_cookies[0]",
-     "not a valid cookie name"),
+     "not a valid cookie name or name prefix ending in '*'"),
     (("permissions", "set_cookies"), "_fbp", "templates[0].permissions.set_cookies",
      "must be a list of cookie name"),
     (("permissions", "pixel"), ["FB"], "templates[0].permissions.pixel[0]", "not a valid vendor"),

@@ -16,6 +16,7 @@ from tests.helpers import make_document
         ["template"],
         ["template", "test"],
         ["template", "run"],
+        ["fake-platforms"],
     ],
 )
 def test_every_command_has_help(command, capsys):
@@ -27,7 +28,7 @@ def test_every_command_has_help(command, capsys):
 
 def test_every_subcommand_is_covered_by_the_help_test():
     commands = build_parser()._subparsers._group_actions[0].choices
-    assert set(commands) == {"serve", "migrate", "validate", "template"}
+    assert set(commands) == {"serve", "migrate", "validate", "template", "fake-platforms"}
 
 
 def test_unknown_command_and_bad_flag_are_usage_errors(capsys):

@@ -87,16 +87,20 @@ def test_a_lead_reaches_all_five_platforms_with_one_event_id(node) -> None:
     assert response.status_code == 200, response.text
     pixels = response.json()["pixels"]
     assert {p["vendor"] for p in pixels} == {"meta", "tiktok", "linkedin", "gtag"}
-    assert all("lead-e2e-0001" in orjson.dumps(p).decode() for p in pixels if
-               p["command"] != "set")  # fmt: skip
+    commands = [p for p in pixels if p["command"] != "set"]  # gtag's user_data carries no id
+    assert all("lead-e2e-0001" in orjson.dumps(p).decode() for p in commands)
 
     def everywhere() -> bool:
         return all(fake_events(fakes, p, view="live") for p in PLATFORMS)
 
     wait_until(everywhere, timeout=20, what="the lead at all five fakes")
+    # Google Ads keys an upload by order id: the lead id here, as in the gtag transaction_id
+    expected = {p: "lead-e2e-0001" for p in PLATFORMS} | {"google_ads": "L-lead-e2e-0001"}
     for platform in PLATFORMS:
         (received,) = fake_events(fakes, platform, view="live")
-        assert received["event_id"] == "lead-e2e-0001", (platform, received)
+        assert received["event_id"] == expected[platform], (platform, received)
+    [ads_pixel] = [p for p in pixels if p["vendor"] == "gtag" and p["command"] == "event"]
+    assert ads_pixel["args"][1]["transaction_id"] == "L-lead-e2e-0001"
     names = {p: fake_events(fakes, p, view="live")[0]["event_name"] for p in ("meta", "tiktok")}
     assert names == {"meta": "Lead", "tiktok": "SubmitForm"}
     requests = httpx.get(f"{fakes}/_fake/requests").json()["requests"]
@@ -117,6 +121,7 @@ def test_test_fires_reach_the_test_views_and_not_live(node) -> None:
     wait_until(in_test_views, timeout=20, what="the test fires in the test views")
     for platform, code in expected.items():
         (received,) = fake_events(fakes, platform, view="test", test_code=code)
-        assert received["event_id"] == "contact-e2e-01"
+        order_id = platform == "google_ads"  # Google Ads keys uploads by order (lead) id
+        assert received["event_id"] == ("L-" if order_id else "") + "contact-e2e-01"
     # the live tags do not fire on `contact`: nothing of the test fire is counted live
     assert {p: fake_events(fakes, p, view="live") for p in PLATFORMS} == {p: [] for p in PLATFORMS}

@@ -1,11 +1,14 @@
 // tagwire demo: which events the five fake platform servers accepted, per event id.
 // Polls the fakes' /_fake/events API every second; the DOM is built with createElement and
-// textContent only (Trusted Types are enforced on this page).
+// textContent only (Trusted Types are enforced on this page). Google Ads keys an upload by
+// its order id (the hit's transaction or lead id), so those rows are joined to event ids
+// through the events the demo receiver got.
 (function () {
   'use strict';
 
   var PLATFORMS = ['meta', 'tiktok', 'linkedin', 'google_ads', 'ga4'];
   var SOURCE_URL = '/fake/_fake/events?view=live&platform=';
+  var RECEIVER_URL = '/demo/receiver/events';
   var INTERVAL_MS = 1000;
 
   var table = document.getElementById('platforms');
@@ -23,16 +26,36 @@
     return td;
   }
 
-  // event id -> {platform: event name}, in the order the ids were first received
-  function byEventId(lists) {
+  // LinkedIn and Google Ads name a conversion rule or action, not an event: show its id.
+  function label(platform, name) {
+    if (platform !== 'linkedin' && platform !== 'google_ads') return name;
+    var parts = name.split(/[/:]/);
+    return 'conversion ' + parts[parts.length - 1];
+  }
+
+  // order ids (transaction or lead id) -> event id, from what the receiver got
+  function orderIds(received) {
+    var map = new Map();
+    received.forEach(function (ev) {
+      var data = ev && ev.data && typeof ev.data === 'object' ? ev.data : {};
+      [data.transaction_id, data.lead_id].forEach(function (id) {
+        if (id) map.set(String(id), String(ev.event_id || ''));
+      });
+    });
+    return map;
+  }
+
+  // event id -> {platform: event name}, newest first
+  function byEventId(lists, orders) {
     var rows = new Map();
     PLATFORMS.forEach(function (platform, i) {
       lists[i].forEach(function (record) {
         var id = String(record.event_id || '');
+        if (platform === 'google_ads' && orders.has(id)) id = orders.get(id);
         if (!id) return;
         if (!rows.has(id)) rows.set(id, { received: record.received_ms || 0, names: {} });
         var row = rows.get(id);
-        row.names[platform] = String(record.event_name || '✓');
+        row.names[platform] = label(platform, String(record.event_name || '✓'));
         row.received = Math.max(row.received, record.received_ms || 0);
       });
     });
@@ -41,8 +64,8 @@
     });
   }
 
-  function render(lists) {
-    var rows = byEventId(lists);
+  function render(lists, received) {
+    var rows = byEventId(lists, orderIds(received));
     var signature = JSON.stringify(rows);
     if (signature === lastSignature) return;
     lastSignature = signature;
@@ -86,9 +109,17 @@
     return answer.events.filter(function (e) { return e && typeof e === 'object'; });
   }
 
+  async function fetchReceived() {
+    var response = await fetch(RECEIVER_URL, { cache: 'no-store', credentials: 'same-origin' });
+    if (!response.ok) throw new Error('receiver: HTTP ' + response.status);
+    var events = await response.json();
+    return Array.isArray(events) ? events : [];
+  }
+
   async function poll() {
     try {
-      render(await Promise.all(PLATFORMS.map(fetchEvents)));
+      var answers = await Promise.all(PLATFORMS.map(fetchEvents).concat([fetchReceived()]));
+      render(answers.slice(0, PLATFORMS.length), answers[PLATFORMS.length]);
       if (statusLine) {
         statusLine.textContent = 'Last checked ' + new Date().toLocaleTimeString() + '.';
         statusLine.classList.remove('is-error');
