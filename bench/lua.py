@@ -11,12 +11,10 @@ cap disabled, to price the limits.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
 import sys
-import time
 from pathlib import Path
+
+from timing import machine, measure
 
 from tags.event import template_event
 from tags.package import load_package
@@ -45,17 +43,6 @@ PARAMS = {"endpoint": "https://graph.example.com/v19.0/123/events",
 def hit() -> Hit:
     return Hit("bench", WIRE["event"], WIRE["event_id"], WIRE, 1763900000000, 1763900000100,
                "203.0.113.9", "Mozilla/5.0 (bench)", "cid-1", False, "trace", {}, [])  # fmt: skip
-
-
-def measure(fn, repeats: int, number: int) -> float:
-    """Median over `repeats` runs of the mean µs per call of `number` calls."""
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number * 1e6)
-    return statistics.median(samples)
 
 
 def main() -> int:
@@ -88,9 +75,7 @@ def main() -> int:
     limited = measure(one_tag, args.repeats, args.number)
     unlimited = measure(one_tag_no_limits, args.repeats, args.number)
     per_hit = measure(four_tags, args.repeats, args.number // 4)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}; figures are this machine's only "
-          f"(median of {args.repeats} runs)")  # fmt: skip
+    print(f"{machine()} (median of {args.repeats} runs)")
     print(f"one tag, limits on  (hit→Lua + execute + output→Python): {limited:7.1f} µs")
     print(f"one tag, limits off (same, no hook, no memory cap):       {unlimited:7.1f} µs")
     print(f"limits add: {(limited / unlimited - 1) * 100:.0f} % (target <= 30 %)")

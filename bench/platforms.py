@@ -10,11 +10,9 @@ the webhook tag, PII last scan, outbox rows) on the same hit.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import statistics
 import sys
-import time
+
+from timing import machine, measure
 
 from config.schema import apply_defaults
 from container.demo import demo_document, demo_secrets
@@ -46,17 +44,6 @@ def hit() -> Hit:
     return Hit("demo", WIRE["event"], WIRE["event_id"], WIRE, 1763900000000, NOW_MS,
                "203.0.113.9", "Mozilla/5.0 (bench)", "cid-1", False, "trace",
                {"_fbp": "fb.1.1763800000000.42"}, [])  # fmt: skip
-
-
-def measure(fn, repeats: int, number: int) -> float:
-    """Median over `repeats` runs of the mean µs per call of `number` calls."""
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number * 1e6)
-    return statistics.median(samples)
 
 
 def main() -> int:
@@ -93,9 +80,7 @@ def main() -> int:
     if len(check.rows) != 6:
         raise SystemExit(f"the demo pipeline should queue 6 requests, got {len(check.rows)}")
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}; figures are this machine's only "
-          f"(median of {args.repeats} runs)")  # fmt: skip
+    print(f"{machine()} (median of {args.repeats} runs)")
     for name, bound in tags.items():
 
         def one(bound=bound) -> None:
