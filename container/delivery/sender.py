@@ -2,7 +2,8 @@
 
 Outcomes: 2xx is sent; 408, 429, 5xx and transport errors are retried with exponential
 backoff and jitter (honouring `Retry-After`); any other 4xx is dead, kept with the
-platform's answer. A row that exhausts its attempts is dead too.
+platform's answer. A row that exhausts its attempts is dead too. Platforms that report
+failures in a 2xx body, or throttling in a 4xx, are read by `platform_answers`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import httpx
 import orjson
 
 from config.storage import Delivery, OutboxItem, StorageError, Store
+from container.delivery.platform_answers import read_answer
 from container.delivery.routes import PlatformRoutes
 
 __all__ = ["Sender", "classify"]
@@ -47,12 +49,12 @@ def classify(
     """Decide what a response (or transport failure, `status=None`) means for the row."""
     now = time.time()
     now_ms = int(now * 1000)
-    response = body[:RESPONSE_LIMIT]
-    if status is not None and 200 <= status < 300:
+    verdict, reason = read_answer(item.url, status, body)
+    response = (f"{reason} | {body}" if reason else body)[:RESPONSE_LIMIT]
+    if verdict == "sent":
         return Delivery(item.id, "sent", status, response, now_ms, now_ms)
-    retryable = status is None or status in (408, 429) or status >= 500
     attempts = item.attempts + 1
-    if not retryable or attempts >= max_attempts:
+    if verdict == "dead" or attempts >= max_attempts:
         return Delivery(item.id, "dead", status, response, now_ms, now_ms)
     delay = min(MAX_BACKOFF_S, BASE_BACKOFF_S * 2 ** (attempts - 1))
     delay = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not security

@@ -8,6 +8,7 @@ carry the same ids as the server copies. Test fires land in the test views only.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +126,37 @@ def test_test_fires_reach_the_test_views_and_not_live(node) -> None:
         assert received["event_id"] == ("L-" if order_id else "") + "contact-e2e-01"
     # the live tags do not fire on `contact`: nothing of the test fire is counted live
     assert {p: fake_events(fakes, p, view="live") for p in PLATFORMS} == {p: [] for p in PLATFORMS}
+
+
+def outbox_states(data_dir: Path) -> dict[str, tuple[str, int, str]]:
+    conn = sqlite3.connect(data_dir / "tagwire.db")
+    try:
+        rows = conn.execute("SELECT tag_id, state, attempts, last_response FROM outbox").fetchall()
+    finally:
+        conn.close()
+    return {tag: (state, attempts, response or "") for tag, state, attempts, response in rows}
+
+
+def test_a_tiktok_error_inside_http_200_is_retried_or_dead_lettered(node, tmp_path) -> None:
+    base, fakes = node
+    fail = {"platform": "tiktok", "mode": "server_error", "count": 1}
+    assert httpx.post(f"{fakes}/_fake/fail", json=fail).status_code == 200
+    assert post(base, lead("lead-e2e-0002")).status_code == 200
+    wait_until(lambda: fake_events(fakes, "tiktok", view="live"), timeout=20,
+               what="the lead at TikTok after one system error")  # fmt: skip
+    state, attempts, _ = outbox_states(tmp_path / "data")["tiktok"]
+    assert (state, attempts) == ("sent", 2)
+
+    fail["mode"] = "auth"
+    assert httpx.post(f"{fakes}/_fake/fail", json=fail).status_code == 200
+    assert post(base, lead("lead-e2e-0003")).status_code == 200
+
+    def dead() -> bool:
+        return any(s == "dead" for s, _, _ in outbox_states(tmp_path / "data").values())
+
+    wait_until(dead, timeout=20, what="the refused TikTok request in the dead letters")
+    conn = sqlite3.connect(tmp_path / "data" / "tagwire.db")
+    [(response,)] = conn.execute("SELECT last_response FROM outbox WHERE state = 'dead'").fetchall()
+    conn.close()
+    assert response.startswith("TikTok code 40105: ")
+    assert [e["event_id"] for e in fake_events(fakes, "tiktok", view="live")] == ["lead-e2e-0002"]
