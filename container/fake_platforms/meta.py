@@ -24,7 +24,7 @@ from container.fake_platforms.meta_events import (
     SUB_TOO_OLD,
     check_event,
 )
-from container.fake_platforms.recorder import EventRecord
+from container.fake_platforms.recorder import coded_records
 
 __all__ = ["MAX_EVENTS", "PLATFORM", "routes"]
 
@@ -209,21 +209,14 @@ def _rejected(issues: Issues) -> Reply:
 
 
 def _accepted(params: dict[str, Any], pixel: str, ctx: Context) -> Reply:
-    test_code = params.get("test_event_code")
-    received_ms = ctx.now_ms()
-    events = [
-        EventRecord(
-            platform=PLATFORM.name,
-            view="live" if test_code is None else "test",
-            test_code=test_code,
-            received_ms=received_ms,
-            event_id=event.get("event_id"),
-            event_name=event["event_name"],
-            event=event,
-            account=pixel,
-        )
-        for event in params["data"]
-    ]
+    events = coded_records(
+        PLATFORM.name,
+        params["data"],
+        test_code=params.get("test_event_code"),
+        received_ms=ctx.now_ms(),
+        account=pixel,
+        name_key="event_name",
+    )
     body = {"events_received": len(events), "messages": [], "fbtrace_id": _trace()}
     return Reply(200, body, events=events)
 

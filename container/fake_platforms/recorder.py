@@ -22,6 +22,7 @@ __all__ = [
     "Failure",
     "Recorder",
     "RequestRecord",
+    "coded_records",
 ]
 
 PLATFORMS = ("meta", "tiktok", "linkedin", "google_ads", "ga4")
@@ -53,6 +54,28 @@ class EventRecord:
             "event": copy.deepcopy(self.event),
             "account": self.account,
         }
+
+
+def coded_records(
+    platform: str, events: list[Any], *, test_code: str | None, received_ms: int,
+    account: str, name_key: str,
+) -> list[EventRecord]:  # fmt: skip
+    """Records of one accepted batch of a platform with test event codes (Meta, TikTok):
+    with a code the whole batch goes to the test view under it, otherwise to live."""
+    view = "live" if test_code is None else "test"
+    return [
+        EventRecord(
+            platform,
+            view,
+            test_code,
+            received_ms,
+            event.get("event_id"),
+            event[name_key],
+            event,
+            account,
+        )
+        for event in events
+    ]
 
 
 @dataclass(frozen=True, slots=True)

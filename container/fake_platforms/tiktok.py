@@ -35,7 +35,7 @@ from container.fake_platforms.exchange import (
     endpoint,
     random_id,
 )
-from container.fake_platforms.recorder import EventRecord
+from container.fake_platforms.recorder import coded_records
 
 __all__ = ["CODE_PARAM", "CODE_PERMISSION", "CODE_TOKEN", "MAX_EVENTS", "PLATFORM", "routes"]
 
@@ -227,21 +227,14 @@ def _check_page(page: object, path: str, issues: Issues) -> None:
 
 
 def _accepted(body: dict[str, Any], ctx: Context) -> Reply:
-    test_code = body.get("test_event_code")
-    received_ms = ctx.now_ms()
-    events = [
-        EventRecord(
-            platform=PLATFORM.name,
-            view="live" if test_code is None else "test",
-            test_code=test_code,
-            received_ms=received_ms,
-            event_id=event.get("event_id"),
-            event_name=event["event"],
-            event=event,
-            account=body["event_source_id"],
-        )
-        for event in body["data"]
-    ]
+    events = coded_records(
+        PLATFORM.name,
+        body["data"],
+        test_code=body.get("test_event_code"),
+        received_ms=ctx.now_ms(),
+        account=body["event_source_id"],
+        name_key="event",
+    )
     return Reply(
         200, {"code": 0, "message": "OK", "request_id": random_id(), "data": {}}, events=events
     )
