@@ -120,10 +120,18 @@ class TemplateRuntime:
     """Not thread-safe: use one per thread (the data plane uses one per event loop)."""
 
     def __init__(
-        self, secrets: SecretLookup | None = None, *, allow_http_loopback: bool = False
+        self,
+        secrets: SecretLookup | None = None,
+        *,
+        allow_http_loopback: bool = False,
+        wall_clock: bool = True,
     ) -> None:
+        """`wall_clock=False` leaves the deadline unenforced, for template tests whose
+        outcome must not depend on how busy the machine is; the instruction, memory and
+        depth limits, which are deterministic, still apply."""
         self._secrets = secrets or (lambda name: None)
         self._allow_http_loopback = allow_http_loopback
+        self._wall_clock = wall_clock
         self._compiled: dict[str, Any] = {}
         self._memory_limit = 0  # the current execution's, 0 for none
         self._lua = LuaRuntime(
@@ -286,7 +294,9 @@ class TemplateRuntime:
                 bound.api,
                 context,
                 max(1, limits.instructions // HOOK_EVERY) if limited else 0,
-                time.monotonic() + limits.deadline_ms / 1000 if limited else math.inf,
+                time.monotonic() + limits.deadline_ms / 1000
+                if limited and self._wall_clock
+                else math.inf,
                 limits.max_depth + 4,  # the host's own frames sit below the template
             )
         except LuaMemoryError:

@@ -36,10 +36,14 @@ def run_once(
     cookies: Mapping[str, str] | None = None,
     now_ms: int = DEFAULT_NOW_MS,
     allow_http_loopback: bool = False,
+    wall_clock: bool = True,
 ) -> TagResult:
-    """Bind and execute a template on one hit in a fresh runtime."""
+    """Bind and execute a template on one hit in a fresh runtime (see TemplateRuntime
+    for `wall_clock`)."""
     lookup = secrets.get if isinstance(secrets, Mapping) else secrets
-    runtime = TemplateRuntime(lookup, allow_http_loopback=allow_http_loopback)
+    runtime = TemplateRuntime(
+        lookup, allow_http_loopback=allow_http_loopback, wall_clock=wall_clock
+    )
     facts = {"client_ip": "", "user_agent": "", "client_id": None,
              "event_time_ms": wire.get("ts", now_ms), "received_ms": now_ms,
              "trace_id": "template-test", "sec_gpc": False, "action_source": "website",
@@ -155,6 +159,7 @@ def run_tests(package: TemplatePackage, check_hit: HitCheck | None = None) -> li
             cookies=test.get("cookies"),
             now_ms=test.get("now_ms", DEFAULT_NOW_MS),
             allow_http_loopback=bool(test.get("allow_http_loopback", False)),
+            wall_clock=False,  # a test's verdict must not depend on the machine's load
         )
         actual, wanted = _comparable(result, test.get("expect", {}))
         passed = actual == wanted

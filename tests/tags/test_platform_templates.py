@@ -90,6 +90,7 @@ def run(template: str, event: str, **params: Any) -> TagResult:
         server=SERVER,
         cookies={"_ga": "GA1.1.1234567890.1763000000"},
         now_ms=EVENT_TIME_MS + 500,
+        wall_clock=False,
     )
     assert result.error is None, result.error
     return result
@@ -239,7 +240,8 @@ def test_withdrawn_currency_fails_instead_of_guessing(platform: str) -> None:
     del wire["data"]["currency"]
     result = run_once(shipped_template(platform), wire, demo_params(platform),
                       secrets=demo_secrets(), server=SERVER,
-                      cookies={"_ga": "GA1.1.1234567890.1763000000"})  # fmt: skip
+                      cookies={"_ga": "GA1.1.1234567890.1763000000"},
+                      wall_clock=False)  # fmt: skip
     assert result.error is not None
     assert result.error.kind == "runtime"
     assert "currency" in result.error.message

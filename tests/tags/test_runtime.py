@@ -467,3 +467,16 @@ def test_memory_stays_bounded_over_2000_executions(harness: Harness) -> None:
     assert lua.get_memory_used() < baseline + 4 * 1024 * 1024
     lua.gccollect()
     assert lua.get_memory_used() < baseline + 64 * 1024
+
+
+def test_without_wall_clock_only_the_deterministic_limits_apply() -> None:
+    harness = Harness(TemplateRuntime(wall_clock=False))
+    busy = "local n = 0 for i = 1, 200000 do n = n + i end log(n)"
+    # a 1 ms deadline, which this loop overruns on a machine like this one, is not enforced ...
+    result = harness.run(busy, permissions=LOGGING, limits={"deadline_ms": 1})
+    assert result.error is None, result.error
+    assert result.logs == ["20000100000"]
+    # ... while the instruction budget still stops an endless loop
+    error = error_of(harness, "while true do end", limits={"deadline_ms": 1})
+    assert error.kind == "limit"
+    assert error.message == "instructions: more than the instruction budget"
