@@ -50,6 +50,10 @@ class Settings:
     linkedin_base_url: str = "https://api.linkedin.com"
     google_ads_base_url: str = "https://googleads.googleapis.com"
     ga4_base_url: str = "https://www.google-analytics.com"
+    meta_pixel_script_url: str = "https://connect.facebook.net/en_US/fbevents.js"
+    tiktok_pixel_script_url: str = "https://analytics.tiktok.com/i18n/pixel/events.js"
+    linkedin_pixel_script_url: str = "https://snap.licdn.com/li.lms-analytics/insight.min.js"
+    gtag_script_url: str = "https://www.googletagmanager.com/gtag/js"
 
     @property
     def sqlite_path(self) -> Path:
@@ -182,6 +186,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("linkedin_base_url", _base_url, "LinkedIn REST API base URL."),
     Spec("google_ads_base_url", _base_url, "Google Ads API base URL."),
     Spec("ga4_base_url", _base_url, "GA4 Measurement Protocol base URL."),
+    Spec("meta_pixel_script_url", _base_url, "Meta Pixel library the loader inserts."),
+    Spec("tiktok_pixel_script_url", _base_url, "TikTok Pixel library the loader inserts."),
+    Spec("linkedin_pixel_script_url", _base_url, "LinkedIn Insight Tag library."),
+    Spec("gtag_script_url", _base_url, "Google tag (gtag.js) library; `?id=` is appended."),
 )
 
 assert [s.name for s in SPECS] == [f.name for f in fields(Settings)]

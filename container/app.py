@@ -19,6 +19,7 @@ from container.collect import CollectEndpoint
 from container.delivery.outbox import OutboxWriter
 from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
+from container.loader import LoaderFiles, loader_scripts
 from container.pipeline import CompiledContainer
 
 __all__ = ["SHUTDOWN_GRACE_S", "DataPlane", "create_app"]
@@ -109,8 +110,10 @@ def create_app(
             await store.close()
             log.info("tagwire stopped")
 
+    loader = LoaderFiles(containers, loader_scripts(settings))
     routes: list[BaseRoute] = [
         Route("/collect", collect, methods=["POST", "OPTIONS"]),
+        *loader.routes(),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
