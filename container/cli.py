@@ -30,7 +30,7 @@ from config.sqlite_store import SQLiteStore
 from config.storage import StorageError
 from container.app import create_app
 from container.demo import DemoReceiver, demo_document, demo_routes, demo_secrets
-from container.fake_platforms import FakePlatforms, base_urls
+from container.fake_platforms import FakePlatforms, base_urls, pixel_script_urls
 from container.fake_platforms import serve as serve_fake_platforms
 from container.hit import validate_hit
 from container.logs import configure_logging
@@ -124,10 +124,12 @@ def _server(
         if issues:
             raise CommandError("bundled demo container is invalid: " + "; ".join(map(str, issues)))
         docs.append(("demo", doc))
-        # The demo's platform tags send to the fake platforms this node serves under /fake.
+        # The demo's platform tags send to the fake platforms this node serves under /fake,
+        # and the loader inserts the fakes' stand-in pixel libraries.
         platforms = FakePlatforms()
         extra_routes = demo_routes(DemoReceiver(), platforms)
-        settings = dataclasses.replace(settings, **base_urls(f"http://{receiver_host}:{port}/fake"))
+        fakes = f"http://{receiver_host}:{port}/fake"
+        settings = dataclasses.replace(settings, **base_urls(fakes), **pixel_script_urls(fakes))
         secrets = _falling_back(secrets, demo_secrets())
     runtime = TemplateRuntime(
         secrets, allow_http_loopback=settings.allow_http_loopback or args.demo

@@ -71,9 +71,7 @@ def build_pixels() -> Asset:
     return Asset.of(_source("consented.js").encode("utf-8"))
 
 
-def build_loader(
-    container_id: str, policy: str, scripts: dict[str, str], pixels: Asset
-) -> Asset:
+def build_loader(container_id: str, policy: str, scripts: dict[str, str], pixels: Asset) -> Asset:
     config = {
         "id": container_id,
         "policy": policy,

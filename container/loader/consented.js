@@ -36,7 +36,7 @@
   }
 
   function phone(v) {
-    v = v.replace(/\s*(?:ext\.?|x|#)\s*\d{1,7}$/i, '');
+    v = v.replace(/\s*(?:ext\.?|x|#)\s*\d{1,7}$/i, '').replace(/\(0\)/g, '');
     var m = /^[\s(]*(\+|00)/.exec(v);
     if (!m || !/^[+0-9\s().\-/]+$/.test(v)) return null;
     var digits = v.slice(m[0].length).replace(/\D/g, '');
@@ -162,7 +162,7 @@
     }
     if (!inited['t' + code]) {
       inited['t' + code] = 1;
-      t.T.load(code);
+      t.load(code);
     }
     return Object.keys(t._i || {}).length > 1 ? t.instance(code) : t;
   }

@@ -75,7 +75,7 @@ def test_demo_delivers_to_its_receiver(tmp_path):
     with tagwire_process("--demo", env=env) as base:
         assert httpx.get(f"{base}/demo/").status_code == 200
         consent = {"ad_storage": "granted", "analytics_storage": "granted"}
-        hit = make_hit(consent=consent, page={"url": f"{base}/demo/lead"})
+        hit = make_hit(consent=consent, page={"url": f"{base}/demo/thanks"})
         elsewhere = make_hit(consent=consent, event_id="lead-elsewhere-1",
                              page={"url": f"{base}/demo/thanks"})  # fmt: skip
         assert post(base, [hit, elsewhere], container="demo").status_code == 204

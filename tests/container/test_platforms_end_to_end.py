@@ -29,7 +29,7 @@ H = "0123456789abcdef" * 4
 def lead(event_id: str, event: str = "lead") -> dict[str, Any]:
     return {
         "v": 1, "event": event, "event_id": event_id,
-        "page": {"url": "http://127.0.0.1/demo/lead", "referrer": "http://127.0.0.1/demo/"},
+        "page": {"url": "http://127.0.0.1/demo/thanks", "referrer": "http://127.0.0.1/demo/lead"},
         "consent": {"ad_storage": "granted", "analytics_storage": "granted",
                     "ad_user_data": "granted", "ad_personalization": "denied"},
         "user": {"em": H, "ph": H[::-1], "ph_d": "f" + H[1:]},

@@ -25,10 +25,18 @@ local NAMES = {
 
 local API_HOST = "https://googleads.googleapis.com/"
 local MAX_ORDER_ID = 64
+local COOKIE_AGE = 7776000 -- 90 days, the lifetime Google's tag gives _gcl_aw and _gcl_gb
+local MAX_CLICK_ID = 512 -- the longest click id a hit can carry
 
 local function is_digit(b) return b >= 48 and b <= 57 end
 local function is_label_char(b)
   return is_digit(b) or (b >= 65 and b <= 90) or (b >= 97 and b <= 122) or b == 45 or b == 95
+end
+
+-- RFC 6265 cookie-octet: printable ASCII except space, '"', ',', ';' and '\'
+local function is_cookie_char(b)
+  return b == 33 or (b >= 35 and b <= 43) or (b >= 45 and b <= 58) or (b >= 60 and b <= 91)
+    or (b >= 93 and b <= 126)
 end
 
 -- s is 1..max bytes, each accepted by ok(byte)
@@ -40,14 +48,26 @@ local function made_of(s, ok, max)
   return true
 end
 
--- "GCL.<unix seconds>.<gclid>", the cookie Google's tag keeps for the last ad click
-local function gclid_from_cookie(value)
+-- "GCL.<unix seconds>.<click id>", the form of the cookies Google's tag keeps for the
+-- last ad click (_gcl_aw: gclid, _gcl_gb: gbraid)
+local function id_from_cookie(value)
   if type(value) ~= "string" then return nil end
   local parts = value:split(".")
   if #parts < 3 or parts[1] ~= "GCL" then return nil end
-  local gclid = table.concat(parts, ".", 3)
-  if gclid == "" then return nil end
-  return gclid
+  local id = table.concat(parts, ".", 3)
+  if id == "" then return nil end
+  return id
+end
+
+-- The hit's click id, also stored in cookie `name` when it is new and cookie-safe (an
+-- unsafe one is still used for this hit); without one, the id the cookie holds.
+local function click_id(name, from_hit, seconds)
+  local stored = id_from_cookie(cookies.get(name))
+  if from_hit == nil then return stored end
+  if from_hit ~= stored and made_of(from_hit, is_cookie_char, MAX_CLICK_ID) then
+    cookies.set(name, "GCL." .. seconds .. "." .. from_hit, { max_age = COOKIE_AGE })
+  end
+  return from_hit
 end
 
 -- Consent Mode signal as the Google Ads API spells it; GPC opts out of both ad signals
@@ -57,6 +77,19 @@ local function consent(signal)
   if gpc or state == "denied" then return "DENIED" end
   if state == "granted" then return "GRANTED" end
   return "UNSPECIFIED"
+end
+
+-- Click ids. Cookies belong to the visitor's browser only on website hits; offline hits
+-- use only the ids they carry. This runs before the mapping check: the landing hit that
+-- brings the click is seldom a conversion itself.
+local website = event.get("server.action_source") == "website"
+local gclid = event.get("click.gclid")
+local gbraid = event.get("click.gbraid")
+local wbraid = event.get("click.wbraid")
+if website then
+  local seconds = math.floor(event.get("server.event_time_ms")) // 1000
+  gclid = click_id("_gcl_aw", gclid, seconds)
+  gbraid = click_id("_gcl_gb", gbraid, seconds)
 end
 
 local name = event.get("event")
@@ -108,8 +141,6 @@ if params.send_server and action ~= nil then
     orderId = order_id,
     consent = { adUserData = ad_user_data, adPersonalization = consent("ad_personalization") },
   }
-  local gclid = event.get("click.gclid") or gclid_from_cookie(cookies.get("_gcl_aw"))
-  local gbraid, wbraid = event.get("click.gbraid"), event.get("click.wbraid")
   if gclid then
     conversion.gclid = gclid
   elseif gbraid then
@@ -151,7 +182,7 @@ if params.send_server and action ~= nil then
   end
 end
 
-if params.send_browser and label ~= nil and event.get("server.action_source") == "website" then
+if params.send_browser and label ~= nil and website then
   if params.conversion_id == nil then
     fail("conversion_id (AW-...) is required for gtag conversions")
   end

@@ -23,6 +23,8 @@ local NAMES = {
 }
 
 local CAPI_URL = "https://api.linkedin.com/rest/conversionEvents"
+local LI_FAT_ID_AGE = 2592000 -- 30 days, the lifetime the Insight Tag gives li_fat_id
+local MAX_CLICK_ID = 512 -- the longest click id a hit can carry
 
 local function digits(s)
   if type(s) ~= "string" or #s == 0 or #s > 18 then return false end
@@ -31,6 +33,31 @@ local function digits(s)
     if b < 48 or b > 57 then return false end
   end
   return true
+end
+
+-- RFC 6265 cookie-octet: printable ASCII except space, '"', ',', ';' and '\'
+local function cookie_safe(s)
+  if #s == 0 or #s > MAX_CLICK_ID then return false end
+  for i = 1, #s do
+    local b = s:byte(i)
+    if b < 33 or b > 126 or b == 34 or b == 44 or b == 59 or b == 92 then return false end
+  end
+  return true
+end
+
+-- The click id: the hit's, else the li_fat_id cookie. Cookies belong to the visitor's
+-- browser only on website hits; there a new, cookie-safe click id is stored, before the
+-- mapping check, since the landing hit that brings it is seldom a conversion.
+local website = event.get("server.action_source") == "website"
+local li_fat_id = event.get("click.li_fat_id")
+if website then
+  local stored = cookies.get("li_fat_id")
+  if stored == "" then stored = nil end
+  if li_fat_id == nil then
+    li_fat_id = stored
+  elseif li_fat_id ~= stored and cookie_safe(li_fat_id) then
+    cookies.set("li_fat_id", li_fat_id, { max_age = LI_FAT_ID_AGE })
+  end
 end
 
 local name = event.get("event")
@@ -62,7 +89,6 @@ if params.send_server and rule ~= nil then
   if em then
     user_ids[#user_ids + 1] = { idType = "SHA256_EMAIL", idValue = em }
   end
-  local li_fat_id = event.get("click.li_fat_id") or cookies.get("li_fat_id")
   if li_fat_id then
     user_ids[#user_ids + 1] = { idType = "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", idValue = li_fat_id }
   end
@@ -96,7 +122,7 @@ if params.send_server and rule ~= nil then
   end
 end
 
-if params.send_browser and insight ~= nil and event.get("server.action_source") == "website" then
+if params.send_browser and insight ~= nil and website then
   if params.partner_id == nil then
     fail("partner_id is required for Insight Tag conversions")
   end

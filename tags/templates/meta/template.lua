@@ -181,6 +181,10 @@ if to_server then
 end
 
 if to_browser then
+  if params.limited_data_use then
+    -- the Pixel's own LDU call; the loader runs it before fbq('init')
+    pixel({ vendor = "meta", command = "dataProcessingOptions", args = { { "LDU" }, 0, 0 } })
+  end
   pixel({
     vendor = "meta",
     command = STANDARD[name] and "trackSingle" or "trackSingleCustom",
