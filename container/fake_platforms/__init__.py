@@ -1,11 +1,18 @@
 """Fake Meta, TikTok, LinkedIn, Google Ads and GA4 servers for tests and the demo.
 
 They validate requests as strictly as the real APIs, answer with each platform's own
-success and error shapes, and record what they received; see docs/fake-platforms.md.
+success and error shapes, and record what they received; stand-ins for the vendors' browser
+pixel libraries report to them too. See docs/fake-platforms.md.
 """
 
 from container.fake_platforms.accounts import FakeAccounts
-from container.fake_platforms.app import BASE_PATHS, FakePlatforms, base_urls, create_app
+from container.fake_platforms.app import (
+    BASE_PATHS,
+    FakePlatforms,
+    base_urls,
+    create_app,
+    pixel_script_urls,
+)
 from container.fake_platforms.recorder import FAIL_MODES, PLATFORMS
 from container.fake_platforms.server import FakeServer, serve
 
@@ -18,5 +25,6 @@ __all__ = [
     "FakeServer",
     "base_urls",
     "create_app",
+    "pixel_script_urls",
     "serve",
 ]

@@ -19,9 +19,17 @@ def _streams() -> Mapping[str, str]:
     return MappingProxyType({"G-DEMO12345": "ga4-test-secret"})
 
 
+def _ads_tags() -> Mapping[str, frozenset[str]]:
+    return MappingProxyType({"AW-123456789": frozenset({"DemoLeadLabel"})})
+
+
 @dataclass(frozen=True, slots=True)
 class FakeAccounts:
-    """Accepted ids, tokens and API versions, per platform."""
+    """Accepted ids, tokens and API versions, per platform.
+
+    `linkedin_partners` are Insight Tag partner ids and `google_ads_tags` maps each Google
+    tag id (`AW-...`) to its conversion labels; only the browser pixels use them.
+    """
 
     meta_pixels: frozenset[str] = frozenset({"1234567890123456"})
     meta_access_token: str = "meta-test-token"  # noqa: S105 - a published test token
@@ -31,11 +39,13 @@ class FakeAccounts:
     linkedin_access_token: str = "linkedin-test-token"  # noqa: S105 - a published test token
     linkedin_rules: frozenset[str] = frozenset({"12345678", "23456789"})
     linkedin_active_months: int = 12
+    linkedin_partners: frozenset[str] = frozenset({"1234567"})
     google_ads_customers: frozenset[str] = frozenset({"1234567890"})
     google_ads_developer_token: str = "ads-dev-token"  # noqa: S105 - a published test token
     google_ads_access_token: str = "ads-oauth-token"  # noqa: S105 - a published test token
     google_ads_conversion_actions: frozenset[str] = frozenset({"987654321", "876543210"})
     google_ads_versions: tuple[str, ...] = ("v25", "v26")
+    google_ads_tags: Mapping[str, frozenset[str]] = field(default_factory=_ads_tags)
     ga4_streams: Mapping[str, str] = field(default_factory=_streams)
 
     def __post_init__(self) -> None:
@@ -44,6 +54,7 @@ class FakeAccounts:
             "meta_pixels",
             "tiktok_pixels",
             "linkedin_rules",
+            "linkedin_partners",
             "google_ads_customers",
             "google_ads_conversion_actions",
         ):
@@ -51,6 +62,10 @@ class FakeAccounts:
         for name in ("meta_versions", "google_ads_versions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "ga4_streams", MappingProxyType(dict(self.ga4_streams)))
+        if any(isinstance(labels, str) for labels in self.google_ads_tags.values()):
+            raise ValueError("google_ads_tags maps each AW- id to a collection of labels")
+        tags = {tag: frozenset(labels) for tag, labels in self.google_ads_tags.items()}
+        object.__setattr__(self, "google_ads_tags", MappingProxyType(tags))
         if not self.meta_versions or not self.google_ads_versions:
             raise ValueError("meta_versions and google_ads_versions need at least one version")
         if self.linkedin_active_months < 1:

@@ -11,12 +11,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from container.fake_platforms import ga4, google_ads, linkedin, meta, tiktok, views
+from container.fake_platforms import ga4, google_ads, linkedin, meta, pixels, tiktok, views
 from container.fake_platforms.accounts import FakeAccounts
 from container.fake_platforms.exchange import Clock, Context, wall_clock_ms
 from container.fake_platforms.recorder import PLATFORMS, VIEWS, Recorder
 
-__all__ = ["BASE_PATHS", "FakePlatforms", "base_urls", "create_app"]
+__all__ = ["BASE_PATHS", "FakePlatforms", "base_urls", "create_app", "pixel_script_urls"]
 
 # Each tagwire base-URL setting and where that platform lives on the fake.
 BASE_PATHS = {
@@ -33,6 +33,12 @@ def base_urls(url: str) -> dict[str, str]:
     return {name: url.rstrip("/") + path for name, path in BASE_PATHS.items()}
 
 
+def pixel_script_urls(url: str) -> dict[str, str]:
+    """The script-URL settings that make the loader insert the fake pixel libraries of a
+    fake at `url` (same origin as the page, or `connect-src 'self'` blocks their beacons)."""
+    return {name: url.rstrip("/") + path for name, path in pixels.SCRIPT_PATHS.items()}
+
+
 class FakePlatforms:
     """The fake platforms' state and their ASGI app."""
 
@@ -41,6 +47,7 @@ class FakePlatforms:
         self.recorder = Recorder()
         self.context = Context(self.accounts, clock or wall_clock_ms, self.recorder)
         routes = [
+            *pixels.routes(self.context),
             *meta.routes(self.context),
             *tiktok.routes(self.context),
             *linkedin.routes(self.context),

@@ -94,16 +94,20 @@ class Platform:
 
 
 def endpoint(
-    platform: Platform, ctx: Context, *, api: bool = True
+    platform: Platform, ctx: Context, *, api: bool = True, failures: bool = True
 ) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette endpoint for the platform; `api=False` serves its unknown-path answer."""
+    """A Starlette endpoint for the platform; `api=False` serves its unknown-path answer.
+
+    `failures=False` leaves queued failures alone: they model the server APIs, so a browser
+    beacon arriving first must not use up the failure a test queued for tagwire's request.
+    """
 
     async def run(request: Request) -> Response:
         received_ms = ctx.now_ms()
         raw = await _read_body(request)
         if not api or request.method != "POST":
             reply = platform.not_found(request)
-        elif (failure := ctx.recorder.take_failure(platform.name)) is not None:
+        elif failures and (failure := ctx.recorder.take_failure(platform.name)) is not None:
             reply = await _inject(platform, ctx, request, failure)
         elif raw is None:
             reply = platform.too_large(request)

@@ -20,7 +20,7 @@ from container.fake_platforms.exchange import ALL_METHODS, Context, Platform, Re
 from container.fake_platforms.ga4_rules import MAX_BODY, Finding, check_body
 from container.fake_platforms.recorder import EventRecord
 
-__all__ = ["PLATFORM", "TEST_CODE", "routes"]
+__all__ = ["PLATFORM", "TEST_CODE", "dedup_id", "routes"]
 
 TEST_CODE = "debug"
 DEBUG_PATH = "/ga4/debug/mp/collect"
@@ -118,7 +118,7 @@ def _records(
             view="test" if debug else "live",
             test_code=TEST_CODE if debug else None,
             received_ms=received_ms,
-            event_id=_dedup_id(event.get("params")),
+            event_id=dedup_id(event.get("params")),
             event_name=event["name"],
             event=event,
             account=measurement_id,
@@ -128,8 +128,8 @@ def _records(
     ]
 
 
-def _dedup_id(params: object) -> str | None:
-    """GA4's dedup key: params.event_id, else the purchase's transaction_id."""
+def dedup_id(params: object) -> str | None:
+    """GA4's dedup key: params.event_id, else the purchase's transaction_id (text)."""
     if not isinstance(params, dict):
         return None
     for name in ("event_id", "transaction_id"):

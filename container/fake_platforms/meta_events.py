@@ -33,6 +33,7 @@ __all__ = [
     "SUB_FUTURE",
     "SUB_INVALID",
     "SUB_TOO_OLD",
+    "check_custom",
     "check_event",
 ]
 
@@ -151,7 +152,7 @@ def check_event(event: object, path: str, now_s: int, issues: Issues) -> None:
     _check_processing(event, path, issues)
     _check_user(event.get("user_data"), key(path, "user_data"), source == "website", issues)
     if "custom_data" in event or name == "Purchase":
-        _check_custom(event.get("custom_data"), key(path, "custom_data"), name, issues)
+        check_custom(event.get("custom_data"), key(path, "custom_data"), name, issues)
 
 
 def _check_time(value: object, path: str, now_s: int, issues: Issues) -> None:
@@ -230,7 +231,8 @@ def _check_user(user: object, path: str, website: bool, issues: Issues) -> None:
         )
 
 
-def _check_custom(custom: object, path: str, event_name: object, issues: Issues) -> None:
+def check_custom(custom: object, path: str, event_name: object, issues: Issues) -> None:
+    """`custom_data`, which the browser pixel sends as `cd` with the same rules."""
     if not isinstance(custom, dict):
         issues.add(path, f"must be an object, got {json_kind(custom)}")
         return

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 PLATFORMS = ("meta", "tiktok", "linkedin", "google_ads", "ga4")
-VIEWS = ("live", "test")
+VIEWS = ("live", "test", "browser")
 FAIL_MODES = ("server_error", "rate_limit", "auth", "timeout")
 
 

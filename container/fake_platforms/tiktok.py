@@ -37,7 +37,15 @@ from container.fake_platforms.exchange import (
 )
 from container.fake_platforms.recorder import coded_records
 
-__all__ = ["CODE_PARAM", "CODE_PERMISSION", "CODE_TOKEN", "MAX_EVENTS", "PLATFORM", "routes"]
+__all__ = [
+    "CODE_PARAM",
+    "CODE_PERMISSION",
+    "CODE_TOKEN",
+    "MAX_EVENTS",
+    "PLATFORM",
+    "check_properties",
+    "routes",
+]
 
 CODE_PERMISSION = 40001
 CODE_PARAM = 40002
@@ -159,7 +167,7 @@ def _check_event(event: object, path: str, now_s: int, issues: Issues) -> None:
     if "user" in event:
         _check_user(event["user"], key(path, "user"), issues)
     if "properties" in event:
-        _check_properties(event["properties"], key(path, "properties"), issues)
+        check_properties(event["properties"], key(path, "properties"), issues)
     if "page" in event:
         _check_page(event["page"], key(path, "page"), issues)
 
@@ -179,7 +187,8 @@ def _check_user(user: object, path: str, issues: Issues) -> None:
         issues.add(key(path, "ip"), "must be an IPv4 or IPv6 address")
 
 
-def _check_properties(properties: object, path: str, issues: Issues) -> None:
+def check_properties(properties: object, path: str, issues: Issues) -> None:
+    """An event's `properties`; the browser pixel sends the same object."""
     if not isinstance(properties, dict):
         issues.add(path, "must be an object")
         return

@@ -180,3 +180,97 @@ def mutated(draw: st.DrawFn, valid: Any) -> Any:
     """`valid` with one node (the whole body included) replaced by any JSON value."""
     path = draw(st.sampled_from(_paths(valid)))
     return _replace(valid, path, draw(json_values(extra=[2**63 - 1, -(2**63), 1e308, ""])))
+
+
+# ---- browser pixel beacons (what the fake libraries in container/fake_platforms/static send)
+
+PAGE_URL = "https://www.example.com/contact"
+BEACON_HEADERS = {"content-type": "text/plain;charset=UTF-8"}
+
+
+def meta_beacon(**overrides: Any) -> dict[str, Any]:
+    beacon: dict[str, Any] = {
+        "id": "1234567890123456",
+        "ev": "Lead",
+        "eid": "lead-7f3c2a",
+        "cd": {"value": 50, "currency": "EUR"},
+        "ud": {"em": EMAIL_HASH},
+        "dl": PAGE_URL,
+        "rl": "",
+        "ts": NOW_MS - 1000,
+        "it": NOW_MS - 2000,
+        "v": "fake-2.0",
+        "r": "stable",
+        "ec": 0,
+        "dpo": ["LDU"],
+        "dpoco": 0,
+        "dpost": 0,
+    }
+    beacon.update(overrides)
+    return beacon
+
+
+def tiktok_beacon(**overrides: Any) -> dict[str, Any]:
+    beacon: dict[str, Any] = {
+        "event": "SubmitForm",
+        "event_id": "lead-7f3c2a",
+        "message_id": "messageId-0011223344556677",
+        "timestamp": "2025-12-31T23:59:59.000Z",
+        "context": {
+            "pixel": {"code": "CDEMO1234567890ABCDE"},
+            "page": {"url": PAGE_URL, "referrer": ""},
+            "user": {"email": EMAIL_HASH, "phone_number": PHONE_HASH},
+            "library": {"name": "pixel.js", "version": "fake"},
+        },
+        "properties": {"value": 50, "currency": "EUR"},
+    }
+    beacon.update(overrides)
+    return beacon
+
+
+def linkedin_beacon(**overrides: Any) -> dict[str, Any]:
+    beacon: dict[str, Any] = {
+        "pid": "1234567",
+        "conversionId": 23456789,
+        "eventId": "lead-7f3c2a",
+        "fmt": "js",
+        "url": PAGE_URL,
+        "time": NOW_MS - 1000,
+        "v": "fake",
+    }
+    beacon.update(overrides)
+    return beacon
+
+
+def ads_beacon(**overrides: Any) -> dict[str, Any]:
+    beacon: dict[str, Any] = {
+        "en": "conversion",
+        "send_to": "AW-123456789/DemoLeadLabel",
+        "transaction_id": "lead-7f3c2a",
+        "value": 50,
+        "currency": "EUR",
+        "gcs": "G111",
+        "npa": 0,
+        "user_data": {"sha256_email_address": EMAIL_HASH, "sha256_phone_number": [PHONE_HASH]},
+        "url": PAGE_URL,
+        "ref": "",
+        "ts": NOW_MS - 1000,
+    }
+    beacon.update(overrides)
+    return beacon
+
+
+def ga4_beacon(**overrides: Any) -> dict[str, Any]:
+    beacon: dict[str, Any] = {
+        "v": 2,
+        "tid": "G-DEMO12345",
+        "en": "generate_lead",
+        "cid": "2776077117.1767225000",
+        "ep": {"event_id": "lead-7f3c2a", "value": 50, "currency": "EUR"},
+        "gcs": "G111",
+        "dl": PAGE_URL,
+        "dr": "",
+        "ts": NOW_MS - 1000,
+    }
+    beacon.update(overrides)
+    return beacon

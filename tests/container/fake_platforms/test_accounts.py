@@ -21,6 +21,8 @@ def test_defaults_are_the_documented_demo_accounts():
     assert accounts.google_ads_conversion_actions == {"987654321", "876543210"}
     assert accounts.google_ads_versions == ("v25", "v26")
     assert dict(accounts.ga4_streams) == {"G-DEMO12345": "ga4-test-secret"}
+    assert accounts.linkedin_partners == {"1234567"}
+    assert dict(accounts.google_ads_tags) == {"AW-123456789": {"DemoLeadLabel"}}
 
 
 def test_linkedin_versions_are_the_twelve_months_ending_with_the_clock():
@@ -49,6 +51,18 @@ def test_plain_collections_are_frozen():
         accounts.ga4_streams["G-3"] = "u"
     with pytest.raises(dataclasses.FrozenInstanceError):
         accounts.meta_access_token = "x"
+
+
+def test_google_ads_tags_are_frozen_label_sets():
+    tags = {"AW-1": ["A", "B"]}
+    accounts = FakeAccounts(google_ads_tags=tags, linkedin_partners=["7"])
+    tags["AW-2"] = ["C"]
+    assert dict(accounts.google_ads_tags) == {"AW-1": frozenset({"A", "B"})}
+    assert accounts.linkedin_partners == frozenset({"7"})
+    with pytest.raises(TypeError):
+        accounts.google_ads_tags["AW-3"] = frozenset()
+    with pytest.raises(ValueError, match="collection of labels"):
+        FakeAccounts(google_ads_tags={"AW-1": "Label"})
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ def test_events_filter_by_platform_view_and_test_code(client):
             {"platform": "snapchat"},
             "unknown platform 'snapchat'; one of meta, tiktok, linkedin, google_ads, ga4",
         ),
-        ({"view": "staging"}, "unknown view 'staging'; one of live, test"),
+        ({"view": "staging"}, "unknown view 'staging'; one of live, test, browser"),
         ({"test_code": "A"}, "test_code applies to view=test only"),
     ],
 )

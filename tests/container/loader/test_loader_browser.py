@@ -1,0 +1,447 @@
+"""The loader in real Chromium, against a real `tagwire serve --demo` process.
+
+The demo pages send the strict CSP (nonce + 'strict-dynamic', Trusted Types), load the
+loader with the head snippet, and point the pixel libraries at the fake platforms'
+stand-ins. A test CMP implementing `__tcfapi` is installed as an init script, which runs
+before any page script, as a CMP's stub in the head would. Every request of every page is
+recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser import Visit, hits_of, launch, new_visit, post_body, require_chromium
+from tests.helpers import tagwire_process
+from variables.pii import normalize
+from variables.tcf import TCData, encode_tc_string
+
+require_chromium()
+pytestmark = pytest.mark.browser
+
+VECTORS = json.loads(
+    (Path(__file__).parents[2] / "fixtures" / "pii_vectors.json").read_text(encoding="utf-8")
+)
+API_FIELD = {
+    "em": "email", "em_g": "email", "ph": "phone", "ph_d": "phone", "fn": "first_name",
+    "ln": "last_name", "ct": "city", "st": "state", "zp": "zip", "country": "country",
+    "external_id": "external_id",
+}  # fmt: skip
+EMAIL = "Jane.Roe@Example.org"
+
+TEST_CMP = """
+(function () {
+  var listeners = [];
+  var state = {eventStatus: 'cmpuishown', cmpStatus: 'loaded', gdprApplies: true,
+    tcString: '', purpose: {consents: {}}, vendor: {consents: {}}};
+  window.__tcfapi = function (command, version, callback, parameter) {
+    if (command === 'ping') {
+      callback({gdprApplies: true, cmpLoaded: true, cmpStatus: 'loaded',
+        displayStatus: 'visible', apiVersion: '2.2'});
+    } else if (command === 'addEventListener') {
+      listeners.push(callback);
+      callback(Object.assign({listenerId: listeners.length - 1}, state), true);
+    } else if (command === 'removeEventListener') {
+      listeners[parameter] = null;
+      callback(true);
+    }
+  };
+  window.__testCmpDecide = function (next) {
+    state = next;
+    listeners.forEach(function (listener, id) {
+      if (listener) listener(Object.assign({listenerId: id}, state), true);
+    });
+  };
+})();
+"""
+GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});"
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def tc_string(purposes: set[int]) -> str:
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    data = TCData(
+        created=now,
+        last_updated=now,
+        cmp_id=300,
+        cmp_version=1,
+        vendor_list_version=120,
+        purpose_consents=frozenset(purposes),
+        vendor_consents=frozenset({755, 804, 986}),
+        disclosed_vendors=frozenset({755, 804, 986}),
+    )
+    return encode_tc_string(data)
+
+
+def tc_data(purposes: set[int]) -> dict:
+    return {
+        "eventStatus": "useractioncomplete",
+        "cmpStatus": "loaded",
+        "gdprApplies": True,
+        "tcString": tc_string(purposes),
+        "purpose": {"consents": {str(p): True for p in purposes}},
+        "vendor": {"consents": {"755": True, "804": True, "986": True}},
+    }
+
+
+# ---- server, fakes, browser ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir = tmp_path_factory.mktemp("tagwire-data")
+    with tagwire_process("--demo", env={"TAGWIRE_DATA_DIR": str(data_dir)}) as base:
+        yield base
+
+
+def fake_events(server: str, platform: str, view: str = "live") -> list[dict]:
+    with httpx.Client(trust_env=False, timeout=5.0) as http:
+        response = http.get(
+            f"{server}/fake/_fake/events", params={"platform": platform, "view": view}
+        )
+    assert response.status_code == 200, response.text
+    return response.json()["events"]
+
+
+def wait_for(page: Page, what: str, find: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Polls `find` until it returns something truthy. Waits through the page, because
+    Playwright's sync API records a page's requests only while it is being called."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = find()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not seen within {timeout:.0f} s")
+        page.wait_for_timeout(200)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    yield from launch()
+
+
+@pytest.fixture
+def visit(browser: Browser) -> Iterator[Visit]:
+    v = new_visit(browser, TEST_CMP)
+    try:
+        yield v
+    finally:
+        v.context.close()
+
+
+@pytest.fixture
+def gpc_visit(browser: Browser) -> Iterator[Visit]:
+    v = new_visit(browser, TEST_CMP, GPC_ON, extra_http_headers={"Sec-GPC": "1"})
+    try:
+        yield v
+    finally:
+        v.context.close()
+
+
+def submit_lead(visit: Visit, server: str) -> None:
+    page = visit.page
+    page.goto(f"{server}/demo/lead")
+    page.fill("#first_name", "Jane")
+    page.fill("#email", EMAIL)
+    page.fill("#phone", "+49 30 901820")
+    page.click("#lead-submit")
+    page.wait_for_url(f"{server}/demo/thanks?lead_id=*")
+
+
+def sent_anything(visit: Visit, server: str) -> list[str]:
+    """Requests a consent gate must stop: hits, the loader's second file, any platform."""
+    return [
+        r.url
+        for r in visit.rec.requests
+        if urlparse(r.url).path in ("/collect", "/loader-consented.js")
+        or urlparse(r.url).path.startswith("/fake/")
+        or not r.url.startswith(server + "/")
+    ]
+
+
+def assert_nothing_stored(visit: Visit) -> None:
+    page = visit.page
+    assert visit.context.cookies() == []
+    assert page.evaluate("document.cookie") == ""
+    assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("sessionStorage.length") == 0
+
+
+# ---- before consent ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_gpc", [False, True], ids=["plain", "gpc"])
+def test_nothing_leaves_and_nothing_is_stored_before_consent(
+    server: str, visit: Visit, gpc_visit: Visit, with_gpc: bool
+) -> None:
+    v = gpc_visit if with_gpc else visit
+    page = v.page
+    page.goto(f"{server}/demo/?gclid=gc-1&fbclid=fb-1")
+    expect(page.locator("#consent-banner")).to_be_visible()
+    page.evaluate("tagwire('event', 'view_content', {content_ids: ['sku-1']})")
+    page.evaluate("tagwire('user', {email: 'jane@example.org'})")
+    submit_lead(v, server)  # the thank-you page reports the lead: it has to wait
+    page.wait_for_timeout(800)
+    assert page.evaluate("typeof window.fbq + typeof window.ttq + typeof window.lintrk") == (
+        "undefinedundefinedundefined"
+    )
+    assert sent_anything(v, server) == []
+    assert_nothing_stored(v)
+    v.rec.assert_clean()
+
+
+def test_tcf_ui_shown_is_not_consent_and_a_refusal_sends_nothing(server: str, visit: Visit) -> None:
+    page = visit.page
+    page.goto(f"{server}/demo/")
+    page.wait_for_timeout(300)
+    refusal = tc_data(set())
+    page.evaluate("data => window.__testCmpDecide(data)", refusal)
+    page.wait_for_timeout(500)
+    assert sent_anything(visit, server) == []
+    assert_nothing_stored(visit)
+    visit.rec.assert_clean()
+
+
+# ---- after consent -----------------------------------------------------------------------
+
+
+def test_tcf_consent_sends_page_view_with_tc_string_and_runs_pixels(
+    server: str, visit: Visit
+) -> None:
+    page = visit.page
+    page.goto(f"{server}/demo/?fbclid=fb-click-1")
+    page.wait_for_timeout(300)
+    assert visit.rec.collect_requests() == []
+    decision = tc_data(set(range(1, 11)))
+    with page.expect_response(lambda r: urlparse(r.url).path == "/collect") as answer:
+        page.evaluate("data => window.__testCmpDecide(data)", decision)
+    assert answer.value.status == 200, "the page view's answer carries pixel commands"
+    [page_view] = [h for h in visit.rec.hits() if h["event"] == "page_view"]
+    assert page_view["consent"] == {
+        "ad_storage": "granted",
+        "analytics_storage": "granted",
+        "ad_user_data": "granted",
+        "ad_personalization": "granted",
+        "tcf": decision["tcString"],
+        "gdpr_applies": True,
+        "source": "tcf",
+    }
+    assert page_view["click"] == {"fbclid": "fb-click-1"}
+
+    # The Meta pixel ran the server's command: same event id at the fake's browser
+    # endpoint and its Conversions API.
+    meta_browser = wait_for(
+        page,
+        "the Meta pixel's page view",
+        lambda: [
+            e
+            for e in fake_events(server, "meta", "browser")
+            if e["event_id"] == page_view["event_id"]
+        ],
+    )
+    assert meta_browser[0]["event_name"] == "PageView"
+    wait_for(
+        page,
+        "the Conversions API page view",
+        lambda: [e for e in fake_events(server, "meta") if e["event_id"] == page_view["event_id"]],
+    )
+    cookies = {c["name"]: c for c in visit.context.cookies()}
+    assert cookies["tw_id"]["httpOnly"] is True
+    assert cookies["_fbc"]["value"].endswith(".fb-click-1")
+    visit.rec.assert_clean()
+
+
+def test_lead_reaches_every_platform_with_the_pixels_event_ids_and_no_plaintext(
+    server: str, visit: Visit
+) -> None:
+    page = visit.page
+    page.goto(f"{server}/demo/?gclid=gc-lead-1&li_fat_id=li-lead-1")
+    page.click("#consent-accept")
+    submit_lead(visit, server)
+    lead_id = page.url.split("lead_id=")[1]
+    [lead] = wait_for(
+        page, "the lead hit", lambda: [h for h in visit.rec.hits() if h["event"] == "lead"]
+    )
+    assert lead["data"] == {"value": 50, "currency": "EUR", "lead_id": lead_id}
+    assert lead["page"]["url"] == page.url
+    assert lead["user"]["em"] == sha256_hex(EMAIL.lower())
+    assert lead["user"]["fn"] == sha256_hex("jane")
+    assert lead["user"]["ph"] == sha256_hex("+4930901820")
+    assert lead["user"]["ph_d"] == sha256_hex("4930901820")
+    assert lead["click"] == {"gclid": "gc-lead-1", "li_fat_id": "li-lead-1"}
+
+    # Server calls and browser pixels carry the same ids, per platform.
+    event_id = lead["event_id"]
+    for platform, key in (("meta", event_id), ("tiktok", event_id), ("linkedin", event_id)):
+        for view in ("live", "browser"):
+            wait_for(
+                page,
+                f"{platform} {view} lead",
+                lambda p=platform, v=view, k=key: [
+                    e for e in fake_events(server, p, v) if e["event_id"] == k
+                ],
+            )
+    for view in ("live", "browser"):  # Google Ads deduplicates on the order id
+        wait_for(
+            page,
+            f"google_ads {view} lead",
+            lambda v=view: [
+                e for e in fake_events(server, "google_ads", v) if e["event_id"] == lead_id
+            ],
+        )
+
+    # The typed email, name and phone never left the page in any form.
+    for request in visit.rec.requests:
+        text = (request.url + post_body(request)).lower()
+        for plain in ("jane", "example.org", "901820"):
+            assert plain not in text, f"{plain!r} in {request.method} {request.url}"
+    visit.rec.assert_first_party_only(server)
+    visit.rec.assert_clean()
+
+
+def test_reloading_the_confirmation_page_sends_no_second_lead(server: str, visit: Visit) -> None:
+    page = visit.page
+    page.goto(f"{server}/demo/")
+    page.click("#consent-accept")
+    submit_lead(visit, server)
+    lead_id = page.url.split("lead_id=")[1]
+    wait_for(page, "the lead hit", lambda: [h for h in visit.rec.hits() if h["event"] == "lead"])
+    page.reload()
+    page.go_back()
+    page.go_forward()
+    page.reload()
+    page.wait_for_timeout(800)
+    leads = [h for h in visit.rec.hits() if h["event"] == "lead"]
+    assert len(leads) == 1, leads
+    page.wait_for_timeout(1_500)  # a second lead, if any, has had time to be delivered
+    for platform in ("meta", "tiktok", "linkedin", "ga4"):
+        matching = [
+            e
+            for e in fake_events(server, platform)
+            if e["event_name"] not in ("PageView", "Pageview", "page_view")
+            and lead_id in json.dumps(e["event"])
+        ]
+        assert len(matching) <= 1, (platform, matching)
+    ads = [e for e in fake_events(server, "google_ads") if e["event_id"] == lead_id]
+    assert len(ads) == 1, ads
+    visit.rec.assert_clean()
+
+
+def test_revocation_stops_hits_and_pixels_and_clears_storage(server: str, visit: Visit) -> None:
+    page = visit.page
+    page.goto(f"{server}/demo/?gclid=gc-r")
+    page.click("#consent-accept")
+    wait_for(page, "page view", lambda: visit.rec.collect_requests())
+    assert page.evaluate("sessionStorage.getItem('tw_click')") == '{"gclid":"gc-r"}'
+    page.click("#consent-withdraw")
+    sent = len(visit.rec.collect_requests())
+    page.evaluate(
+        "tagwire('event', 'purchase', {value: 10, currency: 'EUR', transaction_id: 'T-r'})"
+    )
+    page.evaluate("tagwire('user', {email: 'someone@example.org'})")
+    page.wait_for_timeout(800)
+    assert len(visit.rec.collect_requests()) == sent
+    assert page.evaluate("sessionStorage.length") == 0
+    visit.rec.assert_clean()
+
+
+def test_consent_mode_update_is_a_consent_source(server: str, visit: Visit) -> None:
+    page = visit.page
+    page.goto(f"{server}/demo/")
+    page.evaluate(
+        """() => {
+      window.dataLayer = window.dataLayer || [];
+      window.gtag = function () { dataLayer.push(arguments); };
+      gtag('consent', 'default', {ad_storage: 'denied', analytics_storage: 'denied'});
+    }"""
+    )
+    page.wait_for_timeout(300)
+    assert visit.rec.collect_requests() == [], "a Consent Mode default is not a decision"
+    page.evaluate("gtag('consent', 'update', {analytics_storage: 'granted'})")
+    [page_view] = wait_for(page, "page view", lambda: visit.rec.hits())
+    assert page_view["consent"]["source"] == "gcm"
+    assert page_view["consent"]["analytics_storage"] == "granted"
+    assert page_view["consent"]["ad_storage"] == "denied"
+    page.wait_for_timeout(500)
+    assert page.evaluate("typeof window.fbq") == "undefined", "no ad pixel without ad_storage"
+    visit.rec.assert_clean()
+
+
+def test_gpc_keeps_ad_signals_denied_after_consent(server: str, gpc_visit: Visit) -> None:
+    page = gpc_visit.page
+    page.goto(f"{server}/demo/")
+    page.click("#consent-accept")
+    [page_view] = wait_for(page, "page view", lambda: gpc_visit.rec.hits())
+    consent = page_view["consent"]
+    assert consent["gpc"] is True
+    assert consent["analytics_storage"] == "granted"
+    assert consent["ad_storage"] == consent["ad_user_data"] == "denied"
+    page.wait_for_timeout(500)
+    assert page.evaluate("typeof window.fbq + typeof window.ttq") == "undefinedundefined"
+    assert {c["name"] for c in gpc_visit.context.cookies()} == {"tw_id"}
+    gpc_visit.rec.assert_clean()
+
+
+# ---- hashing: the shared vectors ---------------------------------------------------------
+
+
+def test_browser_hashes_match_the_shared_vectors(server: str, visit: Visit) -> None:
+    page = visit.page
+    page.goto(f"{server}/demo/")
+    page.click("#consent-accept")
+    wait_for(page, "page view", lambda: visit.rec.collect_requests())
+    page.evaluate(
+        """vectors => vectors.forEach((v, i) => {
+      const user = {};
+      user[v.field] = v.input;
+      tagwire('event', 'pii_vector', {vector: i}, {user: user});
+    })""",
+        [{"field": API_FIELD[v["key"]], "input": v["input"]} for v in VECTORS],
+    )
+    hits = wait_for(
+        page,
+        "every vector's hit",
+        lambda: (lambda h: h if len(h) == len(VECTORS) else None)(
+            [
+                h
+                for r in visit.rec.collect_requests()
+                for h in hits_of(r)
+                if h["event"] == "pii_vector"
+            ]
+        ),
+    )
+    by_index = {h["custom"]["vector"]: h.get("user", {}) for h in hits}
+    problems = []
+    for i, vector in enumerate(VECTORS):
+        got = by_index[i].get(vector["key"])
+        want = vector["browser"]
+        if vector["key"] == "em_g" and want == normalize("meta", "email", vector["input"]):
+            want = None  # the loader sends em_g only when it differs from em
+        expected = (
+            None
+            if want is None
+            else (
+                want
+                if len(want) == 64 and want == vector["input"].strip().lower()
+                else sha256_hex(want)
+            )
+        )
+        if got != expected:
+            problems.append((i, vector["key"], vector["input"], vector["browser"], got))
+    assert problems == [], "\n".join(map(repr, problems))
+    visit.rec.assert_clean()
