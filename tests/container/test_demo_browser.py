@@ -2,8 +2,9 @@
 
 What is checked:
   a) before consent nothing reaches /collect and nothing is stored in the browser;
-  b) after consent a lead travels browser -> /collect -> webhook tag -> demo receiver with
-     hashed contact details only, and shows up on the events page;
+  b) after consent a lead, reported by the thank-you page, travels browser -> loader ->
+     /collect -> tags -> the demo receiver and the five fake platforms, with hashed
+     contact details only, and shows up on the events page;
   c) every demo page runs under its strict CSP (nonces, Trusted Types) without a violation
      or a page error.
 """
@@ -12,64 +13,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from tests.browser import Visit, hits_of, launch, new_visit, post_body, require_chromium
 from tests.helpers import tagwire_process
 
+require_chromium()
 pytestmark = pytest.mark.browser
 
 
-def _find_chromium() -> str | None:
-    if Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
-
-
-CHROMIUM = _find_chromium()
-IN_CI = bool(os.environ.get("CI"))
-
-if CHROMIUM is None and not IN_CI:
-    pytest.skip(
-        "Chromium not installed (/usr/bin/chromium or `chromium` on PATH); "
-        "these tests never download a browser. Install Debian's chromium to run them.",
-        allow_module_level=True,
-    )
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 PAGES = ["/demo/", "/demo/lead", "/demo/thanks", "/demo/events"]
-CLICK_IDS = ("fbclid", "gclid", "ttclid", "li_fat_id")
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-CSP_MARKERS = ("Content Security Policy", "Refused to")
-
-# Chrome logs CSP violations to the console itself; this listener reports them as well (with
-# the directive), so a violation can't slip by as a differently worded message.
-VIOLATION_REPORTER = """
-document.addEventListener('securitypolicyviolation', function (e) {
-  console.error('Content Security Policy violation: ' + e.violatedDirective +
-    ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber);
-});
-"""
 
 
 def sha256_hex(text: str) -> str:
@@ -120,79 +82,17 @@ def wait_for_receiver_event(base: str, event_id: str, timeout: float = 10.0) -> 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        pytest.fail("CI is set but Chromium is missing (/usr/bin/chromium or `chromium` on PATH)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@dataclass
-class Recorder:
-    """Everything the pages of one browser context did: requests, console, page errors."""
-
-    requests: list[Request] = field(default_factory=list)
-    console: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-
-    def attach(self, page: Page) -> None:
-        page.on("request", lambda request: self.requests.append(request))
-        page.on("console", lambda msg: self.console.append(f"[{msg.type}] {msg.text}"))
-        page.on("pageerror", lambda err: self.page_errors.append(str(err)))
-
-    def collect_requests(self) -> list[Request]:
-        return [r for r in self.requests if urlparse(r.url).path == "/collect"]
-
-    def csp_violations(self) -> list[str]:
-        return [m for m in self.console if any(marker in m for marker in CSP_MARKERS)]
-
-    def assert_clean(self) -> None:
-        assert self.csp_violations() == [], "CSP violations:\n" + "\n".join(self.console)
-        assert self.page_errors == [], "page errors:\n" + "\n".join(self.page_errors)
-
-    def assert_first_party_only(self, base: str) -> None:
-        foreign = [
-            r.url
-            for r in self.requests
-            if not r.url.startswith(base + "/") and not r.url.startswith("data:")
-        ]
-        assert foreign == [], f"requests left the demo origin: {foreign}"
-
-
-@dataclass
-class Visit:
-    context: BrowserContext
-    page: Page
-    rec: Recorder
+    yield from launch()
 
 
 @pytest.fixture
 def visit(browser: Browser) -> Iterator[Visit]:
     """A fresh context per test, so consent and cookies never leak between tests."""
-    context = browser.new_context()
-    context.add_init_script(VIOLATION_REPORTER)
-    context.set_default_timeout(10_000)
-    rec = Recorder()
-    context.on("page", rec.attach)
-    page = context.new_page()
+    v = new_visit(browser)
     try:
-        yield Visit(context, page, rec)
+        yield v
     finally:
-        context.close()
-
-
-def post_body(request: Request) -> str:
-    return request.post_data or ""
-
-
-def hits_of(request: Request) -> list[dict]:
-    body = json.loads(post_body(request))
-    return body if isinstance(body, list) else [body]
+        v.context.close()
 
 
 def fill_lead_form(page: Page, first_name: str, email: str, phone: str = "") -> None:
@@ -220,10 +120,11 @@ def test_nothing_is_sent_or_stored_before_consent(server: str, visit: Visit) -> 
 
     fill_lead_form(page, "Jane", "jane.doe@example.com", "+49 30 1234567")
     page.click("#lead-submit")
-    page.wait_for_url(f"{server}/demo/thanks")
-    assert page.url == f"{server}/demo/thanks", "the form leaked something into the URL"
+    page.wait_for_url(f"{server}/demo/thanks?lead_id=*")
+    assert re.fullmatch(rf"{re.escape(server)}/demo/thanks\?lead_id=lead-[0-9a-f]{{24}}", page.url)
     # Declining is not remembered either: the banner asks again on the next page.
     expect(banner).to_be_visible()
+    page.wait_for_timeout(500)
 
     assert rec.collect_requests() == [], [r.url for r in rec.collect_requests()]
     assert page.evaluate("document.cookie") == ""
@@ -234,9 +135,11 @@ def test_nothing_is_sent_or_stored_before_consent(server: str, visit: Visit) -> 
         text = (request.url + post_body(request)).lower()
         assert "jane" not in text, request.url
         assert "1234567" not in text, request.url
+        assert "/fake/" not in request.url, request.url
+        assert "consented" not in request.url, request.url
     rec.assert_first_party_only(server)
 
-    time.sleep(1.0)  # give a (wrongly) sent hit time to be delivered
+    page.wait_for_timeout(1_000)  # give a (wrongly) sent hit time to be delivered
     assert receiver_events(server) == baseline
     rec.assert_clean()
 
@@ -263,7 +166,7 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
     [page_view] = hits_of(page_view_info.value)
     assert page_view["event"] == "page_view"
     assert page_view["click"] == {"gclid": "test-gclid-123"}
-    assert page.evaluate("localStorage.getItem('tw_demo_consent')") == "granted"
+    assert page.evaluate("localStorage.getItem('demo_consent_choice')") == "granted"
 
     page.click("main a[href='/demo/lead']")
     page.wait_for_url(f"{server}/demo/lead")
@@ -274,8 +177,7 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
         lambda r: urlparse(r.url).path == "/collect" and '"lead"' in post_body(r)
     ) as lead_info:
         page.click("#lead-submit")
-    page.wait_for_url(f"{server}/demo/thanks")
-    assert page.url == f"{server}/demo/thanks"
+        page.wait_for_url(f"{server}/demo/thanks?lead_id=*")
 
     lead_request = lead_info.value
     assert lead_request.method == "POST"
@@ -285,13 +187,12 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
     assert response is not None
     assert response.status == 200, f"/collect answered {response.status}"
 
-    [lead] = hits_of(lead_request)
+    [lead] = [h for h in hits_of(lead_request) if h["event"] == "lead"]
     assert set(lead) <= {"v", "event", "event_id", "ts", "page", "consent", "user", "data", "click"}
     assert lead["v"] == 1
-    assert lead["event"] == "lead"
     assert UUID4.match(lead["event_id"]), lead["event_id"]
     assert abs(lead["ts"] - time.time() * 1000) < 60_000
-    assert lead["page"]["url"] == f"{server}/demo/lead"
+    assert lead["page"]["url"] == page.url
     assert lead["consent"] == {
         "ad_storage": "granted",
         "analytics_storage": "granted",
@@ -306,9 +207,8 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
         "ph": sha256_hex("+16505551234"),
         "ph_d": sha256_hex("16505551234"),
     }
-    assert lead["data"]["value"] == 50
-    assert lead["data"]["currency"] == "EUR"
-    assert UUID4.match(lead["data"]["lead_id"]), lead["data"]
+    lead_id = page.url.split("lead_id=")[1]
+    assert lead["data"] == {"value": 50, "currency": "EUR", "lead_id": lead_id}
     assert lead["click"] == {"gclid": "test-gclid-123"}
 
     # No request the browser made carries the plaintext.
