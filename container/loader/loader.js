@@ -11,6 +11,8 @@
 // the file when it serves it.
 (function (w, d, C) {
   'use strict';
+  // A second copy of the snippet on the page must not start a second loader.
+  if (w.tagwire && w.tagwire.loaded) return;
   var me = d.currentScript;
   var nonce = (me && me.nonce) || '';
   var base = me && me.src ? new URL(me.src, location.href).origin : location.origin;

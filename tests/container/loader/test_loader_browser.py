@@ -22,6 +22,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from container.loader import snippet
 from tests.browser import Visit, hits_of, launch, new_visit, post_body, require_chromium
 from tests.helpers import tagwire_process
 from variables.pii import normalize
@@ -101,11 +102,41 @@ def tc_data(purposes: set[int]) -> dict:
 # ---- server, fakes, browser ------------------------------------------------------------
 
 
+# A container on the less strict policy, served beside the demo; it has no tags, so its
+# hits only show what the loader sends.
+BASIC = {
+    "container": {"id": "basic", "name": "basic policy", "domain": "127.0.0.1",
+                  "consent_policy": "basic"},
+    "variables": [], "triggers": [], "tags": [],
+}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("tagwire-data")
-    with tagwire_process("--demo", env={"TAGWIRE_DATA_DIR": str(data_dir)}) as base:
+    basic = data_dir / "basic.json"
+    basic.write_text(json.dumps(BASIC), encoding="utf-8")
+    env = {"TAGWIRE_DATA_DIR": str(data_dir), "TAGWIRE_CONTAINERS": str(basic)}
+    with tagwire_process("--demo", env=env) as base:
         yield base
+
+
+def serve_page(page: Page, url: str, head: str) -> None:
+    """Answers `url` with a blank page under the demo's strict CSP, on the server's origin."""
+    nonce = "pagenonce0123456"
+    csp = (
+        f"script-src 'nonce-{nonce}' 'strict-dynamic'; object-src 'none'; base-uri 'none'; "
+        "connect-src 'self'; require-trusted-types-for 'script'; trusted-types tagwire"
+    )
+    html = f"<!doctype html><html><head><title>t</title>{head.replace('NONCE', nonce)}</head>"
+    page.route(
+        url,
+        lambda route: route.fulfill(
+            status=200,
+            body=html + "<body></body></html>",
+            headers={"content-type": "text/html", "content-security-policy": csp},
+        ),
+    )
 
 
 def fake_events(server: str, platform: str, view: str = "live") -> list[dict]:
@@ -444,4 +475,73 @@ def test_browser_hashes_match_the_shared_vectors(server: str, visit: Visit) -> N
         if got != expected:
             problems.append((i, vector["key"], vector["input"], vector["browser"], got))
     assert problems == [], "\n".join(map(repr, problems))
+    visit.rec.assert_clean()
+
+
+# ---- the queue, config, and the basic policy ---------------------------------------------
+
+
+def test_calls_queued_before_the_loader_run_in_order_with_config_first(
+    server: str, visit: Visit
+) -> None:
+    page = visit.page
+    head = (
+        '<script nonce="NONCE">window.tagwire=window.tagwire||function(){'
+        "(tagwire.q=tagwire.q||[]).push(arguments)};"
+        "tagwire('consent', {analytics_storage: 'granted'});"
+        "tagwire('event', 'search', {search_string: 'solar'});"
+        f"tagwire('config', {{page_view: false, endpoint: '{server}/collect?id=demo&via=config'}});"
+        "</script>\n" + snippet(f"{server}/loader.js?id=demo").split("\n")[1]
+    )
+    serve_page(page, f"{server}/queued", head)
+    page.goto(f"{server}/queued")
+    [request] = wait_for(page, "the queued event", lambda: visit.rec.collect_requests())
+    assert request.url == f"{server}/collect?id=demo&via=config"
+    [hit] = hits_of(request)
+    assert hit["event"] == "search", "page_view: false was applied before the page view"
+    assert hit["data"] == {"search_string": "solar"}
+    assert hit["consent"]["analytics_storage"] == "granted"
+    assert request.response().status == 204
+    visit.rec.assert_clean()
+
+
+def test_basic_policy_sends_without_a_signal_after_the_wait_but_not_after_a_denial(
+    server: str, browser: Browser
+) -> None:
+    for denial, expected in ((False, ["page_view"]), (True, [])):
+        v = new_visit(browser)
+        try:
+            head = snippet(f"{server}/loader.js?id=basic")
+            if denial:
+                head = head.replace(
+                    "push(arguments)}",
+                    "push(arguments)};tagwire('consent', 'revoke')",
+                )
+            serve_page(v.page, f"{server}/basic-page", head)
+            v.page.goto(f"{server}/basic-page")
+            v.page.wait_for_timeout(1_200)  # the loader waits 500 ms for a signal
+            hits = v.rec.hits()
+            assert [h["event"] for h in hits] == expected
+            if hits:
+                assert "consent" not in hits[0], "no signal was given, none is claimed"
+                assert v.rec.collect_requests()[0].response().status == 204
+            assert v.context.cookies() == []
+            v.rec.assert_clean()
+        finally:
+            v.context.close()
+
+
+def test_a_second_copy_of_the_loader_does_nothing(server: str, visit: Visit) -> None:
+    page = visit.page
+    head = snippet(f"{server}/loader.js?id=demo")
+    head = head.replace(
+        "push(arguments)}", "push(arguments)};tagwire('consent', {analytics_storage: 'granted'})"
+    )
+    twice = head + "\n" + head.split("\n")[1].replace("?id=demo", "?id=demo&copy=2")
+    serve_page(page, f"{server}/twice", twice)
+    page.goto(f"{server}/twice")
+    wait_for(page, "the page view", lambda: visit.rec.hits())
+    page.wait_for_timeout(300)
+    assert [h["event"] for h in visit.rec.hits()] == ["page_view"]
+    assert [m for m in visit.rec.console if "tagwire" in m] == []
     visit.rec.assert_clean()
