@@ -217,6 +217,7 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
         assert "jane" not in text, f"plaintext in {request.method} {request.url}"
         assert "example.com" not in text, f"plaintext in {request.method} {request.url}"
         assert "6505551234" not in text, f"plaintext in {request.method} {request.url}"
+        assert "555-1234" not in text, f"plaintext in {request.method} {request.url}"
     rec.assert_first_party_only(server)
 
     # The HttpOnly visitor cookie exists but is invisible to scripts.
