@@ -44,6 +44,17 @@ class Settings:
     sender_concurrency: int = 8
     send_timeout: float = 10.0
     max_attempts: int = 17
+    shutdown_grace_s: float = 10.0
+    batch_flush_ms: int = 200
+    fire_once_ttl_hours: int = 72
+    idempotency_ttl_hours: int = 24
+    bot_filter: bool = True
+    max_hits_per_ip_minute: int = 600
+    max_hits_per_client_minute: int = 120
+    spike_multiple: float = 10.0
+    spike_min_events: int = 100
+    value_max: float = 100_000.0
+    value_policy: str = "block"
     allow_http_loopback: bool = False
     meta_base_url: str = "https://graph.facebook.com"
     tiktok_base_url: str = "https://business-api.tiktok.com"
@@ -85,6 +96,24 @@ def _seconds(value: str) -> float:
     if not 0.1 <= number <= 300:
         raise ValueError("must be from 0.1 to 300 seconds")
     return number
+
+
+def _number(value: str, low: float, high: float) -> float:
+    bounds = " to ".join(f"{n:f}".rstrip("0").rstrip(".") for n in (low, high))
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ValueError(f"must be a number from {bounds}") from None
+    if not low <= number <= high:  # also refuses nan
+        raise ValueError(f"must be a number from {bounds}")
+    return number
+
+
+def _value_policy(value: str) -> str:
+    policy = value.strip().lower()
+    if policy not in ("block", "flag"):
+        raise ValueError("must be block or flag")
+    return policy
 
 
 def _switch(value: str) -> bool:
@@ -180,6 +209,49 @@ SPECS: tuple[Spec, ...] = (
     Spec("sender_concurrency", lambda v: _integer(v, 1, 256), "Requests in flight per node."),
     Spec("send_timeout", _seconds, "Timeout of one delivery request, in seconds."),
     Spec("max_attempts", lambda v: _integer(v, 1, 100), "Attempts before a request is dead."),
+    Spec("shutdown_grace_s", _seconds, "Seconds SIGTERM gives sends in flight to finish."),
+    Spec(
+        "batch_flush_ms",
+        lambda v: _integer(v, 1, 60_000),
+        "Longest wait, in ms, for a destination's batch to fill before it is sent.",
+    ),
+    Spec(
+        "fire_once_ttl_hours",
+        lambda v: _integer(v, 48, 8760),
+        "Hours a fire-once key is kept (48 to 8760).",
+    ),
+    Spec(
+        "idempotency_ttl_hours",
+        lambda v: _integer(v, 1, 720),
+        "Hours a Fire API answer is replayed for its Idempotency-Key.",
+    ),
+    Spec("bot_filter", _switch, "on: hits from known bots and crawlers fire no tag."),
+    Spec(
+        "max_hits_per_ip_minute",
+        lambda v: _integer(v, 0, 1_000_000),
+        "Hits per minute accepted from one IP address (0: no limit).",
+    ),
+    Spec(
+        "max_hits_per_client_minute",
+        lambda v: _integer(v, 0, 1_000_000),
+        "Hits per minute accepted from one client id (0: no limit).",
+    ),
+    Spec(
+        "spike_multiple",
+        lambda v: _number(v, 1.1, 1000),
+        "How many times its usual rate an event must reach to be held as a spike.",
+    ),
+    Spec(
+        "spike_min_events",
+        lambda v: _integer(v, 1, 1_000_000),
+        "Events per minute below which no spike is declared.",
+    ),
+    Spec(
+        "value_max",
+        lambda v: _number(v, 0.01, 1e12),
+        "Largest conversion value accepted without the value guard acting.",
+    ),
+    Spec("value_policy", _value_policy, "block or flag: what the value guard does."),
     Spec("allow_http_loopback", _switch, "on: templates may send plain http to loopback hosts."),
     Spec("meta_base_url", _base_url, "Meta Graph API base URL (tests point it at a fake)."),
     Spec("tiktok_base_url", _base_url, "TikTok Business API base URL."),

@@ -10,13 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
-from config.storage import Delivery, OutboxItem, OutboxRow, StorageError
+from config.storage import (
+    DEFAULT_FIRE_ONCE_TTL_MS,
+    RESPONSE_LIMIT,
+    STATES,
+    Delivery,
+    HistoryEntry,
+    IdempotentAnswer,
+    OutboxFilter,
+    OutboxItem,
+    OutboxRow,
+    StorageError,
+    TokenNameTaken,
+    TokenRecord,
+)
 
 __all__ = ["SQLiteStore", "migrations"]
 
@@ -80,18 +94,27 @@ class SQLiteStore:
     async def schema_version(self) -> int:
         return await self._run(_schema_version)
 
-    async def enqueue(self, rows: list[OutboxRow], now_ms: int) -> int:
+    async def enqueue(
+        self, rows: list[OutboxRow], now_ms: int, fire_once_ttl_ms: int = DEFAULT_FIRE_ONCE_TTL_MS
+    ) -> int:
         def insert(conn: sqlite3.Connection) -> int:
-            before = conn.total_changes
-            chunks = [rows[i : i + _INSERT_CHUNK] for i in range(0, len(rows), _INSERT_CHUNK)]
-            if len(chunks) == 1:
-                _insert_rows(conn, chunks[0], now_ms)  # one statement: atomic on its own
+            fresh = _first_per_key(rows)
+            if len(fresh) <= _INSERT_CHUNK:
+                chunks = [fresh]
             else:
-                with _transaction(conn):
-                    for chunk in chunks:
-                        _insert_rows(conn, chunk, now_ms)
-            return conn.total_changes - before
+                chunks = [fresh[i : i + _INSERT_CHUNK] for i in range(0, len(fresh), _INSERT_CHUNK)]
+            # Four steps per commit whatever its size (BEGIN, rows, keys, COMMIT): the rows
+            # go in where their key is free, then the keys are taken. No RETURNING, which
+            # would step, and hand the GIL over, once per row.
+            new = 0
+            with _transaction(conn):
+                for chunk in chunks:
+                    new += _insert_rows(conn, chunk, now_ms)
+                    _take_keys(conn, chunk, now_ms, now_ms + fire_once_ttl_ms)
+            return new
 
+        if not rows:
+            return 0
         return await self._run(insert)
 
     async def claim(self, limit: int, now_ms: int) -> list[OutboxItem]:
@@ -101,7 +124,8 @@ class SQLiteStore:
                     "UPDATE outbox SET state = 'inflight' WHERE id IN ("
                     " SELECT id FROM outbox WHERE state IN ('pending', 'failed')"
                     " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
-                    " RETURNING id, tag_id, destination, method, url, headers, body, attempts",
+                    " RETURNING id, container_id, tag_id, platform, destination, method, url,"
+                    " headers, body, attempts, event_time_ms, created_at",
                     (now_ms, limit),
                 ).fetchall()
             return [OutboxItem(*row) for row in sorted(rows)]
@@ -115,11 +139,34 @@ class SQLiteStore:
                     "UPDATE outbox SET state = ?, attempts = attempts + 1, last_status = ?,"
                     " last_response = ?, next_attempt_at = ?,"
                     " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
-                    [(d.state, d.status, d.response, d.next_attempt_at, d.state, d.at, d.id)
-                     for d in deliveries],
+                    [(d.state, d.status, d.response[:RESPONSE_LIMIT], d.next_attempt_at, d.state,
+                      d.at, d.id) for d in deliveries],
+                )  # fmt: skip
+                # Attempt numbers count every attempt of a row, also across replays.
+                conn.executemany(
+                    "INSERT INTO attempts (outbox_id, attempt, at, status, outcome, response,"
+                    " duration_ms, batch_size)"
+                    " SELECT id, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM attempts"
+                    " WHERE outbox_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7 FROM outbox WHERE id = ?1",
+                    [(d.id, d.at, d.status, d.state, d.response[:RESPONSE_LIMIT], d.duration_ms,
+                      d.batch_size) for d in deliveries],
                 )  # fmt: skip
 
         await self._run(record)
+
+    async def defer(self, ids: list[int], next_attempt_at: int) -> None:
+        def defer(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                for start in range(0, len(ids), _INSERT_CHUNK):
+                    chunk = ids[start : start + _INSERT_CHUNK]
+                    conn.execute(
+                        "UPDATE outbox SET state = 'pending', next_attempt_at = ?"
+                        f" WHERE state = 'inflight' AND id IN ({','.join('?' * len(chunk))})",
+                        [next_attempt_at, *chunk],
+                    )
+
+        if ids:
+            await self._run(defer)
 
     async def release_inflight(self) -> int:
         def release(conn: sqlite3.Connection) -> int:
@@ -137,28 +184,317 @@ class SQLiteStore:
 
         return await self._run(counts)
 
+    async def outbox_status(self, filter: OutboxFilter) -> list[tuple[str, str, str, int]]:
+        where, params = _where(filter, _narrowing(filter.states, "status"))
 
-# Rows per INSERT statement: 12 parameters each stays far below SQLite's 32766 limit.
+        def status(conn: sqlite3.Connection) -> list[tuple[str, str, str, int]]:
+            return conn.execute(
+                f"SELECT container_id, tag_id, state, COUNT(*) FROM outbox WHERE {where}"
+                " GROUP BY container_id, tag_id, state ORDER BY container_id, tag_id, state",
+                params,
+            ).fetchall()
+
+        return await self._run(status)
+
+    async def replay(self, filter: OutboxFilter, now_ms: int, dry_run: bool) -> int:
+        where, params = _where(filter, _states(filter.states, ("dead", "failed"), "replay"))
+        return await self._change(
+            f"UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE {where}",
+            [now_ms, *params],
+            where,
+            params,
+            dry_run,
+        )
+
+    async def release_held(self, filter: OutboxFilter, now_ms: int, dry_run: bool) -> int:
+        where, params = _where(filter, _states(filter.states, ("held",), "release"))
+        return await self._change(
+            f"UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE {where}",
+            [now_ms, *params],
+            where,
+            params,
+            dry_run,
+        )
+
+    async def purge(self, filter: OutboxFilter, dry_run: bool) -> int:
+        where, params = _where(filter, _states(filter.states, ("sent", "dead"), "purge"))
+
+        def purge(conn: sqlite3.Connection) -> int:
+            with _transaction(conn):
+                conn.execute(
+                    "DELETE FROM attempts WHERE outbox_id IN"
+                    f" (SELECT id FROM outbox WHERE {where})",
+                    params,
+                )
+                return conn.execute(f"DELETE FROM outbox WHERE {where}", params).rowcount
+
+        if dry_run:
+            return await self._count(where, params)
+        return await self._run(purge)
+
+    async def history(self, filter: OutboxFilter, limit: int, offset: int) -> list[HistoryEntry]:
+        where, params = _where(filter, _narrowing(filter.states, "history"), "o.")
+
+        def history(conn: sqlite3.Connection) -> list[HistoryEntry]:
+            rows = conn.execute(
+                "SELECT o.id, o.container_id, o.tag_id, o.platform, o.destination, o.event_name,"
+                " o.event_id, o.lead_id, o.value, o.currency, o.state, COALESCE(a.attempt, 0),"
+                " COALESCE(a.at, o.created_at), a.status, COALESCE(a.outcome, o.state),"
+                " COALESCE(a.response, ''), o.created_at, COALESCE(a.duration_ms, 0),"
+                " COALESCE(a.batch_size, 1)"
+                " FROM outbox AS o LEFT JOIN attempts AS a ON a.outbox_id = o.id"
+                f" WHERE {where} ORDER BY o.id DESC, a.attempt DESC LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            ).fetchall()
+            return [HistoryEntry(*row) for row in rows]
+
+        return await self._run(history)
+
+    async def expire_fire_once(self, now_ms: int) -> int:
+        return await self._delete_in_steps(
+            "DELETE FROM fire_once WHERE (container_id, tag_id, dedup_key) IN ("
+            " SELECT container_id, tag_id, dedup_key FROM fire_once WHERE expires_at <= ?"
+            " LIMIT ?)",
+            now_ms,
+        )
+
+    async def create_token(self, container_id: str, name: str, token_hash: str, now_ms: int) -> int:
+        def create(conn: sqlite3.Connection) -> int:
+            try:
+                cursor = conn.execute(
+                    "INSERT INTO api_tokens (container_id, name, token_hash, created_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (container_id, name, token_hash, now_ms),
+                )
+            except sqlite3.IntegrityError as exc:
+                if "token_hash" in str(exc):
+                    raise StorageError(
+                        "a token with the same hash exists; generate a new token"
+                    ) from None
+                raise TokenNameTaken(
+                    f"container {container_id!r} already has a token named {name!r}; "
+                    "revoke it first or choose another name"
+                ) from None
+            return int(cursor.lastrowid or 0)
+
+        return await self._run(create)
+
+    async def list_tokens(self, container_id: str | None) -> list[TokenRecord]:
+        def tokens(conn: sqlite3.Connection) -> list[TokenRecord]:
+            rows = conn.execute(
+                "SELECT id, container_id, name, created_at, revoked_at, last_used_at"
+                " FROM api_tokens WHERE ?1 IS NULL OR container_id = ?1"
+                " ORDER BY container_id, name, id",
+                (container_id,),
+            ).fetchall()
+            return [TokenRecord(*row) for row in rows]
+
+        return await self._run(tokens)
+
+    async def find_token(self, token_hash: str) -> TokenRecord | None:
+        def find(conn: sqlite3.Connection) -> TokenRecord | None:
+            row = conn.execute(
+                "SELECT id, container_id, name, created_at, revoked_at, last_used_at"
+                " FROM api_tokens WHERE token_hash = ?",
+                (token_hash,),
+            ).fetchone()
+            return None if row is None else TokenRecord(*row)
+
+        return await self._run(find)
+
+    async def revoke_token(self, container_id: str, name: str, now_ms: int | None = None) -> bool:
+        at = int(time.time() * 1000) if now_ms is None else now_ms
+
+        def revoke(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute(
+                    "UPDATE api_tokens SET revoked_at = ?"
+                    " WHERE container_id = ? AND name = ? AND revoked_at IS NULL",
+                    (at, container_id, name),
+                ).rowcount
+                > 0
+            )
+
+        return await self._run(revoke)
+
+    async def touch_token(self, token_id: int, now_ms: int) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now_ms, token_id)
+            )
+        )
+
+    async def idempotent_get(self, container_id: str, key: str) -> IdempotentAnswer | None:
+        def get(conn: sqlite3.Connection) -> IdempotentAnswer | None:
+            row = conn.execute(
+                "SELECT fingerprint, status, body, created_at FROM idempotency"
+                " WHERE container_id = ? AND key = ?",
+                (container_id, key),
+            ).fetchone()
+            return None if row is None else IdempotentAnswer(*row)
+
+        return await self._run(get)
+
+    async def idempotent_put(
+        self, container_id: str, key: str, fingerprint: str, status: int, body: bytes, now_ms: int
+    ) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "INSERT INTO idempotency (container_id, key, fingerprint, status, body, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (container_id, key) DO UPDATE SET"
+                " fingerprint = excluded.fingerprint, status = excluded.status,"
+                " body = excluded.body, created_at = excluded.created_at",
+                (container_id, key, fingerprint, status, body, now_ms),
+            )
+        )
+
+    async def expire_idempotency(self, before_ms: int) -> int:
+        return await self._delete_in_steps(
+            "DELETE FROM idempotency WHERE (container_id, key) IN ("
+            " SELECT container_id, key FROM idempotency WHERE created_at < ? LIMIT ?)",
+            before_ms,
+        )
+
+    async def _change(
+        self, sql: str, params: list[object], where: str, where_params: list[object], dry_run: bool
+    ) -> int:
+        """Run an operator's UPDATE, or with `dry_run` only count the rows it would touch."""
+        if dry_run:
+            return await self._count(where, where_params)
+
+        def change(conn: sqlite3.Connection) -> int:
+            with _transaction(conn):
+                return conn.execute(sql, params).rowcount
+
+        return await self._run(change)
+
+    async def _count(self, where: str, params: list[object]) -> int:
+        def count(conn: sqlite3.Connection) -> int:
+            return int(
+                conn.execute(f"SELECT COUNT(*) FROM outbox WHERE {where}", params).fetchone()[0]
+            )
+
+        return await self._run(count)
+
+    async def _delete_in_steps(self, sql: str, bound: int) -> int:
+        """Delete in short transactions so that hits queued meanwhile never wait long for
+        the store's one thread and SQLite's one writer."""
+        total = 0
+        while True:
+            deleted = await self._run(lambda c: c.execute(sql, (bound, _DELETE_STEP)).rowcount)
+            total += deleted
+            if deleted < _DELETE_STEP:
+                return total
+
+
+# Rows per INSERT statement: 16 parameters each stays far below SQLite's 32766 limit.
 _INSERT_CHUNK = 500
-_INSERT_ROW = "(?,?,?,?,?,?,?,?,?,?,?,?)"
+_OUTBOX_VALUES = "(" + ",".join("?" * len(OutboxRow._fields)) + ")"
+_OUTBOX_COLUMNS = ",".join(f"column{i}" for i in range(1, len(OutboxRow._fields)))
+# Rows an expiry deletes per transaction.
+_DELETE_STEP = 5000
 
 
-def _insert_rows(conn: sqlite3.Connection, rows: list[OutboxRow], now_ms: int) -> None:
-    """One multi-row INSERT: SQLite runs it in a single step, so this thread hands the
-    GIL back and forth once per commit instead of once per row (per-row handoffs made a
-    5-row commit take over a millisecond while the event loop was busy)."""
-    params: list[object] = []
+def _first_per_key(rows: list[OutboxRow]) -> list[OutboxRow]:
+    """Drop later copies of a fire-once key within one commit: the first copy wins."""
+    if len(rows) < 2:
+        return rows
+    seen: set[tuple[str, str, str]] = set()
+    kept = []
+    for row in rows:
+        key = row.dedup_key
+        if key is not None:
+            ident = (row.container_id, row.tag_id, key)
+            if ident in seen:
+                continue
+            seen.add(ident)
+        kept.append(row)
+    return kept
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[OutboxRow], now_ms: int) -> int:
+    """One multi-row INSERT of the rows whose fire-once key is free or expired; how many.
+
+    A single statement, so SQLite runs it in one step and this thread hands the GIL back
+    and forth once per commit instead of once per row (per-row handoffs made a 5-row
+    commit take over a millisecond while the event loop was busy). The rows are bound as
+    they are: the last field, `held`, becomes the state.
+    """
+    params: list[object] = [now_ms]
     for row in rows:
         params.extend(row)
-        params.append(now_ms)
-        params.append(now_ms)
-    conn.execute(
+    return conn.execute(
         "INSERT INTO outbox (container_id, tag_id, destination, method, url, headers, body,"
-        " event_name, event_id, dedup_key, next_attempt_at, created_at) VALUES "
-        + ",".join([_INSERT_ROW] * len(rows))
-        + " ON CONFLICT (container_id, tag_id, dedup_key) DO NOTHING",
+        " event_name, event_id, dedup_key, platform, event_time_ms, lead_id, value, currency,"
+        f" state, next_attempt_at, created_at) SELECT {_OUTBOX_COLUMNS},"
+        f" CASE WHEN column{len(OutboxRow._fields)} THEN 'held' ELSE 'pending' END, ?1, ?1"
+        " FROM (VALUES "
+        + ",".join([_OUTBOX_VALUES] * len(rows))
+        + ") WHERE column10 IS NULL OR NOT EXISTS (SELECT 1 FROM fire_once AS f"
+        " WHERE f.container_id = column1 AND f.tag_id = column2 AND f.dedup_key = column10"
+        " AND f.expires_at > ?1)",
+        params,
+    ).rowcount
+
+
+def _take_keys(
+    conn: sqlite3.Connection, rows: list[OutboxRow], now_ms: int, expires_at: int
+) -> None:
+    """Take the rows' fire-once keys until `expires_at`; a key still live keeps its expiry
+    (its row was just dropped), an expired one is taken anew. Runs after `_insert_rows`,
+    which must still see the keys as they were."""
+    params: list[object] = []
+    for row in rows:
+        if row.dedup_key is not None:
+            params.extend((row.container_id, row.tag_id, row.dedup_key, expires_at))
+    if not params:
+        return
+    params.append(now_ms)
+    conn.execute(
+        "INSERT INTO fire_once (container_id, tag_id, dedup_key, expires_at) VALUES "
+        + ",".join(["(?,?,?,?)"] * (len(params) // 4))
+        + " ON CONFLICT (container_id, tag_id, dedup_key) DO UPDATE"
+        " SET expires_at = excluded.expires_at WHERE fire_once.expires_at <= ?",
         params,
     )
+
+
+def _states(requested: tuple[str, ...], allowed: tuple[str, ...], action: str) -> tuple[str, ...]:
+    """The states an operation applies to: `allowed`, narrowed by the filter's states."""
+    if not requested:
+        return allowed
+    outside = [state for state in requested if state not in allowed]
+    if outside:
+        raise ValueError(
+            f"{action} applies to rows in state {', '.join(allowed)}; not {', '.join(outside)}"
+        )
+    return tuple(dict.fromkeys(requested))
+
+
+def _narrowing(requested: tuple[str, ...], action: str) -> tuple[str, ...]:
+    """The filter's states for a read over all states: none means no state condition."""
+    return _states(requested, STATES, action) if requested else ()
+
+
+def _where(
+    filter: OutboxFilter, states: tuple[str, ...], prefix: str = ""
+) -> tuple[str, list[object]]:
+    """The filter as a WHERE clause over the outbox (columns qualified with `prefix`) and
+    its parameters; values are always bound, never put into the SQL. No states: any."""
+    clauses = [f"{prefix}state IN ({','.join('?' * len(states))})"] if states else []
+    params: list[object] = list(states)
+    for column in ("container_id", "tag_id", "platform", "event_name", "lead_id"):
+        value = getattr(filter, column)
+        if value is not None:
+            clauses.append(f"{prefix}{column} = ?")
+            params.append(value)
+    if filter.since_ms is not None:
+        clauses.append(f"{prefix}created_at >= ?")
+        params.append(filter.since_ms)
+    if filter.until_ms is not None:
+        clauses.append(f"{prefix}created_at < ?")
+        params.append(filter.until_ms)
+    return " AND ".join(clauses) or "1", params
 
 
 class _transaction:

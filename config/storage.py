@@ -10,16 +10,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-__all__ = ["Delivery", "OutboxItem", "OutboxRow", "StorageError", "Store"]
+__all__ = [
+    "DEFAULT_FIRE_ONCE_TTL_MS",
+    "RESPONSE_LIMIT",
+    "STATES",
+    "Delivery",
+    "HistoryEntry",
+    "IdempotentAnswer",
+    "OutboxFilter",
+    "OutboxItem",
+    "OutboxRow",
+    "StorageError",
+    "Store",
+    "TokenNameTaken",
+    "TokenRecord",
+]
+
+# Row states: `held` rows were stopped by the spike guard and wait for `release_held`.
+STATES = ("pending", "inflight", "sent", "failed", "dead", "held")
+# How much of a platform's answer a row and its history keep.
+RESPONSE_LIMIT = 500
+# The fire-once TTL when a caller does not pass one (the `fire_once_ttl_hours` default).
+DEFAULT_FIRE_ONCE_TTL_MS = 72 * 3_600_000
 
 
 class StorageError(Exception):
     """The store cannot be opened, migrated or used."""
 
 
+class TokenNameTaken(StorageError):
+    """A container already has a live (not revoked) token with that name."""
+
+
 class OutboxRow(NamedTuple):
     """A request a tag queued, before it has an id (a tuple: cheap to build per hit and
-    bound straight into the INSERT)."""
+    bound straight into the INSERT, so the field order is the column order)."""
 
     container_id: str
     tag_id: str
@@ -31,27 +56,41 @@ class OutboxRow(NamedTuple):
     event_name: str
     event_id: str
     dedup_key: str | None
+    platform: str
+    event_time_ms: int
+    lead_id: str | None
+    value: float | None
+    currency: str | None
+    held: bool
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """A claimed outbox row, ready to send."""
+    """A claimed outbox row, ready to send (platform and event time let the sender batch
+    per destination and dead-letter events older than a platform accepts)."""
 
     id: int
+    container_id: str
     tag_id: str
+    platform: str
     destination: str
     method: str
     url: str
     headers: bytes
     body: bytes
     attempts: int
+    event_time_ms: int
+    created_at: int
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """The outcome of one send attempt.
 
-    `state` is `sent`, `failed` (retry at `next_attempt_at`) or `dead` (given up).
+    `state` is `sent`, `failed` (retry at `next_attempt_at`) or `dead` (given up);
+    `response` is the platform's answer, at most `RESPONSE_LIMIT` characters. A request
+    sent as part of a batch of several rows has one Delivery per row, each with the
+    batch's size and duration.
     """
 
     id: int
@@ -60,6 +99,73 @@ class Delivery:
     response: str
     next_attempt_at: int
     at: int
+    duration_ms: int = 0
+    batch_size: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxFilter:
+    """Which outbox rows an operator means; every field left None (or empty) matches all.
+
+    `since_ms` (inclusive) and `until_ms` (exclusive) bound the row's `created_at`.
+    """
+
+    container_id: str | None = None
+    tag_id: str | None = None
+    platform: str | None = None
+    event_name: str | None = None
+    lead_id: str | None = None
+    states: tuple[str, ...] = ()
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One send attempt of a row, or the row itself (attempt 0, outcome = its state) while
+    it has never been attempted. `state` is the row's current state."""
+
+    outbox_id: int
+    container_id: str
+    tag_id: str
+    platform: str
+    destination: str
+    event_name: str
+    event_id: str
+    lead_id: str | None
+    value: float | None
+    currency: str | None
+    state: str
+    attempt: int
+    at_ms: int
+    status: int | None
+    outcome: str
+    response: str
+    created_at: int
+    duration_ms: int = 0
+    batch_size: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A Fire API token as stored: never the token itself, only its hash."""
+
+    id: int
+    container_id: str
+    name: str
+    created_at: int
+    revoked_at: int | None
+    last_used_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentAnswer:
+    """What the Fire API answered to the first request with an Idempotency-Key."""
+
+    fingerprint: str
+    status: int
+    body: bytes
+    created_at: int
 
 
 class Store(Protocol):
@@ -73,18 +179,85 @@ class Store(Protocol):
 
     async def schema_version(self) -> int: ...
 
-    async def enqueue(self, rows: list[OutboxRow], now_ms: int) -> int:
-        """Commit rows in one transaction; how many were new (a row whose fire-once key
-        already exists is dropped)."""
+    async def enqueue(
+        self, rows: list[OutboxRow], now_ms: int, fire_once_ttl_ms: int = DEFAULT_FIRE_ONCE_TTL_MS
+    ) -> int:
+        """Commit rows in one transaction; how many were new.
+
+        A row whose (container, tag, dedup_key) key is taken and unexpired is dropped,
+        also a second copy in the same call; the others take their key until
+        `now_ms + fire_once_ttl_ms` (an expired key is taken again). A row without a key
+        always goes in; a `held` row goes in as `held`.
+        """
 
     async def claim(self, limit: int, now_ms: int) -> list[OutboxItem]:
-        """Mark up to `limit` due pending/failed rows inflight and return them."""
+        """Mark up to `limit` due pending/failed rows inflight and return them, earliest
+        due first (held rows are never claimed)."""
 
     async def record(self, deliveries: list[Delivery]) -> None:
-        """Store send outcomes."""
+        """Store send outcomes on the rows and append each to the firing history, in one
+        transaction (a crash never leaves an outcome without its history)."""
+
+    async def defer(self, ids: list[int], next_attempt_at: int) -> None:
+        """Return claimed (inflight) rows to pending, due at `next_attempt_at`; attempts and
+        history unchanged (the sender held them back: nothing was sent, e.g. while the
+        destination's circuit is open)."""
 
     async def release_inflight(self) -> int:
         """Return rows left inflight by a stopped node to pending; how many."""
 
     async def outbox_counts(self) -> dict[str, int]:
         """Rows per state."""
+
+    async def outbox_status(self, filter: OutboxFilter) -> list[tuple[str, str, str, int]]:
+        """(container_id, tag_id, state, rows) for the matching rows, sorted."""
+
+    async def replay(self, filter: OutboxFilter, now_ms: int, dry_run: bool) -> int:
+        """Make matching dead and failed rows pending again, attempts 0, due now; how many
+        (`dry_run`: only count). `filter.states` narrows to dead or failed."""
+
+    async def release_held(self, filter: OutboxFilter, now_ms: int, dry_run: bool) -> int:
+        """Make matching held rows pending, due now; how many (`dry_run`: only count)."""
+
+    async def purge(self, filter: OutboxFilter, dry_run: bool) -> int:
+        """Delete matching sent and dead rows with their history; how many rows
+        (`dry_run`: only count). `filter.states` narrows to sent or dead. Fire-once keys
+        live on until they expire, so purging never lets a repeat through."""
+
+    async def history(self, filter: OutboxFilter, limit: int, offset: int) -> list[HistoryEntry]:
+        """The firing history of the matching rows: one entry per attempt, plus one for
+        each row never attempted; newest row first, its latest attempt first."""
+
+    async def expire_fire_once(self, now_ms: int) -> int:
+        """Forget fire-once keys expired at `now_ms`; how many (bounds the key store)."""
+
+    async def create_token(self, container_id: str, name: str, token_hash: str, now_ms: int) -> int:
+        """Store a Fire API token's hash (the store never sees the token); its id.
+
+        Raises `TokenNameTaken` when the container has a live token with that name.
+        """
+
+    async def list_tokens(self, container_id: str | None) -> list[TokenRecord]:
+        """Tokens of one container (None: all), revoked ones included."""
+
+    async def find_token(self, token_hash: str) -> TokenRecord | None:
+        """The token with this hash, also when revoked (the caller refuses a token whose
+        `revoked_at` is set, and can say why); None when unknown."""
+
+    async def revoke_token(self, container_id: str, name: str, now_ms: int | None = None) -> bool:
+        """Revoke a container's live token by name; False when there is none."""
+
+    async def touch_token(self, token_id: int, now_ms: int) -> None:
+        """Remember when a token was last used."""
+
+    async def idempotent_get(self, container_id: str, key: str) -> IdempotentAnswer | None:
+        """The stored answer for an Idempotency-Key, whatever its age (the caller
+        compares `created_at` with its TTL)."""
+
+    async def idempotent_put(
+        self, container_id: str, key: str, fingerprint: str, status: int, body: bytes, now_ms: int
+    ) -> None:
+        """Store (or replace an expired) answer for an Idempotency-Key."""
+
+    async def expire_idempotency(self, before_ms: int) -> int:
+        """Forget answers created before `before_ms`; how many."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -15,18 +16,19 @@ from starlette.routing import BaseRoute, Route
 
 from config.settings import Settings
 from config.storage import StorageError, Store
+from container.admin_api import AdminEndpoint
 from container.collect import CollectEndpoint
 from container.delivery.outbox import OutboxWriter
 from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
+from container.fire_api import FireEndpoint
+from container.guards import Guards
 from container.loader import LoaderFiles, loader_scripts
 from container.pipeline import CompiledContainer
 
-__all__ = ["SHUTDOWN_GRACE_S", "DataPlane", "create_app"]
+__all__ = ["DataPlane", "create_app"]
 
 log = logging.getLogger("tagwire.app")
-
-SHUTDOWN_GRACE_S = 5.0
 
 
 class DataPlane:
@@ -68,9 +70,19 @@ def create_app(
         timeout=settings.send_timeout,
         max_attempts=settings.max_attempts,
         routes=PlatformRoutes.from_settings(settings),
+        batch_flush_ms=settings.batch_flush_ms,
     )
-    writer = OutboxWriter(store, on_commit=sender.wake)
-    collect = CollectEndpoint(containers, writer, settings.trusted_proxies, settings.cookie_domain)
+    writer = OutboxWriter(
+        store, on_commit=sender.wake, fire_once_ttl_ms=settings.fire_once_ttl_hours * 3_600_000
+    )
+    guards = Guards.from_settings(
+        settings,
+        {cid: c.currency_default for cid, c in containers.items() if c.currency_default},
+        int(time.time() * 1000),
+    )
+    collect = CollectEndpoint(
+        containers, writer, settings.trusted_proxies, settings.cookie_domain, guards=guards
+    )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -106,13 +118,19 @@ def create_app(
             yield
         finally:
             await writer.stop()
-            await sender.stop(SHUTDOWN_GRACE_S)
+            await sender.stop(settings.shutdown_grace_s)
             await store.close()
             log.info("tagwire stopped")
 
+    fire = FireEndpoint(
+        containers, writer, store, settings.idempotency_ttl_hours, value_guard=guards.value
+    )
+    admin = AdminEndpoint(store)
     loader = LoaderFiles(containers, loader_scripts(settings))
     routes: list[BaseRoute] = [
         Route("/collect", collect, methods=["POST", "OPTIONS"]),
+        *fire.routes(),
+        *admin.routes(),
         *loader.routes(),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -1,4 +1,5 @@
-"""The `tagwire` command line: serve, migrate, validate, template test|run."""
+"""The `tagwire` command line: serve, migrate, validate, template test|run, fake-platforms,
+outbox, history, tokens (the last three in `cli_ops` and `cli_tokens`)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ from config.settings import Settings, SettingsError, load_settings
 from config.sqlite_store import SQLiteStore
 from config.storage import StorageError
 from container.app import create_app
+from container.cli_common import CommandError, UsageError
+from container.cli_common import out as _out
+from container.cli_ops import add_history_command, add_outbox_commands
+from container.cli_tokens import add_tokens_commands
 from container.demo import DemoReceiver, demo_document, demo_routes, demo_secrets
 from container.fake_platforms import FakePlatforms, base_urls, pixel_script_urls
 from container.fake_platforms import serve as serve_fake_platforms
@@ -41,19 +46,6 @@ from tags.runtime import TagResult, TemplateRuntime
 from tags.testing import result_document, run_once, run_tests
 
 __all__ = ["main"]
-
-
-class CommandError(Exception):
-    """A command cannot go on; the message says why and what to do."""
-
-
-class UsageError(CommandError):
-    """The command line itself is wrong (exit status 2)."""
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 def _compile(
@@ -385,6 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     fakes.add_argument("--port", dest="fake_port", default=8100, type=_port, metavar="PORT",
                        help="port, 0 for a free one (default: 8100)")  # fmt: skip
     fakes.set_defaults(run=_fake_platforms)
+
+    add_outbox_commands(commands)
+    add_history_command(commands)
+    add_tokens_commands(commands)
     return parser
 
 

@@ -2,7 +2,10 @@
 
 Validates each hit, adds the request facts the browser cannot be trusted for, runs the
 container's pipeline and answers only after the queued requests are committed. Bad input
-gets a 4xx naming the field; good hits in a batch are kept when others are bad.
+gets a 4xx naming the field; good hits in a batch are kept when others are bad. The guards
+(container/guards) stand in between: bots are dropped quietly with a 204, a client over a
+rate limit gets a 429, an impossible value stops the hit's tags, and a volume spike holds
+its rows for an operator.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,9 +22,12 @@ import orjson
 from config.storage import StorageError
 from container.client_ip import Network, client_ip, is_trusted
 from container.delivery.outbox import OutboxWriter
+from container.guards import Guards
+from container.guards.bot import hit_reason, is_loopback
+from container.guards.rates import IP_LIMIT
 from container.hit import MAX_BODY_BYTES, BodyError, parse_body, validate_hit
 from container.ids import random_hex, random_urlsafe
-from container.metrics import HITS, PII_REMOVED
+from container.metrics import GUARD_BLOCKS, GUARD_HELD, HITS, PII_REMOVED
 from container.pipeline import CompiledContainer, PipelineResult
 from variables.consent import storage_granted
 from variables.hit import Hit
@@ -52,6 +58,10 @@ class _Answer(Exception):
     def __init__(self, status: int, field: str, reason: str) -> None:
         self.status = status
         self.body = {"errors": [{"field": field, "reason": reason}]}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _container_id(query: bytes) -> str | None:
@@ -88,9 +98,16 @@ class CollectEndpoint:
         writer: OutboxWriter,
         trusted_proxies: Sequence[Network],
         cookie_domain: str,
+        *,
+        guards: Guards | None = None,
+        clock: Callable[[], int] = _now_ms,
     ) -> None:
+        """`guards` None runs no guard; `clock` gives the time in epoch milliseconds."""
         self.containers = containers
         self._writer = writer
+        self._guards = guards
+        self._clock = clock
+        self._warned_untrusted_proxy = False
         self._trusted = tuple(trusted_proxies)
         self._cookie_suffix = f"; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"
         self._cookie_domain = cookie_domain
@@ -178,7 +195,7 @@ class CollectEndpoint:
         candidates: list[Any],
         out: Headers,
     ) -> tuple[int, dict[str, Any] | None]:
-        now_ms = int(time.time() * 1000)
+        now_ms = self._clock()
         peer = _peer(scope)
         ip = client_ip(peer, headers.get(b"x-forwarded-for"), self._trusted)
         user_agent = headers.get(b"user-agent", "")[:512]
@@ -187,10 +204,20 @@ class CollectEndpoint:
         cookies = _cookies(headers.get(b"cookie"))
         cookie = cookies.get(COOKIE_NAME)
         client_id = cookie if cookie and _CLIENT_ID.fullmatch(cookie) else None
+        guards = self._guards
+        bot_signals = False
+        if guards is not None and not self._exempt(ip, peer, headers):
+            blocked = self._request_blocked(
+                guards, container.id, ip, user_agent, client_id, len(candidates), now_ms, out
+            )
+            if blocked:
+                return 204, None
+            bot_signals = guards.bots is not None
         set_cookie = False
         cookies_to_set: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         accepted: list[int] = []
+        stopped = 0  # accepted by the answer, stopped by a guard before any tag ran
         result = PipelineResult()
         pixels: list[dict[str, Any]] = []
         for index, wire in enumerate(candidates):
@@ -199,10 +226,25 @@ class CollectEndpoint:
                 errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
                 continue
             accepted.append(index)
+            if bot_signals:
+                reason = hit_reason(wire, now_ms)
+                if reason is not None:
+                    GUARD_BLOCKS.labels(container.id, "bot", reason).inc()
+                    stopped += 1
+                    continue
             for field, count in scrub_hit(wire, container.pii_policy).items():
                 PII_REMOVED.labels(field if field.startswith("page.") else field.split(".")[0]).inc(
                     count
                 )
+            hold = False
+            if guards is not None:
+                hold = guards.spikes.observe(container.id, wire["event"], now_ms)
+                data = wire.get("data")
+                if data and guards.value.judge(
+                    container.id, wire["event_id"], data.get("value"), data.get("currency")
+                ):
+                    stopped += 1
+                    continue
             hit_client_id = None
             consent = wire.get("consent")
             if storage_granted(consent):
@@ -226,8 +268,13 @@ class CollectEndpoint:
                 cookies=cookies,
                 headers=scope["headers"],
             )
-            before, before_cookies = len(result.pixels), len(result.cookies)
+            before, before_cookies, before_rows = (
+                len(result.pixels), len(result.cookies), len(result.rows)
+            )  # fmt: skip
             container.run(hit, result)
+            if hold:
+                _hold(result, before_rows, container.id)
+                continue  # a held hit's browser commands and cookies are withheld too
             pixels.extend({"index": index, **p} for p in result.pixels[before:])
             # Template cookies are ad cookies: only from a hit that grants ad_storage and
             # does not opt out of sharing with GPC.
@@ -248,7 +295,8 @@ class CollectEndpoint:
             HITS.labels(container.id, "rejected").inc(len(candidates) - len(accepted))
         if not accepted:
             return 400, {"errors": errors}
-        HITS.labels(container.id, "accepted").inc(len(accepted))
+        if len(accepted) > stopped:
+            HITS.labels(container.id, "accepted").inc(len(accepted) - stopped)
         if result.rows:
             try:
                 await self._writer.enqueue(result.rows)
@@ -268,6 +316,52 @@ class CollectEndpoint:
             return 207, body
         return (200, {"pixels": pixels}) if pixels else (204, None)
 
+    def _exempt(self, ip: str, peer: str, headers: dict[bytes, str]) -> bool:
+        """Loopback clients skip the bot filter and the rate limits: local tools, tests
+        and the demo's headless browser. A proxy on this machine must be a trusted proxy,
+        or every visitor would look local; that is warned about once."""
+        if not is_loopback(ip):
+            return False
+        if ip == peer and b"x-forwarded-for" in headers and not self._warned_untrusted_proxy:
+            self._warned_untrusted_proxy = True
+            log.warning(
+                "a loopback peer sends X-Forwarded-For but is not in TAGWIRE_TRUSTED_PROXIES:"
+                " its hits skip the bot filter and rate limits",
+                extra={"fields": {"peer": peer}},
+            )
+        return True
+
+    def _request_blocked(
+        self,
+        guards: Guards,
+        container_id: str,
+        ip: str,
+        user_agent: str,
+        client_id: str | None,
+        hits: int,
+        now_ms: int,
+        out: Headers,
+    ) -> bool:
+        """The request-wide guards: True for a bot (answered 204, so it learns nothing);
+        a client over a rate limit gets a 429 naming the limit, with Retry-After."""
+        if guards.bots is not None:
+            reason = guards.bots.user_agent_reason(user_agent)
+            if reason is not None:
+                GUARD_BLOCKS.labels(container_id, "bot", reason).inc(hits)
+                return True
+        verdict = guards.rates.check(ip, client_id, hits, now_ms)
+        if verdict is None:
+            return False
+        GUARD_BLOCKS.labels(container_id, "rate", verdict.reason).inc(hits)
+        out.append((b"retry-after", str(verdict.retry_after_s).encode()))
+        who = "IP address" if verdict.reason == IP_LIMIT else "client id (tw_id)"
+        raise _Answer(
+            429,
+            verdict.setting,
+            f"more than {verdict.per_minute} hits per minute from this {who}; "
+            f"retry after {verdict.retry_after_s} s",
+        )
+
     def _template_cookies(self, cookies: list[dict[str, Any]], secure: str, out: Headers) -> None:
         """Cookies templates asked for (pixel ids such as _fbp), set only with ad_storage
         consent; a malformed one is dropped with a warning, never sent half-formed."""
@@ -281,6 +375,14 @@ class CollectEndpoint:
             if self._cookie_domain:
                 header += f"; Domain={self._cookie_domain}"
             out.append((b"set-cookie", header.encode("latin-1")))
+
+
+def _hold(result: PipelineResult, start: int, container_id: str) -> None:
+    """Store the rows from `start` on as held: the spike guard stopped them."""
+    rows = result.rows
+    if len(rows) > start:
+        rows[start:] = [row._replace(held=True) for row in rows[start:]]
+        GUARD_HELD.labels(container_id).inc(len(rows) - start)
 
 
 def _peer(scope: dict[str, Any]) -> str:

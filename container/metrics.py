@@ -1,13 +1,22 @@
 """Prometheus counters for the data plane, served at `/metrics`.
 
-Labels are bounded by configuration (containers, tags, error kinds), never by visitors.
+Labels are bounded by configuration (containers, tags, error kinds, guard reasons), never
+by visitors.
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter
 
-__all__ = ["HITS", "PII_REMOVED", "TAG_OUTCOMES"]
+__all__ = [
+    "GUARD_BLOCKS",
+    "GUARD_FLAGGED",
+    "GUARD_HELD",
+    "GUARD_SPIKES",
+    "HITS",
+    "PII_REMOVED",
+    "TAG_OUTCOMES",
+]
 
 HITS = Counter("tagwire_hits", "Hits received on /collect, by outcome.", ["container", "outcome"])
 TAG_OUTCOMES = Counter(
@@ -17,4 +26,24 @@ TAG_OUTCOMES = Counter(
 )
 PII_REMOVED = Counter(
     "tagwire_pii_removed", "Plaintext personal data removed from hits, by field.", ["field"]
+)
+GUARD_BLOCKS = Counter(
+    "tagwire_guard_blocks",
+    "Hits a guard stopped before any tag fired, by guard (bot, rate, value) and reason.",
+    ["container", "guard", "reason"],
+)
+GUARD_FLAGGED = Counter(
+    "tagwire_guard_flagged",
+    "Hits a guard let through but flagged (value_policy=flag), by guard and reason.",
+    ["container", "guard", "reason"],
+)
+GUARD_HELD = Counter(
+    "tagwire_guard_held_rows",
+    "Outbox rows the spike guard stored as held, waiting for an operator to release them.",
+    ["container"],
+)
+GUARD_SPIKES = Counter(
+    "tagwire_guard_spikes",
+    "Volume spike episodes: an event's hits per minute over spike_multiple x its baseline.",
+    ["container"],
 )

@@ -43,6 +43,7 @@ class CompiledTag:
     blocking: tuple[str, ...]
     consent: ConsentRequirement
     fire_once: str
+    platform: str
 
     def dedup_key(self, hit: Hit) -> str | None:
         """The fire-once key (None: no dedup); a hit without the scoped id falls back to
@@ -63,6 +64,20 @@ class PipelineResult:
     rows: list[OutboxRow] = field(default_factory=list)
     pixels: list[dict[str, Any]] = field(default_factory=list)
     cookies: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _row_facts(hit: Hit) -> tuple[str | None, float | None, str | None]:
+    """The hit's lead id, value and currency, kept on its outbox rows for the history
+    filters and the value guard."""
+    data = hit.section("data")
+    lead = data.get("lead_id")
+    value = data.get("value")
+    currency = data.get("currency")
+    return (
+        None if lead is None or lead == "" else str(lead),
+        float(value) if type(value) is int or type(value) is float else None,
+        currency if type(currency) is str else None,
+    )
 
 
 def _last_scan(request: dict[str, Any]) -> None:
@@ -125,6 +140,10 @@ class CompiledContainer:
     triggers: Mapping[str, Trigger]
     tags: tuple[CompiledTag, ...]
     runtime: TemplateRuntime
+    # ISO 3166-1 alpha-2: how the Fire API reads national phone numbers
+    default_country: str | None = None
+    # ISO 4217: the value guard refuses conversions in another currency
+    currency_default: str | None = None
 
     @classmethod
     def compile(cls, doc: dict[str, Any], runtime: TemplateRuntime) -> CompiledContainer:
@@ -158,6 +177,7 @@ class CompiledContainer:
                         consent.get("vendor_id"),
                     ),
                     fire_once=tag["fire_once"],
+                    platform=tag["template"],
                 )
             )
         container = doc["container"]
@@ -171,12 +191,15 @@ class CompiledContainer:
             triggers,
             tuple(tags),
             runtime,
+            container.get("default_country"),
+            container.get("currency_default"),
         )
 
     def run(self, hit: Hit, result: PipelineResult) -> None:
         """Run every tag that fires for the hit, adding what they produce to `result`."""
         state = _HitRun(self, hit)
         context = None
+        facts = None
         for tag in self.tags:
             if not state.tag_fires(tag):
                 continue
@@ -209,6 +232,8 @@ class CompiledContainer:
             key = tag.dedup_key(hit)
             for index, request in enumerate(outcome.requests):
                 _last_scan(request)
+                if facts is None:
+                    facts = _row_facts(hit)
                 result.rows.append(
                     OutboxRow(
                         container_id=self.id,
@@ -221,6 +246,12 @@ class CompiledContainer:
                         event_name=hit.event,
                         event_id=hit.event_id,
                         dedup_key=key if key is None or index == 0 else f"{key}#{index}",
+                        platform=tag.platform,
+                        event_time_ms=hit.event_time_ms,
+                        lead_id=facts[0],
+                        value=facts[1],
+                        currency=facts[2],
+                        held=False,
                     )
                 )
             result.pixels.extend(outcome.pixels)

@@ -63,6 +63,7 @@ def run_once(
         cookies=dict(cookies or {}),
         headers=[],
         action_source=facts["action_source"],
+        test_event_code=facts.get("test_event_code"),
     )
     try:
         bound = runtime.bind("template-test/tag", package, params)

@@ -64,6 +64,9 @@ class Hit:
     # `/collect` hits are `website`; offline conversions (phone_call, chat,
     # system_generated, physical_store) come from the Fire API.
     action_source: str = "website"
+    # A platform test-events code from the Fire API: templates send the event to the
+    # platform's test view (or validation mode) instead of live reporting.
+    test_event_code: str | None = None
 
     def section(self, name: str) -> dict[str, Any]:
         """A sub-object of the wire hit (`page`, `data`, `user`…), empty when absent."""

@@ -11,15 +11,21 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from config.storage import OutboxRow, Store
+from config.storage import DEFAULT_FIRE_ONCE_TTL_MS, OutboxRow, Store
 
 __all__ = ["OutboxWriter"]
 
 
 class OutboxWriter:
-    def __init__(self, store: Store, on_commit: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        on_commit: Callable[[], None],
+        fire_once_ttl_ms: int = DEFAULT_FIRE_ONCE_TTL_MS,
+    ) -> None:
         self._store = store
         self._on_commit = on_commit
+        self._fire_once_ttl_ms = fire_once_ttl_ms
         self._waiting: list[tuple[list[OutboxRow], asyncio.Future[None]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -57,7 +63,7 @@ class OutboxWriter:
         batch, self._waiting = self._waiting, []
         rows = [row for chunk, _ in batch for row in chunk]
         try:
-            await self._store.enqueue(rows, int(time.time() * 1000))
+            await self._store.enqueue(rows, int(time.time() * 1000), self._fire_once_ttl_ms)
         except Exception as exc:
             for _, future in batch:
                 if not future.done():

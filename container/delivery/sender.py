@@ -1,9 +1,12 @@
-"""The sender: claims due outbox rows and delivers them with one pooled HTTP client.
+"""The sender: claims due outbox rows, batches them per platform and delivers them.
 
-Outcomes: 2xx is sent; 408, 429, 5xx and transport errors are retried with exponential
-backoff and jitter (honouring `Retry-After`); any other 4xx is dead, kept with the
-platform's answer. A row that exhausts its attempts is dead too. Platforms that report
-failures in a 2xx body, or throttling in a 4xx, are read by `platform_answers`.
+Each claimed row goes through: max age (an event older than its platform accepts is dead
+before anything is sent) → its platform's batch group (`grouping`), flushed when full or
+after `batch_flush_ms` → its destination's concurrency limit, circuit breaker and rate
+limit → one request per batch → the platform's verdict per row (`batching`) → sent, failed
+with backoff, dead, or split: a batch refused as a whole is sent again in halves until the
+row at fault is alone, then that row is dead with the platform's reason. Outcomes are
+written in group commits (`outcomes`).
 """
 
 from __future__ import annotations
@@ -13,55 +16,31 @@ import contextlib
 import logging
 import random
 import time
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
-import orjson
 
 from config.storage import Delivery, OutboxItem, StorageError, Store
-from container.delivery.platform_answers import read_answer
+from container.delivery import metrics
+from container.delivery.batching import POLICIES, Answer, Entry, HttpPolicy, Request, Verdict
+from container.delivery.breaker import Admission, BreakerSettings
+from container.delivery.clock import SYSTEM_CLOCK, Clock
+from container.delivery.destination import DESTINATION_LIMITS, DestinationLimits, Destinations
+from container.delivery.grouping import Batch, Batcher
+from container.delivery.outcomes import OutcomeWriter
 from container.delivery.routes import PlatformRoutes
+from container.delivery.settle import settle
 
-__all__ = ["Sender", "classify"]
+__all__ = ["CLAIM_LIMIT", "MAX_AGE_MARGIN_MS", "MAX_HELD", "Sender"]
 
 log = logging.getLogger("tagwire.delivery")
 
-RESPONSE_LIMIT = 500
-BASE_BACKOFF_S = 2.0
-MAX_BACKOFF_S = 900.0
+CLAIM_LIMIT = 1000  # rows per claim: enough for a full batch of most platforms
+MAX_HELD = 10_000  # claimed rows not settled yet; the sender stops claiming above this
 POLL_S = 1.0
-
-
-def _retry_after_s(value: str | None, now: float) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError):
-        return None
-
-
-def classify(
-    item: OutboxItem, status: int | None, body: str, retry_after: str | None, max_attempts: int
-) -> Delivery:
-    """Decide what a response (or transport failure, `status=None`) means for the row."""
-    now = time.time()
-    now_ms = int(now * 1000)
-    verdict, reason = read_answer(item.url, status, body)
-    response = (f"{reason} | {body}" if reason else body)[:RESPONSE_LIMIT]
-    if verdict == "sent":
-        return Delivery(item.id, "sent", status, response, now_ms, now_ms)
-    attempts = item.attempts + 1
-    if verdict == "dead" or attempts >= max_attempts:
-        return Delivery(item.id, "dead", status, response, now_ms, now_ms)
-    delay = min(MAX_BACKOFF_S, BASE_BACKOFF_S * 2 ** (attempts - 1))
-    delay = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not security
-    hinted = _retry_after_s(retry_after, now)
-    if hinted is not None:
-        delay = max(delay, min(hinted, MAX_BACKOFF_S))
-    return Delivery(item.id, "failed", status, response, now_ms + int(delay * 1000), now_ms)
+# An event this close to its platform's max age would arrive too old: dead-letter it too.
+MAX_AGE_MARGIN_MS = 60_000
+DAY_MS = 86_400_000
 
 
 class Sender:
@@ -73,21 +52,37 @@ class Sender:
         timeout: float,
         max_attempts: int,
         routes: PlatformRoutes | None = None,
+        batch_flush_ms: int = 200,
+        policies: Callable[[str], HttpPolicy] = POLICIES,
+        limits: Mapping[str, DestinationLimits] = DESTINATION_LIMITS,
+        breaker: BreakerSettings = BreakerSettings(),  # noqa: B008 - frozen, shared safely
+        clock: Clock = SYSTEM_CLOCK,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._store = store
         self._routes = routes or PlatformRoutes({})
-        self._concurrency = concurrency
         self._max_attempts = max_attempts
+        self._policies = policies
+        self._clock = clock
         self._client = httpx.AsyncClient(
             timeout=timeout,
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             follow_redirects=False,
+            transport=transport,
         )
+        self._slots = asyncio.Semaphore(concurrency)
+        self._destinations = Destinations(concurrency, limits, breaker, clock)
+        self._batcher = Batcher(batch_flush_ms)
+        self._writer = OutcomeWriter(store)
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+        self._held = 0  # claimed rows without an outcome yet
+        self._blocked = False  # stopped claiming at MAX_HELD
         self._stopping = False
 
     def start(self) -> None:
+        self._writer.start()
         self._task = asyncio.create_task(self._run(), name="tagwire-sender")
 
     def wake(self) -> None:
@@ -95,24 +90,39 @@ class Sender:
         self._wakeup.set()
 
     async def stop(self, grace: float) -> None:
-        """Stop claiming; give sends in flight `grace` seconds. Unfinished rows stay
-        inflight and are released to pending at the next start."""
+        """Stop claiming; give the requests in flight `grace` seconds and record their
+        outcomes. Rows not sent by then (still grouped, waiting for a slot, or cancelled)
+        stay inflight and the next start releases them to pending."""
+        deadline = asyncio.get_running_loop().time() + grace
         self._stopping = True
         self._wakeup.set()
         if self._task is not None:
-            done, _ = await asyncio.wait({self._task}, timeout=grace)
-            if not done:
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
+            await self._task
+            self._task = None
+        if self._sends:
+            left = max(0.0, deadline - asyncio.get_running_loop().time())
+            _, pending = await asyncio.wait(set(self._sends), timeout=left)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._writer.stop()
         await self._client.aclose()
+        if self._held:
+            log.info(
+                "sender stopped; unsent rows stay inflight until the next start",
+                extra={"fields": {"rows": self._held}},
+            )
 
     async def _run(self) -> None:
         while not self._stopping:
+            self._wakeup.clear()
+            wait = POLL_S
             try:
-                items = await self._store.claim(self._concurrency * 4, int(time.time() * 1000))
-                if items:
-                    await self._send_all(items)
+                more = await self._claim()
+                self._dispatch(self._batcher.due(self._clock.now_ms()))
+                if more:
                     continue
+                wait = self._next_flush_s()
             except StorageError:
                 # The store is busy or gone: keep the sender alive and try again; the rows
                 # stay pending or inflight and nothing is lost.
@@ -120,56 +130,215 @@ class Sender:
             except Exception:
                 # A bug must not silently end delivery for the whole node.
                 log.exception("sender error; retrying in a second")
-            self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), POLL_S)
+                await asyncio.wait_for(self._wakeup.wait(), wait)
 
-    async def _send_all(self, items: list[OutboxItem]) -> None:
-        limit = asyncio.Semaphore(self._concurrency)
+    async def _claim(self) -> bool:
+        """Claim and group due rows; True when there may be more due right now."""
+        room = MAX_HELD - self._held
+        self._blocked = room <= 0
+        if self._blocked:
+            return False
+        limit = min(CLAIM_LIMIT, room)
+        items = await self._store.claim(limit, self._clock.now_ms())
+        if self._stopping:
+            return False  # claimed too late to send: the next start releases them
+        self._admit(items)
+        return len(items) == limit
 
-        async def send(item: OutboxItem) -> Delivery:
-            async with limit:
-                return await self._send(item)
+    def _next_flush_s(self) -> float:
+        due = self._batcher.next_due_ms()
+        if due is None:
+            return POLL_S
+        return min(POLL_S, max(0.0, (due - self._clock.now_ms()) / 1000))
 
-        tasks = [asyncio.create_task(send(item)) for item in items]
+    def _admit(self, items: list[OutboxItem]) -> None:
+        now_ms = self._clock.now_ms()
+        expired = []
+        for item in items:
+            policy = self._policies(item.url)
+            limit = policy.max_age_ms
+            if limit is not None and item.event_time_ms < now_ms - limit + MAX_AGE_MARGIN_MS:
+                expired.append(_expired(policy, item, limit, now_ms))
+                continue
+            self._held += 1
+            self._dispatch(self._batcher.add(policy, _entry(policy, item)))
+        self._writer.add(expired)
+
+    def _dispatch(self, batches: list[Batch]) -> None:
+        for batch in batches:
+            task = asyncio.create_task(self._deliver(batch.policy, batch.entries))
+            self._sends.add(task)
+            task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sends.discard(task)
+        if self._blocked and self._held < MAX_HELD:
+            self._wakeup.set()
+
+    async def _deliver(self, policy: HttpPolicy, entries: list[Entry]) -> None:
+        """Send a batch; rows refused with it go again, in halves when all of them were."""
         try:
-            await asyncio.gather(*tasks)
-        finally:
-            # Also when stopping cancels the batch: what was delivered is recorded, so it is
-            # not sent again after a restart.
-            done = [t.result() for t in tasks if t.done() and not t.cancelled()]
-            for task in tasks:
-                task.cancel()
-            if done:
-                await asyncio.shield(self._record(done))
-
-    async def _record(self, deliveries: list[Delivery]) -> None:
-        await self._store.record(deliveries)
-        for d in deliveries:
-            log.info(
-                "delivery",
-                extra={"fields": {"outbox_id": d.id, "state": d.state, "status": d.status}},
+            again = await self._attempt(policy, entries)
+        except Exception:  # a bug must not end delivery; the next start releases the rows
+            log.exception(
+                "delivery failed; its rows stay inflight until the next start",
+                extra={"fields": {"platform": policy.name, "rows": len(entries)}},
             )
+            self._held -= len(entries)
+            return
+        if not again:
+            return
+        if len(again) < len(entries):
+            parts = [again]
+        else:
+            middle = len(again) // 2
+            parts = [again[:middle], again[middle:]]
+        await asyncio.gather(*(self._deliver(policy, part) for part in parts))
 
-    async def _send(self, item: OutboxItem) -> Delivery:
+    async def _attempt(self, policy: HttpPolicy, entries: list[Entry]) -> list[Entry]:
+        destination = self._destinations[entries[0].item.destination]
+        async with destination.slots:
+            admission = await destination.breaker.admit()
+            if admission is Admission.DENIED:
+                await self._defer(policy, entries, destination.breaker.reopen_at)
+                return []
+            sent = None
+            try:
+                await destination.pace()
+                async with self._slots:
+                    if not self._stopping:
+                        sent = await self._send(policy.merge(entries))
+            finally:
+                if sent is None and admission is Admission.PROBE:
+                    destination.breaker.abandoned()
+            if sent is None:
+                return []  # stopping: not sent, released at the next start
+            answer, duration_ms, fatal = sent
+            if fatal is not None:
+                if admission is Admission.PROBE:  # says nothing about the destination
+                    destination.breaker.abandoned()
+            elif answer.status is None or answer.status >= 500:
+                destination.breaker.failed()
+            else:
+                destination.breaker.succeeded()
+        verdicts = (
+            [Verdict("dead", fatal)] * len(entries) if fatal else _read(policy, answer, entries)
+        )
+        settled = settle(
+            entries, verdicts, answer, now=self._clock.time(), max_attempts=self._max_attempts,
+            jitter=random.uniform(0.5, 1.0),  # noqa: S311 - jitter, not security
+            duration_ms=duration_ms,
+        )  # fmt: skip
+        self._writer.add(settled.deliveries)
+        self._held -= len(settled.deliveries)
+        self._observe(policy, entries, answer, duration_ms, settled.deliveries, len(settled.again))
+        return settled.again
+
+    async def _send(self, request: Request) -> tuple[Answer, int, str | None]:
+        """The answer, the request's duration and, for a request that can never succeed,
+        why."""
+        start = time.perf_counter()
+        fatal = None
         try:
             response = await self._client.request(
-                item.method,
-                self._routes(item.url),
-                headers=orjson.loads(item.headers),
-                content=item.body,
+                request.method,
+                self._routes(request.url),
+                headers=request.headers,
+                content=request.body,
             )
-        except httpx.InvalidURL as exc:  # will never succeed: dead, with the reason
-            now_ms = int(time.time() * 1000)
-            return Delivery(item.id, "dead", None, f"invalid URL: {exc}"[:RESPONSE_LIMIT],
-                            now_ms, now_ms)  # fmt: skip
+            answer = Answer(
+                response.status_code, response.text, response.headers.get("retry-after")
+            )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            answer, fatal = Answer(None, ""), f"invalid URL: {exc}"
         except httpx.HTTPError as exc:
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            return classify(item, None, reason, None, self._max_attempts)
-        return classify(
-            item,
-            response.status_code,
-            response.text,
-            response.headers.get("retry-after"),
-            self._max_attempts,
+            answer = Answer(
+                None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            )
+        return answer, round((time.perf_counter() - start) * 1000), fatal
+
+    async def _defer(self, policy: HttpPolicy, entries: list[Entry], until_s: float) -> None:
+        """The destination's circuit is open: the rows wait, pending, until it reopens."""
+        ids = [entry.item.id for entry in entries]
+        until_ms = int(until_s * 1000)
+        self._held -= len(entries)
+        metrics.OUTCOMES.labels(policy.name, "deferred").inc(len(entries))
+        log.info(
+            "circuit open; rows wait for the destination",
+            extra={"fields": {"destination": entries[0].item.destination, "rows": len(ids),
+                              "until_ms": until_ms}},
+        )  # fmt: skip
+        try:
+            await self._store.defer(ids, until_ms)
+        except StorageError:
+            log.exception("outbox store failed; these rows stay inflight until the next start")
+
+    def _observe(
+        self, policy: HttpPolicy, entries: Sequence[Entry], answer: Answer, duration_ms: int,
+        deliveries: list[Delivery], again: int,
+    ) -> None:  # fmt: skip
+        name = policy.name
+        metrics.BATCHES.labels(name).inc()
+        metrics.BATCH_SIZE.labels(name).observe(len(entries))
+        metrics.REQUEST_SECONDS.labels(name).observe(duration_ms / 1000)
+        counts = {"sent": 0, "failed": 0, "dead": 0}
+        for delivery in deliveries:
+            counts[delivery.state] += 1
+        for outcome, count in (*counts.items(), ("split", again)):
+            if count:
+                metrics.OUTCOMES.labels(name, outcome).inc(count)
+        log.info(
+            "delivery",
+            extra={"fields": {"platform": name, "destination": entries[0].item.destination,
+                              "rows": len(entries), "status": answer.status,
+                              "duration_ms": duration_ms, **counts, "again": again}},
+        )  # fmt: skip
+        tags = {entry.item.id: entry.item.tag_id for entry in entries}
+        for delivery in deliveries:
+            if delivery.state == "dead":
+                log.warning(
+                    "delivery dead",
+                    extra={"fields": {"outbox_id": delivery.id, "tag": tags[delivery.id],
+                                      "platform": name, "status": delivery.status}},
+                )  # fmt: skip
+
+
+def _entry(policy: HttpPolicy, item: OutboxItem) -> Entry:
+    """The row as its policy batches it; alone, as queued, if the policy cannot read it."""
+    try:
+        return policy.entry(item)
+    except Exception:  # a bug must not strand the row inflight
+        log.exception(
+            "batching failed; the row is sent alone", extra={"fields": {"outbox_id": item.id}}
         )
+        return Entry(item, None)
+
+
+def _read(policy: HttpPolicy, answer: Answer, entries: Sequence[Entry]) -> list[Verdict]:
+    """The policy's verdicts; retry (at least once delivery) if it cannot read the answer."""
+    try:
+        return policy.read(answer, entries)
+    except Exception:  # a bug must not strand the rows inflight
+        log.exception("reading the answer failed; the rows are retried")
+        return [Verdict("retry", "tagwire could not read the answer")] * len(entries)
+
+
+def _span(ms: int) -> str:
+    if ms >= DAY_MS:
+        return f"{round(ms / DAY_MS, 1):g} days"
+    return f"{round(ms / 3_600_000, 1):g} hours"
+
+
+def _expired(policy: HttpPolicy, item: OutboxItem, limit: int, now_ms: int) -> Delivery:
+    """Dead without a request: the platform would refuse it (and Meta and TikTok the
+    whole batch with it)."""
+    metrics.OUTCOMES.labels(policy.name, "expired").inc()
+    age = _span(now_ms - item.event_time_ms)
+    reason = f"not sent: older than {policy.name} accepts ({_span(limit)}); the event is {age} old"
+    log.warning(
+        "delivery dead",
+        extra={"fields": {"outbox_id": item.id, "tag": item.tag_id, "platform": policy.name,
+                          "reason": "max age"}},
+    )  # fmt: skip
+    return Delivery(item.id, "dead", None, reason, now_ms, now_ms, 0, 0)

@@ -37,6 +37,39 @@ def test_env_values_are_parsed():
     assert settings.meta_base_url == "http://127.0.0.1:9999"
 
 
+def test_delivery_and_guard_settings():
+    defaults = load_settings({})
+    assert (defaults.fire_once_ttl_hours, defaults.shutdown_grace_s, defaults.batch_flush_ms) == (
+        72, 10.0, 200
+    )  # fmt: skip
+    assert (defaults.idempotency_ttl_hours, defaults.bot_filter) == (24, True)
+    assert (defaults.max_hits_per_ip_minute, defaults.max_hits_per_client_minute) == (600, 120)
+    assert (defaults.spike_multiple, defaults.spike_min_events) == (10.0, 100)
+    assert (defaults.value_max, defaults.value_policy) == (100_000.0, "block")
+    settings = load_settings(
+        {
+            "TAGWIRE_FIRE_ONCE_TTL_HOURS": "48",
+            "TAGWIRE_SHUTDOWN_GRACE_S": "2.5",
+            "TAGWIRE_BATCH_FLUSH_MS": "50",
+            "TAGWIRE_IDEMPOTENCY_TTL_HOURS": "1",
+            "TAGWIRE_BOT_FILTER": "off",
+            "TAGWIRE_MAX_HITS_PER_IP_MINUTE": "0",
+            "TAGWIRE_MAX_HITS_PER_CLIENT_MINUTE": "30",
+            "TAGWIRE_SPIKE_MULTIPLE": "3.5",
+            "TAGWIRE_SPIKE_MIN_EVENTS": "20",
+            "TAGWIRE_VALUE_MAX": "5000.5",
+            "TAGWIRE_VALUE_POLICY": " Flag ",
+        }
+    )
+    assert (settings.fire_once_ttl_hours, settings.shutdown_grace_s, settings.batch_flush_ms) == (
+        48, 2.5, 50
+    )  # fmt: skip
+    assert (settings.idempotency_ttl_hours, settings.bot_filter) == (1, False)
+    assert (settings.max_hits_per_ip_minute, settings.max_hits_per_client_minute) == (0, 30)
+    assert (settings.spike_multiple, settings.spike_min_events) == (3.5, 20)
+    assert (settings.value_max, settings.value_policy) == (5000.5, "flag")
+
+
 def test_database_url_wins_over_data_dir():
     settings = load_settings({"TAGWIRE_DATABASE_URL": "sqlite:////tmp/x.db"})
     assert settings.sqlite_path == Path("/tmp/x.db")
@@ -59,6 +92,31 @@ def test_database_url_wins_over_data_dir():
         ("TAGWIRE_DATABASE_URL", "mysql://x", "sqlite:///"),
         ("TAGWIRE_SEND_TIMEOUT", "0", "from 0.1 to 300"),
         ("TAGWIRE_META_BASE_URL", "graph.facebook.com", "absolute http(s) URL"),
+        (
+            "TAGWIRE_FIRE_ONCE_TTL_HOURS",
+            "24",
+            "TAGWIRE_FIRE_ONCE_TTL_HOURS: must be a whole number from 48",
+        ),
+        ("TAGWIRE_FIRE_ONCE_TTL_HOURS", "3 days", "must be a whole number from 48 to 8760"),
+        ("TAGWIRE_SHUTDOWN_GRACE_S", "-1", "TAGWIRE_SHUTDOWN_GRACE_S: must be from 0.1 to 300"),
+        ("TAGWIRE_BATCH_FLUSH_MS", "0", "TAGWIRE_BATCH_FLUSH_MS: must be a whole number from 1"),
+        ("TAGWIRE_IDEMPOTENCY_TTL_HOURS", "0", "TAGWIRE_IDEMPOTENCY_TTL_HOURS: must be a whole"),
+        ("TAGWIRE_BOT_FILTER", "sometimes", "TAGWIRE_BOT_FILTER: must be on or off"),
+        ("TAGWIRE_MAX_HITS_PER_IP_MINUTE", "-5", "TAGWIRE_MAX_HITS_PER_IP_MINUTE: must be a whole"),
+        ("TAGWIRE_MAX_HITS_PER_CLIENT_MINUTE", "1.5", "TAGWIRE_MAX_HITS_PER_CLIENT_MINUTE: must"),
+        (
+            "TAGWIRE_SPIKE_MULTIPLE",
+            "1",
+            "TAGWIRE_SPIKE_MULTIPLE: must be a number from 1.1 to 1000",
+        ),
+        ("TAGWIRE_SPIKE_MULTIPLE", "nan", "TAGWIRE_SPIKE_MULTIPLE: must be a number"),
+        (
+            "TAGWIRE_SPIKE_MIN_EVENTS",
+            "0",
+            "TAGWIRE_SPIKE_MIN_EVENTS: must be a whole number from 1",
+        ),
+        ("TAGWIRE_VALUE_MAX", "lots", "TAGWIRE_VALUE_MAX: must be a number from 0.01 to"),
+        ("TAGWIRE_VALUE_POLICY", "drop", "TAGWIRE_VALUE_POLICY: must be block or flag"),
     ],
 )
 def test_bad_env_value_names_the_setting(name, value, message):

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.anyio
 def row(dedup_key="event_id:e1", tag_id="hook"):
     return OutboxRow("shop", tag_id, "hooks.example.com", "POST", "https://hooks.example.com/x",
                      b'{"content-type":"application/json"}', b'{"event":"Lead"}', "lead", "e1",
-                     dedup_key)  # fmt: skip
+                     dedup_key, "webhook", 1, None, None, None, False)  # fmt: skip
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ from tests.helpers import make_document
         ["template", "test"],
         ["template", "run"],
         ["fake-platforms"],
+        ["outbox"],
+        ["history"],
+        ["tokens"],
     ],
 )
 def test_every_command_has_help(command, capsys):
@@ -28,7 +31,8 @@ def test_every_command_has_help(command, capsys):
 
 def test_every_subcommand_is_covered_by_the_help_test():
     commands = build_parser()._subparsers._group_actions[0].choices
-    assert set(commands) == {"serve", "migrate", "validate", "template", "fake-platforms"}
+    assert set(commands) == {"serve", "migrate", "validate", "template", "fake-platforms",
+                             "outbox", "history", "tokens"}  # fmt: skip
 
 
 def test_unknown_command_and_bad_flag_are_usage_errors(capsys):
@@ -61,7 +65,7 @@ def test_validate_missing_file(tmp_path, capsys):
 def test_migrate_creates_the_database(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
     assert main(["migrate"]) == 0
-    assert "schema at version 1" in capsys.readouterr().out
+    assert "schema at version 2" in capsys.readouterr().out
     assert (tmp_path / "data" / "tagwire.db").exists()
 
 

@@ -142,8 +142,10 @@ def test_forwarded_headers_only_from_trusted_proxy(tmp_path, trusted, secure, ip
         response = httpx.post(
             f"{base}/collect?id=shop",
             content=orjson.dumps(make_hit()),
+            # a browser's User-Agent: the visitor behind the proxy passes the bot filter
             headers={"content-type": "application/json", "x-forwarded-proto": "https",
-                     "x-forwarded-for": "1.1.1.1, 198.51.100.7"},
+                     "x-forwarded-for": "1.1.1.1, 198.51.100.7",
+                     "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0"},
         )  # fmt: skip
     assert response.status_code == 204
     assert ("Secure" in response.headers["set-cookie"]) is secure

@@ -35,6 +35,20 @@ def test_fired_tag_becomes_an_outbox_row():
     assert row.dedup_key == "event_id:0b8f7a1e-7c2d-4f7b-9a51-3e0c2b9d6f10"
 
 
+def test_row_carries_what_delivery_and_history_need():
+    (row,) = compiled(make_document()).run(hit())
+    assert (row.platform, row.event_time_ms, row.held) == ("webhook", 1, False)
+    assert (row.lead_id, row.value, row.currency) == ("L-1001", 50.0, "EUR")
+    assert type(row.value) is float
+
+
+def test_row_facts_absent_or_of_another_type_are_none():
+    (row,) = compiled(make_document()).run(hit(data={"lead_id": "", "value": "50", "currency": 1}))
+    assert (row.lead_id, row.value, row.currency) == (None, None, None)
+    (row,) = compiled(make_document()).run(hit(data={"lead_id": 42, "value": 9.5}))
+    assert (row.lead_id, row.value, row.currency) == ("42", 9.5, None)
+
+
 def test_trigger_not_matching_fires_nothing():
     assert compiled(make_document()).run(hit(event="page_view")) == []
 
@@ -89,7 +103,8 @@ def test_template_consent_is_a_floor_the_tag_cannot_lower():
     assert runner.run(hit(consent=only_storage)) == []
     assert runner.run(hit(consent={"ad_user_data": "granted"})) == []
     both = {"ad_storage": "granted", "ad_user_data": "granted"}
-    assert len(runner.run(hit(consent=both))) == 1
+    (row,) = runner.run(hit(consent=both))
+    assert row.platform == "ads_hook"  # a document's own template is named by its id
 
 
 def test_template_consent_applies_to_a_tag_that_declares_none():

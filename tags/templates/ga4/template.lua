@@ -108,6 +108,9 @@ local function query_escape(s)
 end
 
 local hit_name = event.get("event")
+-- A Fire API test request goes to the validation endpoint, like the tag's debug mode.
+local test_code = event.get("server.test_event_code")
+local debug = params.debug or (test_code ~= nil and test_code ~= "")
 local event_id = event.get("event_id")
 local ga_name = params.event_names[hit_name] or NAMES[hit_name] or hit_name
 local problem = name_problem(ga_name)
@@ -173,7 +176,7 @@ if params.send_server then
     ev.page_location = event.get("page.url")
     local referrer = event.get("page.referrer")
     if referrer ~= nil and referrer ~= "" then ev.page_referrer = referrer end
-    if params.debug then ev.debug_mode = 1 end
+    if debug then ev.debug_mode = 1 end
 
     local body = {
       client_id = client_id,
@@ -193,10 +196,10 @@ if params.send_server then
       end
       if next(user_data) then body.user_data = user_data end
     end
-    if params.debug then body.validation_behavior = "ENFORCE_RECOMMENDATIONS" end
+    if debug then body.validation_behavior = "ENFORCE_RECOMMENDATIONS" end
 
     send_http({
-      url = "https://" .. HOSTS[params.region] .. (params.debug and "/debug" or "")
+      url = "https://" .. HOSTS[params.region] .. (debug and "/debug" or "")
         .. "/mp/collect?measurement_id=" .. query_escape(params.measurement_id)
         .. "&api_secret=" .. query_escape(secret("api_secret")),
       method = "POST",
@@ -208,6 +211,6 @@ end
 
 if params.send_browser and event.get("server.action_source") == "website" then
   local gtag_params = with_shared({ send_to = params.measurement_id })
-  if params.debug then gtag_params.debug_mode = true end
+  if debug then gtag_params.debug_mode = true end
   pixel({ vendor = "gtag", command = "event", args = { ga_name, gtag_params } })
 end

@@ -165,7 +165,11 @@ if params.send_server and action ~= nil then
       conversion.currencyCode = currency
     end
     local body = { conversions = { conversion }, partialFailure = true }
-    if params.validate_only then body.validateOnly = true end
+    -- a Fire API test request is only validated, like the tag's validate_only mode
+    local test_code = event.get("server.test_event_code")
+    if params.validate_only or (test_code ~= nil and test_code ~= "") then
+      body.validateOnly = true
+    end
     local headers = {
       ["content-type"] = "application/json",
       ["Authorization"] = "Bearer " .. secret("access_token"),

@@ -83,7 +83,16 @@ if value ~= nil and currency == nil then
   fail("value without a currency: send data.currency or set default_currency")
 end
 
-if params.send_server and rule ~= nil then
+-- The Conversions API has no test mode: a Fire API test event is not sent at all, so it
+-- is never counted as a real conversion.
+local to_server = params.send_server and rule ~= nil
+local test_code = event.get("server.test_event_code")
+if to_server and test_code ~= nil and test_code ~= "" then
+  log("linkedin: test event '" .. name .. "' not sent: the Conversions API has no test mode")
+  to_server = false
+end
+
+if to_server then
   local user_ids = {}
   local em = event.get("user.em")
   if em then

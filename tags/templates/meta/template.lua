@@ -170,7 +170,10 @@ if to_server then
   end
 
   local body = { data = { server_event }, access_token = secret("access_token") }
-  if present(params.test_event_code) then body.test_event_code = params.test_event_code end
+  -- the tag's own code wins; a Fire API request may bring one for its events
+  local test_code = params.test_event_code
+  if not present(test_code) then test_code = event.get("server.test_event_code") end
+  if present(test_code) then body.test_event_code = test_code end
   send_http({
     url = "https://graph.facebook.com/" .. params.api_version .. "/" .. params.pixel_id
       .. "/events",

@@ -143,7 +143,10 @@ if to_server then
   local body = {
     event_source = event_source, event_source_id = event_source_id, data = { server_event },
   }
-  if present(params.test_event_code) then body.test_event_code = params.test_event_code end
+  -- the tag's own code wins; a Fire API request may bring one for its events
+  local test_code = params.test_event_code
+  if not present(test_code) then test_code = event.get("server.test_event_code") end
+  if present(test_code) then body.test_event_code = test_code end
   -- a CRM event set may have a token of its own; without one the pixel's token is used
   local token_param = "access_token"
   if not website and present(params.crm_access_token) then token_param = "crm_access_token" end

@@ -10,7 +10,8 @@ pytestmark = pytest.mark.anyio
 
 
 def row(key):
-    return OutboxRow("shop", "hook", "h", "POST", "https://h/x", b"{}", b"{}", "lead", key, key)
+    return OutboxRow("shop", "hook", "h", "POST", "https://h/x", b"{}", b"{}", "lead", key, key,
+                     "webhook", 0, None, None, None, False)  # fmt: skip
 
 
 class CountingStore:
@@ -20,9 +21,9 @@ class CountingStore:
         self.store = store
         self.commits = 0
 
-    async def enqueue(self, rows, now_ms):
+    async def enqueue(self, rows, now_ms, fire_once_ttl_ms):
         self.commits += 1
-        return await self.store.enqueue(rows, now_ms)
+        return await self.store.enqueue(rows, now_ms, fire_once_ttl_ms)
 
 
 async def test_concurrent_enqueues_share_commits_and_get_their_own_results(tmp_path):
@@ -55,7 +56,7 @@ async def test_stop_commits_what_is_waiting(tmp_path):
 
 async def test_store_failure_reaches_every_waiting_request():
     class Broken:
-        async def enqueue(self, rows, now_ms):
+        async def enqueue(self, rows, now_ms, fire_once_ttl_ms):
             raise StorageError("disk full")
 
     writer = OutboxWriter(Broken(), on_commit=lambda: None)
@@ -65,3 +66,18 @@ async def test_store_failure_reaches_every_waiting_request():
     )
     await writer.stop()
     assert all(isinstance(r, StorageError) for r in results)
+
+
+async def test_the_fire_once_ttl_reaches_the_store(tmp_path):
+    seen = []
+
+    class Recording:
+        async def enqueue(self, rows, now_ms, fire_once_ttl_ms):
+            seen.append(fire_once_ttl_ms)
+            return len(rows)
+
+    writer = OutboxWriter(Recording(), on_commit=lambda: None, fire_once_ttl_ms=48 * 3_600_000)
+    writer.start()
+    await writer.enqueue([row("k")])
+    await writer.stop()
+    assert seen == [48 * 3_600_000]

@@ -1,0 +1,353 @@
+"""`POST /api/v1/events`: the Fire API, for CRMs and back ends (offline conversions).
+
+A server sends events with plaintext or hashed user details and a per-container bearer
+token; each event becomes a `Hit` exactly as a `/collect` hit does (request facts come
+from the body, not from the caller's connection), runs the container's pipeline, and the
+answer is sent only after the queued requests are committed. Bad input gets a 4xx naming
+the field; good events in a batch are kept when others are bad. See docs/fire-api.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+import orjson
+from prometheus_client import Counter
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from config.storage import StorageError, Store, TokenRecord
+from container.delivery.outbox import OutboxWriter
+from container.fire_body import (
+    MAX_BODY_BYTES,
+    BodyError,
+    ContainerRules,
+    FireEvent,
+    parse_events,
+    read_event,
+)
+from container.fire_idempotency import HEADER, REPLAYED_HEADER, KeyLocks, fingerprint, valid_key
+from container.fire_tokens import hash_token, is_token_shaped
+from container.guards.value import ValueGuard
+from container.ids import random_hex
+from container.metrics import PII_REMOVED
+from container.pipeline import CompiledContainer, PipelineResult
+from variables.hit import Hit
+from variables.pii_firewall import scrub_hit
+
+__all__ = ["FIRE_EVENTS", "PATH", "FireEndpoint"]
+
+log = logging.getLogger("tagwire.fire")
+
+PATH = "/api/v1/events"
+FIRE_EVENTS = Counter(
+    "tagwire_fire_events", "Events received on the Fire API, by outcome.", ["container", "outcome"]
+)
+TOUCH_EVERY_MS = 60_000  # a token's last use is kept to the minute: no write per request
+EXPIRE_EVERY_MS = 3_600_000  # old idempotency answers are swept at most once an hour
+_REALM = 'Bearer realm="tagwire"'
+_CONTENT_TYPE = "application/json"
+
+Clock = Callable[[], int]
+Answer = tuple[int, dict[str, Any]]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class _Refusal(Exception):
+    """Ends a request early with a status, one named error and extra headers."""
+
+    def __init__(
+        self,
+        status: int,
+        field: str,
+        reason: str,
+        headers: dict[str, str] | None = None,
+        index: int | None = None,
+    ) -> None:
+        self.status = status
+        error: dict[str, Any] = {"field": field, "reason": reason}
+        if index is not None:
+            error = {"index": index, **error}
+        self.body = {"errors": [error]}
+        self.headers = headers or {}
+
+
+def _unavailable(exc: StorageError, trace_id: str) -> NoReturn:
+    log.error("fire api store failed", extra={"fields": {"trace_id": trace_id, "error": str(exc)}})
+    raise _Refusal(503, "store", "temporarily unavailable; retry later", {"retry-after": "5"})
+
+
+class FireEndpoint:
+    """Authenticates, reads, deduplicates (Idempotency-Key) and runs Fire API requests."""
+
+    def __init__(
+        self,
+        containers: Mapping[str, CompiledContainer],
+        writer: OutboxWriter,
+        store: Store,
+        idempotency_ttl_hours: int,
+        clock: Clock = _now_ms,
+        value_guard: ValueGuard | None = None,
+    ) -> None:
+        self.containers = containers
+        self._value_guard = value_guard
+        self._writer = writer
+        self._store = store
+        self._ttl_ms = idempotency_ttl_hours * 3_600_000
+        self._clock = clock
+        self.locks = KeyLocks()
+        self._next_expiry_ms = 0
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route(PATH, self.handle, methods=["POST"])]
+
+    async def handle(self, request: Request) -> Response:
+        trace_id = random_hex(8)
+        headers: dict[str, str] = {}
+        try:
+            token = await self._authenticate(request, trace_id)
+            container = self.containers.get(token.container_id)
+            if container is None:
+                raise _Refusal(
+                    404,
+                    "Authorization",
+                    f"the token's container {token.container_id!r} is not served by this node",
+                )
+            status, payload, headers = await self._accept(request, token, container, trace_id)
+        except _Refusal as refusal:
+            status, payload = refusal.status, orjson.dumps(refusal.body)
+            headers.update(refusal.headers)
+        return Response(payload, status, headers, media_type=_CONTENT_TYPE)
+
+    async def _authenticate(self, request: Request, trace_id: str) -> TokenRecord:
+        header = request.headers.get("authorization")
+        if header is None:
+            raise _Refusal(
+                401,
+                "Authorization",
+                "required: 'Authorization: Bearer <token>' with a token of the container",
+                {"www-authenticate": _REALM},
+            )
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _Refusal(
+                401,
+                "Authorization",
+                "must be 'Bearer <token>'",
+                {"www-authenticate": f'{_REALM}, error="invalid_request"'},
+            )
+        invalid = {"www-authenticate": f'{_REALM}, error="invalid_token"'}
+        if not is_token_shaped(token):
+            raise _Refusal(401, "Authorization", "not a tagwire token (tw_...)", invalid)
+        try:
+            record = await self._store.find_token(hash_token(token))
+        except StorageError as exc:
+            _unavailable(exc, trace_id)
+        if record is None:
+            raise _Refusal(401, "Authorization", "unknown token", invalid)
+        if record.revoked_at is not None:
+            raise _Refusal(
+                403,
+                "Authorization",
+                f"token {record.name!r} was revoked; create a new one with 'tagwire tokens create'",
+            )
+        now_ms = self._clock()
+        if record.last_used_at is None or now_ms - record.last_used_at >= TOUCH_EVERY_MS:
+            try:
+                await self._store.touch_token(record.id, now_ms)
+            except StorageError as exc:  # bookkeeping only: the request still runs
+                log.warning(
+                    "token last use not recorded",
+                    extra={"fields": {"trace_id": trace_id, "error": str(exc)}},
+                )
+        return record
+
+    async def _accept(
+        self, request: Request, token: TokenRecord, container: CompiledContainer, trace_id: str
+    ) -> tuple[int, bytes, dict[str, str]]:
+        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media_type != _CONTENT_TYPE:
+            raise _Refusal(415, "Content-Type", "must be application/json")
+        key = request.headers.get(HEADER)
+        if key is not None and not valid_key(key):
+            raise _Refusal(
+                400, "Idempotency-Key", "must be 1-255 printable ASCII characters, no spaces"
+            )
+        try:
+            body, candidates = parse_events(await _read_body(request))
+        except BodyError as exc:
+            raise _Refusal(exc.status, exc.field, exc.reason) from None
+        _check_container(candidates, container.id)
+        if key is None:
+            status, answer = await self._run(candidates, token, container, trace_id)
+            return status, orjson.dumps(answer), {}
+        try:
+            fp = fingerprint(container.id, body)
+        except TypeError:
+            raise _Refusal(400, "body", "nested too deeply to be events") from None
+        async with self.locks.hold(container.id, key):
+            return await self._once(candidates, token, container, key, fp, trace_id)
+
+    async def _once(
+        self,
+        candidates: list[Any],
+        token: TokenRecord,
+        container: CompiledContainer,
+        key: str,
+        fp: str,
+        trace_id: str,
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """Replay the stored answer for the key, or run the request and store its answer."""
+        now_ms = self._clock()
+        try:
+            await self._expire(now_ms)
+            stored = await self._store.idempotent_get(container.id, key)
+        except StorageError as exc:
+            _unavailable(exc, trace_id)
+        if stored is not None and stored.created_at > now_ms - self._ttl_ms:
+            if stored.fingerprint != fp:
+                raise _Refusal(
+                    422,
+                    "Idempotency-Key",
+                    "already used for a request with another body; use a new key",
+                )
+            log.info(
+                "fire request replayed",
+                extra={"fields": {"container": container.id, "trace_id": trace_id,
+                                  "token": token.name}},
+            )  # fmt: skip
+            return stored.status, bytes(stored.body), {REPLAYED_HEADER: "true"}
+        status, answer = await self._run(candidates, token, container, trace_id)
+        payload = orjson.dumps(answer)
+        try:
+            await self._store.idempotent_put(container.id, key, fp, status, payload, now_ms)
+        except StorageError as exc:  # the events are committed: answer, a retry is deduped
+            log.warning(
+                "idempotency answer not stored",
+                extra={"fields": {"trace_id": trace_id, "error": str(exc)}},
+            )
+        return status, payload, {}
+
+    async def _expire(self, now_ms: int) -> None:
+        if now_ms < self._next_expiry_ms:
+            return
+        self._next_expiry_ms = now_ms + EXPIRE_EVERY_MS
+        await self._store.expire_idempotency(now_ms - self._ttl_ms)
+
+    async def _run(
+        self,
+        candidates: list[Any],
+        token: TokenRecord,
+        container: CompiledContainer,
+        trace_id: str,
+    ) -> Answer:
+        """Check each event, run the pipeline for the good ones, commit their requests."""
+        now_ms = self._clock()
+        rules = ContainerRules(container.default_country, container.consent_policy == "strict")
+        result = PipelineResult()
+        accepted: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for index, candidate in enumerate(candidates):
+            event, problems = read_event(candidate, rules, now_ms)
+            if event is None:
+                errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
+                continue
+            for field, count in scrub_hit(event.wire, container.pii_policy).items():
+                PII_REMOVED.labels(field if field.startswith("page.") else field.split(".")[0]).inc(
+                    count
+                )
+            before = len(result.rows)
+            data = event.wire.get("data") or {}
+            event_id = event.wire["event_id"]
+            if self._value_guard is None or not self._value_guard.judge(
+                container.id, event_id, data.get("value"), data.get("currency")
+            ):
+                container.run(_hit(container.id, event, now_ms, trace_id), result)
+            queued = sorted({row.tag_id for row in result.rows[before:]})
+            accepted.append({"index": index, "event_id": event.wire["event_id"], "queued": queued})
+        FIRE_EVENTS.labels(container.id, "accepted").inc(len(accepted))
+        log.info(
+            "fire request",
+            extra={"fields": {"container": container.id, "trace_id": trace_id,
+                              "token": token.name, "accepted": len(accepted),
+                              "rejected": len(candidates) - len(accepted),
+                              "errors": errors[:10]}},
+        )  # fmt: skip
+        if errors:
+            FIRE_EVENTS.labels(container.id, "rejected").inc(len(candidates) - len(accepted))
+        if not accepted:
+            return 400, {"errors": errors}
+        if result.rows:
+            try:
+                await self._writer.enqueue(result.rows)
+            except StorageError as exc:
+                _unavailable(exc, trace_id)
+        if errors:
+            return 207, {"events": accepted, "errors": errors}
+        return 200, {"events": accepted}
+
+
+def _hit(container_id: str, event: FireEvent, now_ms: int, trace_id: str) -> Hit:
+    """The hit as `/collect` would build it; the caller's own connection (its address,
+    headers, cookies, the bearer token) is none of the templates' business."""
+    return Hit(
+        container_id=container_id,
+        event=event.wire["event"],
+        event_id=event.wire["event_id"],
+        wire=event.wire,
+        event_time_ms=event.event_time_ms,
+        received_ms=now_ms,
+        client_ip=event.client_ip,
+        user_agent=event.user_agent,
+        client_id=event.client_id,
+        sec_gpc=False,
+        trace_id=trace_id,
+        cookies={},
+        headers=[],
+        action_source=event.action_source,
+        test_event_code=event.test_event_code,
+    )
+
+
+def _check_container(candidates: list[Any], container_id: str) -> None:
+    """An event that names a container must name the token's (403 for the whole request:
+    a token used for the wrong container is a setup mistake, not bad data)."""
+    for index, candidate in enumerate(candidates):
+        if isinstance(candidate, dict) and candidate.get("container_id", container_id) != (
+            container_id
+        ):
+            raise _Refusal(
+                403,
+                "container_id",
+                f"this token belongs to container {container_id!r}",
+                None,
+                index,
+            )
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BodyError("Content-Length", "must be a whole number of bytes")
+        if int(declared) > MAX_BODY_BYTES:
+            raise BodyError("body", f"larger than {MAX_BODY_BYTES} bytes", 413)
+    chunks = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BodyError("body", f"larger than {MAX_BODY_BYTES} bytes", 413)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise BodyError("body", "client disconnected before sending the whole body") from None
+    return b"".join(chunks)
