@@ -177,6 +177,15 @@ def wait_delivered(fakes: Any, wanted: set[str], timeout: float) -> Counter[str]
         time.sleep(0.2)
 
 
+def cli(node: Node, *args: str) -> Any:
+    """Runs a `tagwire` command against the node's database; its JSON output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "container.cli", *args],
+        env=node.env, capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
 def test_sigkill_under_load_loses_no_acknowledged_hit(tmp_path: Path) -> None:
     with fakes_and_node(tmp_path) as (fakes, node):
         node.start()
@@ -254,3 +263,13 @@ def test_a_platform_outage_is_caught_up_with_every_event_once(tmp_path: Path) ->
         assert set(got) == set(acked)
         assert max(got.values()) == 1, "nothing reached Meta twice"
         print(f"{len(acked)} events, outage 30 s, caught up {caught_up_in:.1f} s after recovery")
+
+        # What an operator sees: the outbox drained to zero, and each send in the history.
+        [meta] = cli(node, "outbox", "status", "--json")["tags"]
+        assert meta["states"]["sent"] == meta["total"] == len(acked)
+        history = cli(node, "history", "--format", "json", "--limit", "100000")
+        outcomes = Counter(entry["outcome"] for entry in history)
+        assert outcomes["sent"] == len(acked), outcomes
+        assert outcomes["failed"] > 0, outcomes
+        failed = {e["status"] for e in history if e["outcome"] == "failed"}
+        assert all(status is None or status >= 500 for status in failed), failed
