@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from config.storage import STATES, OutboxFilter, StorageError, Store, TokenRecord
-from container.fire_tokens import hash_token, is_token_shaped
+from container.fire_tokens import TokenRefused, bearer_token
 from container.outbox_ops import (
     PURGE_STATES,
     REPLAY_STATES,
@@ -45,7 +45,6 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000_000
 TOUCH_EVERY_MS = 60_000  # a token's last use is kept to the minute, as for the Fire API
-_REALM = 'Bearer realm="tagwire"'
 _FILTERS = ("container", "tag", "platform", "event", "lead_id", "since", "until")
 
 Clock = Callable[[], int]
@@ -228,31 +227,14 @@ class AdminEndpoint:
         return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
     async def _authenticate(self, request: Request) -> TokenRecord:
-        header = request.headers.get("authorization")
-        if header is None:
-            raise _Refusal(
-                401,
-                "Authorization",
-                "required: 'Authorization: Bearer <admin token>'",
-                {"www-authenticate": _REALM},
+        try:
+            record = await bearer_token(
+                request.headers.get("authorization"), self._store.find_token, "admin token"
             )
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        except TokenRefused as refused:
             raise _Refusal(
-                401,
-                "Authorization",
-                "must be 'Bearer <admin token>'",
-                {"www-authenticate": f'{_REALM}, error="invalid_request"'},
-            )
-        invalid = {"www-authenticate": f'{_REALM}, error="invalid_token"'}
-        if not is_token_shaped(token):
-            raise _Refusal(401, "Authorization", "not a tagwire token (tw_...)", invalid)
-        record = await self._store.find_token(hash_token(token))
-        if record is None:
-            raise _Refusal(401, "Authorization", "unknown token", invalid)
-        if record.revoked_at is not None:
-            raise _Refusal(403, "Authorization", f"token {record.name!r} was revoked")
+                refused.status, "Authorization", refused.reason, refused.headers
+            ) from None
         if record.container_id != ADMIN_CONTAINER:
             raise _Refusal(
                 403,

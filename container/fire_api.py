@@ -31,7 +31,7 @@ from container.fire_body import (
     read_event,
 )
 from container.fire_idempotency import HEADER, REPLAYED_HEADER, KeyLocks, fingerprint, valid_key
-from container.fire_tokens import hash_token, is_token_shaped
+from container.fire_tokens import TokenRefused, bearer_token
 from container.guards.value import ValueGuard
 from container.ids import random_hex
 from container.metrics import PII_REMOVED
@@ -49,7 +49,6 @@ FIRE_EVENTS = Counter(
 )
 TOUCH_EVERY_MS = 60_000  # a token's last use is kept to the minute: no write per request
 EXPIRE_EVERY_MS = 3_600_000  # old idempotency answers are swept at most once an hour
-_REALM = 'Bearer realm="tagwire"'
 _CONTENT_TYPE = "application/json"
 
 Clock = Callable[[], int]
@@ -127,38 +126,18 @@ class FireEndpoint:
         return Response(payload, status, headers, media_type=_CONTENT_TYPE)
 
     async def _authenticate(self, request: Request, trace_id: str) -> TokenRecord:
-        header = request.headers.get("authorization")
-        if header is None:
-            raise _Refusal(
-                401,
-                "Authorization",
-                "required: 'Authorization: Bearer <token>' with a token of the container",
-                {"www-authenticate": _REALM},
-            )
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise _Refusal(
-                401,
-                "Authorization",
-                "must be 'Bearer <token>'",
-                {"www-authenticate": f'{_REALM}, error="invalid_request"'},
-            )
-        invalid = {"www-authenticate": f'{_REALM}, error="invalid_token"'}
-        if not is_token_shaped(token):
-            raise _Refusal(401, "Authorization", "not a tagwire token (tw_...)", invalid)
         try:
-            record = await self._store.find_token(hash_token(token))
+            record = await bearer_token(
+                request.headers.get("authorization"),
+                self._store.find_token,
+                "token of the container",
+            )
+        except TokenRefused as refused:
+            raise _Refusal(
+                refused.status, "Authorization", refused.reason, refused.headers
+            ) from None
         except StorageError as exc:
             _unavailable(exc, trace_id)
-        if record is None:
-            raise _Refusal(401, "Authorization", "unknown token", invalid)
-        if record.revoked_at is not None:
-            raise _Refusal(
-                403,
-                "Authorization",
-                f"token {record.name!r} was revoked; create a new one with 'tagwire tokens create'",
-            )
         now_ms = self._clock()
         if record.last_used_at is None or now_ms - record.last_used_at >= TOUCH_EVERY_MS:
             try:

@@ -1,4 +1,4 @@
-"""Fire API tokens: made once, shown once, stored only as a SHA-256.
+"""API tokens (Fire API and admin API): made once, shown once, stored only as a SHA-256.
 
 A token is `tw_` plus 32 random bytes in base64url (43 characters): the prefix lets secret
 scanners and people recognise a leaked tagwire token. The store keeps only the hash, so a
@@ -11,8 +11,21 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 
-__all__ = ["TOKEN_PREFIX", "hash_token", "is_token_shaped", "new_token"]
+from config.storage import TokenRecord
+
+__all__ = [
+    "REALM",
+    "TOKEN_PREFIX",
+    "TokenRefused",
+    "bearer_token",
+    "hash_token",
+    "is_token_shaped",
+    "new_token",
+]
+
+REALM = 'Bearer realm="tagwire"'
 
 TOKEN_PREFIX = "tw_"  # noqa: S105 - a public prefix, not a secret
 TOKEN_BYTES = 32
@@ -32,3 +45,51 @@ def hash_token(token: str) -> str:
 def is_token_shaped(text: str) -> bool:
     """Whether `text` can be a token at all (anything else is refused without a lookup)."""
     return _SHAPE.fullmatch(text) is not None
+
+
+class TokenRefused(Exception):
+    """The request's bearer token is missing, malformed, unknown or revoked: answer
+    `status` with `reason` about the `Authorization` header and these headers."""
+
+    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.headers = headers or {}
+
+
+async def bearer_token(
+    header: str | None,
+    find: Callable[[str], Awaitable[TokenRecord | None]],
+    expected: str,
+) -> TokenRecord:
+    """The stored record of the request's `Authorization: Bearer` token.
+
+    `expected` names the token in messages (`token of the container`, `admin token`).
+    Raises TokenRefused (401 missing/malformed/unknown, 403 revoked); a store error from
+    `find` goes up unchanged, because it is the node's problem, not the caller's.
+    """
+    if header is None:
+        raise TokenRefused(
+            401, f"required: 'Authorization: Bearer <{expected}>'", {"www-authenticate": REALM}
+        )
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise TokenRefused(
+            401,
+            f"must be 'Bearer <{expected}>'",
+            {"www-authenticate": f'{REALM}, error="invalid_request"'},
+        )
+    invalid = {"www-authenticate": f'{REALM}, error="invalid_token"'}
+    if not is_token_shaped(token):
+        raise TokenRefused(401, "not a tagwire token (tw_...)", invalid)
+    record = await find(hash_token(token))
+    if record is None:
+        raise TokenRefused(401, "unknown token", invalid)
+    if record.revoked_at is not None:
+        raise TokenRefused(
+            403,
+            f"token {record.name!r} was revoked; create a new one with 'tagwire tokens create'",
+        )
+    return record
