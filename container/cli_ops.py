@@ -246,22 +246,8 @@ def _history(args: argparse.Namespace, settings: Settings) -> int:
     elif not records:
         out("no history matches")
     else:
-        headers = [
-            "time",
-            "container",
-            "tag",
-            "platform",
-            "destination",
-            "event",
-            "event_id",
-            "lead_id",
-            "value",
-            "currency",
-            "attempt",
-            "status",
-            "outcome",
-            "response",
-        ]
+        # The table shows the record's fields up to the answer; JSON and CSV have them all.
+        headers = list(HISTORY_FIELDS[: HISTORY_FIELDS.index("response") + 1])
         rows = [
             [
                 r["time"][:19] + "Z",
