@@ -1,5 +1,5 @@
 """The `tagwire` command line: serve, migrate, validate, template test|run, fake-platforms,
-outbox, history, tokens (the last three in `cli_ops` and `cli_tokens`)."""
+outbox, history, tokens, keys (the last four in `cli_ops`, `cli_tokens` and `cli_keys`)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from config.storage import StorageError
 from container.app import create_app
 from container.cli_common import CommandError, UsageError
 from container.cli_common import out as _out
+from container.cli_keys import add_keys_commands
 from container.cli_ops import add_history_command, add_outbox_commands
 from container.cli_tokens import add_tokens_commands
 from container.demo import DemoReceiver, demo_document, demo_routes, demo_secrets
@@ -381,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_outbox_commands(commands)
     add_history_command(commands)
     add_tokens_commands(commands)
+    add_keys_commands(commands)
     return parser
 
 
