@@ -1,5 +1,6 @@
 """The `tagwire` command line: serve, migrate, validate, template test|run, fake-platforms,
-outbox, history, tokens, keys (the last four in `cli_ops`, `cli_tokens` and `cli_keys`)."""
+outbox, history, tokens, keys, diff (the last five in `cli_ops`, `cli_tokens`, `cli_keys`
+and `cli_diff`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from config.storage import StorageError
 from container.app import create_app
 from container.cli_common import CommandError, UsageError
 from container.cli_common import out as _out
+from container.cli_diff import add_diff_commands
 from container.cli_keys import add_keys_commands
 from container.cli_ops import add_history_command, add_outbox_commands
 from container.cli_tokens import add_tokens_commands
@@ -383,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_history_command(commands)
     add_tokens_commands(commands)
     add_keys_commands(commands)
+    add_diff_commands(commands)
     return parser
 
 

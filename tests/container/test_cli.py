@@ -24,6 +24,7 @@ from tests.helpers import make_document
         ["keys", "generate"],
         ["keys", "sign"],
         ["keys", "verify"],
+        ["diff"],
     ],
 )
 def test_every_command_has_help(command, capsys):
@@ -36,7 +37,7 @@ def test_every_command_has_help(command, capsys):
 def test_every_subcommand_is_covered_by_the_help_test():
     commands = build_parser()._subparsers._group_actions[0].choices
     assert set(commands) == {"serve", "migrate", "validate", "template", "fake-platforms",
-                             "outbox", "history", "tokens", "keys"}  # fmt: skip
+                             "outbox", "history", "tokens", "keys", "diff"}  # fmt: skip
 
 
 def test_unknown_command_and_bad_flag_are_usage_errors(capsys):
