@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from config.storage import STATES, OutboxFilter, StorageError, Store, TokenRecord
-from container.fire_tokens import TokenRefused, bearer_token
+from container.fire_tokens import ADMIN_CONTAINER, TokenRefused, bearer_token
 from container.outbox_ops import (
     PURGE_STATES,
     REPLAY_STATES,
@@ -34,11 +34,10 @@ from container.outbox_ops import (
     parse_time,
 )
 
-__all__ = ["ADMIN_CONTAINER", "PREFIX", "AdminEndpoint"]
+__all__ = ["PREFIX", "AdminEndpoint"]
 
 log = logging.getLogger("tagwire.admin")
 
-ADMIN_CONTAINER = "*"  # the owner of admin tokens: not a valid container id
 PREFIX = "/api/v1"
 MAX_BODY_BYTES = 16_384
 DEFAULT_LIMIT = 100

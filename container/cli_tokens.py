@@ -18,9 +18,8 @@ import orjson
 
 from config.settings import Settings
 from config.storage import Store, TokenRecord
-from container.admin_api import ADMIN_CONTAINER
 from container.cli_common import CommandError, out, table, with_store
-from container.fire_tokens import hash_token, new_token
+from container.fire_tokens import ADMIN_CONTAINER, hash_token, new_token
 from container.outbox_ops import Actor, audit, iso, now_ms, os_user
 
 __all__ = ["add_tokens_commands"]

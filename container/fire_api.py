@@ -31,7 +31,7 @@ from container.fire_body import (
     read_event,
 )
 from container.fire_idempotency import HEADER, REPLAYED_HEADER, KeyLocks, fingerprint, valid_key
-from container.fire_tokens import TokenRefused, bearer_token
+from container.fire_tokens import ADMIN_CONTAINER, TokenRefused, bearer_token
 from container.guards.value import ValueGuard
 from container.ids import random_hex
 from container.metrics import PII_REMOVED
@@ -112,6 +112,13 @@ class FireEndpoint:
         headers: dict[str, str] = {}
         try:
             token = await self._authenticate(request, trace_id)
+            if token.container_id == ADMIN_CONTAINER:
+                raise _Refusal(
+                    403,
+                    "Authorization",
+                    f"admin token {token.name!r} cannot send events; use a token of the "
+                    "container ('tagwire tokens create --container ID --name NAME')",
+                )
             container = self.containers.get(token.container_id)
             if container is None:
                 raise _Refusal(

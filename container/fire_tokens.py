@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from config.storage import TokenRecord
 
 __all__ = [
+    "ADMIN_CONTAINER",
     "REALM",
     "TOKEN_PREFIX",
     "TokenRefused",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 REALM = 'Bearer realm="tagwire"'
+ADMIN_CONTAINER = "*"  # the owner of admin tokens: not a valid container id
 
 TOKEN_PREFIX = "tw_"  # noqa: S105 - a public prefix, not a secret
 TOKEN_BYTES = 32

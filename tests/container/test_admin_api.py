@@ -17,8 +17,8 @@ from starlette.testclient import TestClient
 
 from config.sqlite_store import SQLiteStore
 from config.storage import StorageError, TokenRecord
-from container.admin_api import ADMIN_CONTAINER, AdminEndpoint
-from container.fire_tokens import hash_token, new_token
+from container.admin_api import AdminEndpoint
+from container.fire_tokens import ADMIN_CONTAINER, hash_token, new_token
 from container.outbox_ops import HISTORY_FIELDS
 from tests.container.ops_fixtures import filled_database, now_ms, states
 

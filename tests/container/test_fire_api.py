@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from container.fire_body import FIELDS, MAX_BODY_BYTES, derived_event_id
-from container.fire_tokens import new_token
+from container.fire_tokens import ADMIN_CONTAINER, new_token
 from tests.container.fire_api_helpers import (
     GRANTED,
     add_token,
@@ -131,6 +131,16 @@ def test_revoked_token_is_403(client, db) -> None:
     response = post(client, crm_event(), revoked)
     assert response.status_code == 403
     assert "revoked" in only_error(response)["reason"]
+    assert outbox(db) == []
+
+
+def test_an_admin_token_cannot_send_events(client, db) -> None:
+    admin = add_token(db, ADMIN_CONTAINER, "ops")
+    response = post(client, crm_event(), admin)
+    assert response.status_code == 403
+    error = only_error(response)
+    assert error["field"] == "Authorization"
+    assert "admin token 'ops' cannot send events" in error["reason"]
     assert outbox(db) == []
 
 
