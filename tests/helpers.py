@@ -242,3 +242,15 @@ def json_values(
         ),
         max_leaves=leaves,
     )
+
+
+def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """Runs `tagwire ARGV` in-process: (exit code, stdout, stderr)."""
+    from container.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

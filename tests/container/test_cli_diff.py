@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from container.cli import main
+from tests.helpers import run_cli as run
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "container.json"
 
@@ -19,15 +19,6 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("TAGWIRE_DATABASE_URL", raising=False)
     monkeypatch.delenv("TAGWIRE_SETTINGS_FILE", raising=False)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _write(path: Path, doc: dict[str, Any]) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from config.signing import key_id, load_private_key, load_public_key, sign, verify
-from container.cli import main
 from container.cli_keys import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
+from tests.helpers import run_cli as run
 
 
 @pytest.fixture(autouse=True)
@@ -18,15 +18,6 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("TAGWIRE_DATABASE_URL", raising=False)
     monkeypatch.delenv("TAGWIRE_SETTINGS_FILE", raising=False)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _mode(path: Path) -> int:

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from config.sqlite_store import SQLiteStore
-from container.cli import main
 from container.outbox_ops import HISTORY_FIELDS
 from tests.container.ops_fixtures import filled_database, now_ms, states
+from tests.helpers import run_cli as run
 
 ROOT = Path(__file__).parents[2]
 ALL_STATES = {"evt-F-0001": "dead", "evt-A-0001": "sent", "evt-B-0001": "dead",
@@ -34,15 +34,6 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("TAGWIRE_DATABASE_URL", raising=False)
     monkeypatch.delenv("TAGWIRE_SETTINGS_FILE", raising=False)
     return filled_database(tmp_path / "tagwire.db")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def audit_lines(err: str) -> list[dict]:

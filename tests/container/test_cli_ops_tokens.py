@@ -9,9 +9,9 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from container.cli import main
 from container.fire_tokens import hash_token, is_token_shaped
 from tests.container.fire_api_helpers import build_app, crm_event
+from tests.helpers import run_cli as run
 
 
 @pytest.fixture
@@ -20,15 +20,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("TAGWIRE_DATABASE_URL", raising=False)
     monkeypatch.delenv("TAGWIRE_SETTINGS_FILE", raising=False)
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def create(capsys: pytest.CaptureFixture[str], *owner: str, name: str = "crm") -> str:
