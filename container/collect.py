@@ -27,7 +27,7 @@ from container.guards.bot import hit_reason, is_loopback
 from container.guards.rates import IP_LIMIT
 from container.hit import MAX_BODY_BYTES, BodyError, parse_body, validate_hit
 from container.ids import random_hex, random_urlsafe
-from container.metrics import GUARD_BLOCKS, GUARD_HELD, HITS, PII_REMOVED
+from container.metrics import GUARD_BLOCKS, GUARD_HELD, HITS, count_pii_removed
 from container.pipeline import CompiledContainer, PipelineResult
 from variables.consent import storage_granted
 from variables.hit import Hit
@@ -232,10 +232,7 @@ class CollectEndpoint:
                     GUARD_BLOCKS.labels(container.id, "bot", reason).inc()
                     stopped += 1
                     continue
-            for field, count in scrub_hit(wire, container.pii_policy).items():
-                PII_REMOVED.labels(field if field.startswith("page.") else field.split(".")[0]).inc(
-                    count
-                )
+            count_pii_removed(scrub_hit(wire, container.pii_policy))
             hold = False
             if guards is not None:
                 hold = guards.spikes.observe(container.id, wire["event"], now_ms)

@@ -34,7 +34,7 @@ from container.fire_idempotency import HEADER, REPLAYED_HEADER, KeyLocks, finger
 from container.fire_tokens import ADMIN_CONTAINER, TokenRefused, bearer_token
 from container.guards.value import ValueGuard
 from container.ids import random_hex
-from container.metrics import PII_REMOVED
+from container.metrics import count_pii_removed
 from container.pipeline import CompiledContainer, PipelineResult
 from variables.hit import Hit
 from variables.pii_firewall import scrub_hit
@@ -246,10 +246,7 @@ class FireEndpoint:
             if event is None:
                 errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
                 continue
-            for field, count in scrub_hit(event.wire, container.pii_policy).items():
-                PII_REMOVED.labels(field if field.startswith("page.") else field.split(".")[0]).inc(
-                    count
-                )
+            count_pii_removed(scrub_hit(event.wire, container.pii_policy))
             before = len(result.rows)
             data = event.wire.get("data") or {}
             event_id = event.wire["event_id"]

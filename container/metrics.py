@@ -6,6 +6,8 @@ by visitors.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import Counter
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "HITS",
     "PII_REMOVED",
     "TAG_OUTCOMES",
+    "count_pii_removed",
 ]
 
 HITS = Counter("tagwire_hits", "Hits received on /collect, by outcome.", ["container", "outcome"])
@@ -47,3 +50,10 @@ GUARD_SPIKES = Counter(
     "Volume spike episodes: an event's hits per minute over spike_multiple x its baseline.",
     ["container"],
 )
+
+
+def count_pii_removed(removed: Mapping[str, int]) -> None:
+    """Counts what the PII firewall removed from one hit: page fields by name (`page.url`),
+    the other sections as a whole (`data`, `custom`), so the label set stays bounded."""
+    for field, count in removed.items():
+        PII_REMOVED.labels(field if field.startswith("page.") else field.split(".")[0]).inc(count)
