@@ -12,10 +12,12 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from config.secret_box import SecretBox
 
 __all__ = ["SPECS", "Settings", "SettingsError", "load_settings"]
 
@@ -65,6 +67,11 @@ class Settings:
     tiktok_pixel_script_url: str = "https://analytics.tiktok.com/i18n/pixel/events.js"
     linkedin_pixel_script_url: str = "https://snap.licdn.com/li.lms-analytics/insight.min.js"
     gtag_script_url: str = "https://www.googletagmanager.com/gtag/js"
+    signing_key_file: Path | None = None
+    signing_public_key_file: Path | None = None
+    secrets_key: str = field(default="", repr=False)
+    reload_interval_s: float = 2.0
+    environments: tuple[str, ...] = ()
 
     @property
     def sqlite_path(self) -> Path:
@@ -183,6 +190,30 @@ def _base_url(value: str) -> str:
     return url
 
 
+def _optional_path(value: str) -> Path | None:
+    return Path(value.strip()) if value.strip() else None
+
+
+def _secrets_key(value: str) -> str:
+    text = value.strip()
+    if text:
+        SecretBox.from_text(text)  # raises SecretKeyError (a ValueError) saying what is wrong
+    return text
+
+
+_ENV_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+def _environments(value: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    for name in names:
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not an environment name (lower-case letters, digits and '-')"
+            )
+    return names
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     name: str
@@ -262,6 +293,31 @@ SPECS: tuple[Spec, ...] = (
     Spec("tiktok_pixel_script_url", _base_url, "TikTok Pixel library the loader inserts."),
     Spec("linkedin_pixel_script_url", _base_url, "LinkedIn Insight Tag library."),
     Spec("gtag_script_url", _base_url, "Google tag (gtag.js) library; `?id=` is appended."),
+    Spec(
+        "signing_key_file",
+        _optional_path,
+        "Private key that signs new versions (control plane only; `tagwire keys generate`).",
+    ),
+    Spec(
+        "signing_public_key_file",
+        _optional_path,
+        "Public key a node verifies versions with; set, the node serves published versions.",
+    ),
+    Spec(
+        "secrets_key",
+        _secrets_key,
+        "AES-256 key (base64) that encrypts stored tag secrets; `tagwire secrets key` makes one.",
+    ),
+    Spec(
+        "reload_interval_s",
+        _seconds,
+        "Seconds between a node's checks for newly published versions and rotated secrets.",
+    ),
+    Spec(
+        "environments",
+        _environments,
+        "Comma-separated environments this node serves (e.g. live); empty serves all.",
+    ),
 )
 
 assert [s.name for s in SPECS] == [f.name for f in fields(Settings)]

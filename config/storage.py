@@ -8,13 +8,16 @@ thread, off the event loop.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "DEFAULT_FIRE_ONCE_TTL_MS",
+    "ENVIRONMENT_ACTIONS",
     "RESPONSE_LIMIT",
     "STATES",
+    "AuditEntry",
     "Delivery",
+    "Environment",
     "HistoryEntry",
     "IdempotentAnswer",
     "OutboxFilter",
@@ -22,8 +25,15 @@ __all__ = [
     "OutboxRow",
     "StorageError",
     "Store",
+    "StoredSecret",
+    "StoredVersion",
     "TokenNameTaken",
     "TokenRecord",
+    "UnknownVersion",
+    "VersionArchived",
+    "VersionConflict",
+    "VersionInUse",
+    "Workspace",
 ]
 
 # Row states: `held` rows were stopped by the spike guard and wait for `release_held`.
@@ -32,6 +42,8 @@ STATES = ("pending", "inflight", "sent", "failed", "dead", "held")
 RESPONSE_LIMIT = 500
 # The fire-once TTL when a caller does not pass one (the `fire_once_ttl_hours` default).
 DEFAULT_FIRE_ONCE_TTL_MS = 72 * 3_600_000
+# How an environment's pointer moves; the audit action is `environment.<action>`.
+ENVIRONMENT_ACTIONS = ("publish", "rollback")
 
 
 class StorageError(Exception):
@@ -40,6 +52,22 @@ class StorageError(Exception):
 
 class TokenNameTaken(StorageError):
     """A container already has a live (not revoked) token with that name."""
+
+
+class VersionConflict(StorageError):
+    """The version number is already taken (another create got there first)."""
+
+
+class UnknownVersion(StorageError):
+    """The container has no version with that number."""
+
+
+class VersionArchived(StorageError):
+    """An archived version cannot be published or rolled back to."""
+
+
+class VersionInUse(StorageError):
+    """A version an environment points to cannot be archived."""
 
 
 class OutboxRow(NamedTuple):
@@ -168,6 +196,71 @@ class IdempotentAnswer:
     created_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """A container's one mutable draft: JSON bytes of a validated, defaults-applied
+    container document."""
+
+    container_id: str
+    document: bytes
+    updated_at_ms: int
+    updated_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """An immutable, numbered version as stored: the signed canonical body, its Ed25519
+    signature and key id, and the record's fields copied out for listing without parsing.
+    Only `archived_at_ms` is ever set after the insert, once."""
+
+    container_id: str
+    number: int
+    parent: int | None
+    author: str
+    note: str
+    created_at_ms: int
+    body: bytes
+    signature: str
+    key_id: str
+    archived_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """A named pointer (`live`, `staging`, `pr-12`) to one version of one container."""
+
+    container_id: str
+    name: str
+    version: int
+    updated_at_ms: int
+    updated_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One control-plane change; `detail` never holds a secret's value or ciphertext."""
+
+    id: int
+    at_ms: int
+    actor: str
+    action: str
+    container_id: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSecret:
+    """A container's secret sealed with AES-256-GCM; the store never sees the value."""
+
+    container_id: str
+    name: str
+    nonce: bytes
+    ciphertext: bytes
+    key_id: str
+    updated_at_ms: int
+    updated_by: str
+
+
 class Store(Protocol):
     async def open(self) -> None:
         """Connect and apply pending migrations."""
@@ -261,3 +354,73 @@ class Store(Protocol):
 
     async def expire_idempotency(self, before_ms: int) -> int:
         """Forget answers created before `before_ms`; how many."""
+
+    async def save_workspace(
+        self, container_id: str, document: bytes, actor: str, now_ms: int, detail: dict[str, Any]
+    ) -> None:
+        """Create or replace the container's draft; audited as `workspace.import` with the
+        caller's `detail` (e.g. the source file)."""
+
+    async def get_workspace(self, container_id: str) -> Workspace | None: ...
+
+    async def insert_version(self, version: StoredVersion, actor: str) -> None:
+        """Store a new version, audited as `version.create` at its `created_at_ms`.
+
+        Raises `VersionConflict` when the container already has that number.
+        """
+
+    async def get_version(self, container_id: str, number: int) -> StoredVersion | None: ...
+
+    async def latest_version(self, container_id: str) -> StoredVersion | None:
+        """The highest-numbered version, archived or not (the next number follows it)."""
+
+    async def list_versions(self, container_id: str, include_archived: bool) -> list[StoredVersion]:
+        """The container's versions, newest first."""
+
+    async def archive_version(
+        self, container_id: str, number: int, actor: str, now_ms: int
+    ) -> None:
+        """Archive a version, audited as `version.archive`; archiving it again changes
+        nothing and writes no second audit row.
+
+        Raises `UnknownVersion`, or `VersionInUse` naming the environments that point to it.
+        """
+
+    async def set_environment(
+        self, container_id: str, env: str, number: int, action: str, actor: str, now_ms: int
+    ) -> int | None:
+        """Point an environment at a version (`action`: publish or rollback, audited as
+        `environment.<action>`); the version it pointed to before, None for a new one.
+
+        Raises `UnknownVersion` or `VersionArchived`, changing nothing.
+        """
+
+    async def list_environments(self, container_id: str | None) -> list[Environment]:
+        """Environments of one container (None: all), by container and name."""
+
+    async def delete_environment(
+        self, container_id: str, env: str, actor: str, now_ms: int
+    ) -> bool:
+        """Remove an environment, audited as `environment.delete`; False (and no audit
+        row) when there is none."""
+
+    async def add_audit(
+        self, actor: str, action: str, container_id: str | None, detail: dict[str, Any], now_ms: int
+    ) -> None:
+        """Record an action that changes no row (e.g. an export)."""
+
+    async def audit_log(self, container_id: str | None, limit: int) -> list[AuditEntry]:
+        """The latest `limit` audit rows of one container (None: all), newest first."""
+
+    async def put_secret(self, secret: StoredSecret) -> None:
+        """Create or replace a sealed secret, audited as `secret.set` by its `updated_by`."""
+
+    async def delete_secret(self, container_id: str, name: str, actor: str, now_ms: int) -> bool:
+        """Remove a secret, audited as `secret.delete`; False (and no audit row) when there
+        is none."""
+
+    async def list_secrets(self, container_id: str | None) -> list[StoredSecret]:
+        """Sealed secrets of one container (None: all), by container and name."""
+
+    async def list_containers(self) -> list[str]:
+        """Ids of the containers that have a workspace or a version, sorted."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,17 +14,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from config.publishing import LIVE
 from config.settings import Settings
 from config.storage import StorageError, Store
 from container.admin_api import AdminEndpoint
 from container.collect import CollectEndpoint
+from container.containers import ContainerSet
 from container.delivery.outbox import OutboxWriter
 from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
 from container.fire_api import FireEndpoint
 from container.guards import Guards
 from container.loader import LoaderFiles, loader_scripts
-from container.pipeline import CompiledContainer
+from container.reload import ConfigWatcher
 
 __all__ = ["DataPlane", "create_app"]
 
@@ -61,9 +63,12 @@ class DataPlane:
 def create_app(
     settings: Settings,
     store: Store,
-    containers: Mapping[str, CompiledContainer],
+    containers: ContainerSet,
     extra_routes: list[BaseRoute] | None = None,
+    watcher: ConfigWatcher | None = None,
 ) -> DataPlane:
+    """`watcher`, when given, loads the published versions into `containers` before the
+    node reports ready, then keeps following them (hot reload)."""
     sender = Sender(
         store,
         concurrency=settings.sender_concurrency,
@@ -75,11 +80,7 @@ def create_app(
     writer = OutboxWriter(
         store, on_commit=sender.wake, fire_once_ttl_ms=settings.fire_once_ttl_hours * 3_600_000
     )
-    guards = Guards.from_settings(
-        settings,
-        {cid: c.currency_default for cid, c in containers.items() if c.currency_default},
-        int(time.time() * 1000),
-    )
+    guards = Guards.from_settings(settings, int(time.time() * 1000))
     collect = CollectEndpoint(
         containers, writer, settings.trusted_proxies, settings.cookie_domain, guards=guards
     )
@@ -94,7 +95,13 @@ def create_app(
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, 503)
         if not containers:
             return JSONResponse({"status": "unavailable", "reason": "no container loaded"}, 503)
-        return JSONResponse({"status": "ready", "containers": sorted(containers)})
+        return JSONResponse(
+            {
+                "status": "ready",
+                "containers": _live(containers),
+                "environments": _served(containers),
+            }
+        )
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -107,16 +114,21 @@ def create_app(
             log.info(
                 "released rows a stopped node left inflight", extra={"fields": {"rows": released}}
             )
+        if watcher is not None:
+            await watcher.sync()
+            watcher.start()
         writer.start()
         if settings.sender:
             sender.start()
         log.info(
             "tagwire ready",
-            extra={"fields": {"containers": sorted(containers), "sender": settings.sender}},
+            extra={"fields": {"containers": _live(containers), "sender": settings.sender}},
         )
         try:
             yield
         finally:
+            if watcher is not None:
+                await watcher.stop()
             await writer.stop()
             await sender.stop(settings.shutdown_grace_s)
             await store.close()
@@ -138,3 +150,15 @@ def create_app(
         *(extra_routes or []),
     ]
     return DataPlane(collect, Starlette(routes=routes, lifespan=lifespan))
+
+
+def _live(containers: ContainerSet) -> list[str]:
+    return [container_id for (container_id, env), _ in containers.items() if env == LIVE]
+
+
+def _served(containers: ContainerSet) -> list[dict[str, Any]]:
+    """Each environment this node serves and the version it runs (None: a document file)."""
+    return [
+        {"container": container_id, "env": env, "version": compiled.version}
+        for (container_id, env), compiled in containers.items()
+    ]

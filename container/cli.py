@@ -18,31 +18,40 @@ from typing import Any
 
 import orjson
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from config.lua_check import template_issues
 from config.schema import (
     DocumentError,
     apply_defaults,
     load_document,
-    template_package,
     validate_document,
 )
+from config.secret_box import SecretBox
 from config.secrets import env_secrets
 from config.settings import Settings, SettingsError, load_settings
+from config.signing import SigningKeyError, load_public_key
 from config.sqlite_store import SQLiteStore
 from config.storage import StorageError
 from container.app import create_app
-from container.cli_common import CommandError, UsageError
+from container.cli_common import CommandError, UsageError, with_store
 from container.cli_common import out as _out
 from container.cli_diff import add_diff_commands
 from container.cli_keys import add_keys_commands
 from container.cli_ops import add_history_command, add_outbox_commands
+from container.cli_secrets import add_secrets_commands
 from container.cli_tokens import add_tokens_commands
+from container.cli_versions import add_version_commands
+from container.containers import ContainerSet
 from container.demo import DemoReceiver, demo_document, demo_routes, demo_secrets
+from container.demo.publish import demo_keys, publish_demo
 from container.fake_platforms import FakePlatforms, base_urls, pixel_script_urls
 from container.fake_platforms import serve as serve_fake_platforms
 from container.hit import validate_hit
 from container.logs import configure_logging
+from container.node_secrets import NodeSecrets
 from container.pipeline import CompiledContainer
+from container.reload import ConfigWatcher, builder
 from tags.errors import TemplateError
 from tags.package import load_package
 from tags.runtime import TagResult, TemplateRuntime
@@ -80,11 +89,20 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    docs = [(str(path), load_document(path)) for path in [*settings.containers, *args.container]]
-    if not docs and not args.demo:
-        raise CommandError(
-            "no container to serve: pass --container FILE, set TAGWIRE_CONTAINERS, or use --demo"
+    files = [*settings.containers, *args.container]
+    if files and (args.demo or settings.signing_public_key_file is not None):
+        raise UsageError(
+            "this node serves signed, published versions (TAGWIRE_SIGNING_PUBLIC_KEY_FILE "
+            "or --demo), so it takes no container files: `tagwire import FILE`, "
+            "`tagwire version create` and `tagwire publish` put a file into service"
         )
+    if not files and not args.demo and settings.signing_public_key_file is None:
+        raise CommandError(
+            "no container to serve: set TAGWIRE_SIGNING_PUBLIC_KEY_FILE to serve published "
+            "versions, pass --container FILE (or TAGWIRE_CONTAINERS) to serve files, or "
+            "use --demo"
+        )
+    docs = [(str(path), load_document(path)) for path in files]
     sock = _bind(settings.host, settings.port)
     try:
         server = _server(args, settings, docs, sock)
@@ -102,6 +120,35 @@ def _falling_back(
     return lambda name: lookup(name) or defaults.get(name)
 
 
+def _public_key(settings: Settings) -> Ed25519PublicKey:
+    path = settings.signing_public_key_file
+    assert path is not None
+    try:
+        return load_public_key(path.read_bytes())
+    except OSError as exc:
+        raise CommandError(
+            f"TAGWIRE_SIGNING_PUBLIC_KEY_FILE {path}: cannot read: {exc.strerror}"
+        ) from None
+    except SigningKeyError as exc:
+        raise CommandError(f"TAGWIRE_SIGNING_PUBLIC_KEY_FILE {path}: {exc}") from None
+
+
+def _watcher(
+    settings: Settings, store: SQLiteStore, containers: ContainerSet, fallback: Any
+) -> ConfigWatcher:
+    box = SecretBox.from_text(settings.secrets_key) if settings.secrets_key else None
+    secrets = NodeSecrets(store, box, fallback)
+    return ConfigWatcher(
+        store,
+        containers,
+        _public_key(settings),
+        builder(secrets, settings.allow_http_loopback),
+        interval_s=settings.reload_interval_s,
+        environments=settings.environments,
+        secrets=secrets,
+    )
+
+
 def _server(
     args: argparse.Namespace,
     settings: Settings,
@@ -112,30 +159,47 @@ def _server(
     display_host = f"[{host}]" if ":" in host else host
     extra_routes = []
     secrets = env_secrets()
+    banner = []
     if args.demo:
         receiver_host = "127.0.0.1" if host in ("0.0.0.0", "::") else display_host  # noqa: S104
         doc = demo_document(f"http://{receiver_host}:{port}/demo/receiver")
         issues = validate_document(doc)
         if issues:
             raise CommandError("bundled demo container is invalid: " + "; ".join(map(str, issues)))
-        docs.append(("demo", doc))
         # The demo's platform tags send to the fake platforms this node serves under /fake,
         # and the loader inserts the fakes' stand-in pixel libraries.
         platforms = FakePlatforms()
         extra_routes = demo_routes(DemoReceiver(), platforms)
         fakes = f"http://{receiver_host}:{port}/fake"
-        settings = dataclasses.replace(settings, **base_urls(fakes), **pixel_script_urls(fakes))
+        settings = dataclasses.replace(
+            demo_keys(settings),
+            allow_http_loopback=True,
+            **base_urls(fakes),
+            **pixel_script_urls(fakes),
+        )
         secrets = _falling_back(secrets, demo_secrets())
-    runtime = TemplateRuntime(
-        secrets, allow_http_loopback=settings.allow_http_loopback or args.demo
-    )
-    containers = _compile(docs, runtime)
-    app = create_app(settings, SQLiteStore(settings.sqlite_path), containers, extra_routes)
+        published = with_store(
+            settings, lambda store: publish_demo(store, settings, doc), create=True
+        )
+        if published is not None:
+            banner.append(f"published the bundled demo container as version {published} to live")
+        banner.append(f"signing key:      {settings.signing_key_file} (TAGWIRE_SIGNING_KEY_FILE)")
+    store = SQLiteStore(settings.sqlite_path)
+    if settings.signing_public_key_file is not None:
+        containers = ContainerSet()
+        watcher = _watcher(settings, store, containers, secrets)
+    else:
+        runtime = TemplateRuntime(secrets, allow_http_loopback=settings.allow_http_loopback)
+        containers = ContainerSet.of(_compile(docs, runtime))
+        watcher = None
+    app = create_app(settings, store, containers, extra_routes, watcher=watcher)
     _out(f"tagwire listening on http://{display_host}:{port}")
     if args.demo:
         _out(f"demo site:        http://{display_host}:{port}/demo/")
         _out(f"delivered events: http://{display_host}:{port}/demo/events")
         _out(f"fake platforms:   http://{display_host}:{port}/fake/_fake/")
+    for line in banner:
+        _out(line)
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -164,20 +228,8 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _compile_problems(doc: dict[str, Any], runtime: TemplateRuntime) -> list[str]:
-    """Lua that does not compile, in the document's own templates."""
-    problems = []
-    for index, item in enumerate(doc.get("templates", [])):
-        try:
-            runtime.compile(template_package(doc, item["id"]))
-        except TemplateError as exc:
-            problems.append(f"templates[{index}].lua: {exc.message}")
-    return problems
-
-
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
     failed = 0
-    runtime = TemplateRuntime()
     for path in args.file:
         try:
             doc = load_document(path)
@@ -186,7 +238,7 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
             for issue in exc.issues:
                 sys.stderr.write(f"{path}: {issue}\n")
             continue
-        problems = _compile_problems(doc, runtime)
+        problems = template_issues(doc)
         if problems:
             failed += 1
             for problem in problems:
@@ -386,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_tokens_commands(commands)
     add_keys_commands(commands)
     add_diff_commands(commands)
+    add_version_commands(commands)
+    add_secrets_commands(commands)
     return parser
 
 

@@ -7,17 +7,31 @@ raise the same errors without importing the module that imports them.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from config.settings import Settings
+from config.signing import SigningKeyError, load_private_key
 from config.sqlite_store import SQLiteStore
 from config.storage import Store
 
-__all__ = ["CommandError", "UsageError", "out", "table", "with_store"]
+__all__ = [
+    "PASSPHRASE_ENV",
+    "CommandError",
+    "UsageError",
+    "load_signer",
+    "out",
+    "table",
+    "with_store",
+]
 
 T = TypeVar("T")
+
+PASSPHRASE_ENV = "TAGWIRE_SIGNING_KEY_PASSPHRASE"  # noqa: S105 (a variable name)
 
 
 class CommandError(Exception):
@@ -74,3 +88,22 @@ def with_store(
             await store.close()
 
     return asyncio.run(run())
+
+
+def load_signer(settings: Settings) -> Ed25519PrivateKey | None:
+    """The control plane's signing key from TAGWIRE_SIGNING_KEY_FILE (and the passphrase
+    from TAGWIRE_SIGNING_KEY_PASSPHRASE when the key is encrypted), or None if unset."""
+    path = settings.signing_key_file
+    if path is None:
+        return None
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(
+            f"TAGWIRE_SIGNING_KEY_FILE {path}: cannot read: {exc.strerror}"
+        ) from None
+    try:
+        return load_private_key(pem, passphrase.encode("utf-8") if passphrase else None)
+    except SigningKeyError as exc:
+        raise CommandError(f"TAGWIRE_SIGNING_KEY_FILE {path}: {exc}") from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -21,6 +21,7 @@ import orjson
 
 from config.storage import StorageError
 from container.client_ip import Network, client_ip, is_trusted
+from container.containers import ContainerSet, NotServed
 from container.delivery.outbox import OutboxWriter
 from container.guards import Guards
 from container.guards.bot import hit_reason, is_loopback
@@ -64,12 +65,20 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _container_id(query: bytes) -> str | None:
+def _target(query: bytes) -> tuple[str | None, str | None]:
+    """The `id` and `env` query parameters (None when absent; the first of each counts)."""
+    container_id = env = None
     for part in query.split(b"&"):
-        if part.startswith(b"id="):
-            value = part[3:].decode("latin-1")
-            return unquote(value) if "%" in value else value
-    return None
+        if container_id is None and part.startswith(b"id="):
+            container_id = _unquote(part[3:])
+        elif env is None and part.startswith(b"env="):
+            env = _unquote(part[4:])
+    return container_id, env
+
+
+def _unquote(raw: bytes) -> str:
+    value = raw.decode("latin-1")
+    return unquote(value) if "%" in value else value
 
 
 _COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
@@ -94,7 +103,7 @@ class CollectEndpoint:
 
     def __init__(
         self,
-        containers: Mapping[str, CompiledContainer],
+        containers: ContainerSet,
         writer: OutboxWriter,
         trusted_proxies: Sequence[Network],
         cookie_domain: str,
@@ -131,6 +140,14 @@ class CollectEndpoint:
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": payload})
 
+    def _container(self, query: bytes) -> CompiledContainer:
+        """The container and environment the query string names ("live" by default)."""
+        container_id, env = _target(query)
+        try:
+            return self.containers.resolve(container_id, env)
+        except NotServed as refused:
+            raise _Answer(refused.status, refused.field, refused.reason) from None
+
     def _is_https(self, scope: dict[str, Any], headers: dict[bytes, str], peer: str) -> bool:
         if scope["scheme"] == "https":
             return True
@@ -166,12 +183,7 @@ class CollectEndpoint:
     async def _handle(
         self, scope: dict[str, Any], receive: Any, headers: dict[bytes, str], out: Headers
     ) -> tuple[int, dict[str, Any] | None]:
-        container_id = _container_id(scope["query_string"])
-        if not container_id:
-            raise _Answer(400, "id", "required query parameter: the container id")
-        container = self.containers.get(container_id)
-        if container is None:
-            raise _Answer(404, "id", f"unknown container {container_id!r}")
+        container = self._container(scope["query_string"])
         self._cors(scope, headers, container, out)
         if scope["method"] == "OPTIONS":
             out.append((b"access-control-allow-methods", b"POST"))
@@ -238,7 +250,11 @@ class CollectEndpoint:
                 hold = guards.spikes.observe(container.id, wire["event"], now_ms)
                 data = wire.get("data")
                 if data and guards.value.judge(
-                    container.id, wire["event_id"], data.get("value"), data.get("currency")
+                    container.id,
+                    wire["event_id"],
+                    data.get("value"),
+                    data.get("currency"),
+                    currency_default=container.currency_default,
                 ):
                     stopped += 1
                     continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import orjson
@@ -20,7 +20,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from config.publishing import LIVE
 from config.storage import StorageError, Store, TokenRecord
+from container.containers import ContainerSet
 from container.delivery.outbox import OutboxWriter
 from container.fire_body import (
     MAX_BODY_BYTES,
@@ -84,11 +86,13 @@ def _unavailable(exc: StorageError, trace_id: str) -> NoReturn:
 
 
 class FireEndpoint:
-    """Authenticates, reads, deduplicates (Idempotency-Key) and runs Fire API requests."""
+    """Authenticates, reads, deduplicates (Idempotency-Key) and runs Fire API requests.
+    Events run the token's container as published to "live": a back end sends real
+    conversions, which other environments must not receive."""
 
     def __init__(
         self,
-        containers: Mapping[str, CompiledContainer],
+        containers: ContainerSet,
         writer: OutboxWriter,
         store: Store,
         idempotency_ttl_hours: int,
@@ -119,12 +123,13 @@ class FireEndpoint:
                     f"admin token {token.name!r} cannot send events; use a token of the "
                     "container ('tagwire tokens create --container ID --name NAME')",
                 )
-            container = self.containers.get(token.container_id)
+            container = self.containers.get(token.container_id, LIVE)
             if container is None:
                 raise _Refusal(
                     404,
                     "Authorization",
-                    f"the token's container {token.container_id!r} is not served by this node",
+                    f"the token's container {token.container_id!r} has no {LIVE!r} environment "
+                    "on this node",
                 )
             status, payload, headers = await self._accept(request, token, container, trace_id)
         except _Refusal as refusal:
@@ -251,7 +256,11 @@ class FireEndpoint:
             data = event.wire.get("data") or {}
             event_id = event.wire["event_id"]
             if self._value_guard is None or not self._value_guard.judge(
-                container.id, event_id, data.get("value"), data.get("currency")
+                container.id,
+                event_id,
+                data.get("value"),
+                data.get("currency"),
+                currency_default=container.currency_default,
             ):
                 container.run(_hit(container.id, event, now_ms, trace_id), result)
             queued = sorted({row.tag_id for row in result.rows[before:]})

@@ -144,9 +144,20 @@ class CompiledContainer:
     default_country: str | None = None
     # ISO 4217: the value guard refuses conversions in another currency
     currency_default: str | None = None
+    # the signed version this was compiled from (None: a document file) and the
+    # environment it serves
+    version: int | None = None
+    env: str = "live"
 
     @classmethod
-    def compile(cls, doc: dict[str, Any], runtime: TemplateRuntime) -> CompiledContainer:
+    def compile(
+        cls,
+        doc: dict[str, Any],
+        runtime: TemplateRuntime,
+        *,
+        version: int | None = None,
+        env: str = "live",
+    ) -> CompiledContainer:
         """Compile a validated document with defaults applied (see config.schema).
 
         Raises TemplateError when a template does not compile or a tag's params are bad.
@@ -193,6 +204,8 @@ class CompiledContainer:
             runtime,
             container.get("default_country"),
             container.get("currency_default"),
+            version,
+            env,
         )
 
     def run(self, hit: Hit, result: PipelineResult) -> None:
@@ -241,7 +254,7 @@ class CompiledContainer:
                         destination=urlsplit(request["url"]).netloc,
                         method=request["method"],
                         url=request["url"],
-                        headers=orjson.dumps(request["headers"]),
+                        headers=orjson.dumps(request["headers"], option=orjson.OPT_SORT_KEYS),
                         body=(request["body"] or "").encode("utf-8"),
                         event_name=hit.event,
                         event_id=hit.event_id,

@@ -332,7 +332,9 @@ class TemplateRuntime:
         for item in out["requests"]:
             body = item.get("body")
             if body is not None and not isinstance(body, str):
-                body = orjson.dumps(body).decode()
+                # Sorted: Lua's table order differs between runtimes (its hash seed is
+                # random), and the same version must send the same bytes on every node.
+                body = orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
             if body is not None and len(body.encode()) > limits.max_body_bytes:
                 raise TemplateError(
                     "limit", f"body: request body over {limits.max_body_bytes} bytes"

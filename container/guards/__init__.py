@@ -7,7 +7,6 @@ is the set one node runs, built from its settings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from config.settings import Settings
@@ -27,11 +26,8 @@ class Guards:
     value: ValueGuard
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, currency_defaults: Mapping[str, str], start_ms: int
-    ) -> Guards:
-        """`currency_defaults`: container id -> its `currency_default` (containers without
-        one are left out); `start_ms`: now, when the node starts (the spike warm-up)."""
+    def from_settings(cls, settings: Settings, start_ms: int) -> Guards:
+        """`start_ms`: now, when the node starts (the spike warm-up)."""
         per_ip, per_client = settings.max_hits_per_ip_minute, settings.max_hits_per_client_minute
         return cls(
             bots=BotFilter() if settings.bot_filter else None,
@@ -40,5 +36,5 @@ class Guards:
                 RateLimiter(per_client) if per_client > 0 else None,
             ),
             spikes=SpikeDetector(settings.spike_multiple, settings.spike_min_events, start_ms),
-            value=ValueGuard(settings.value_max, settings.value_policy, currency_defaults),
+            value=ValueGuard(settings.value_max, settings.value_policy),
         )

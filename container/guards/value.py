@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
 
 from config.currencies import ISO_4217
 from container.metrics import GUARD_BLOCKS, GUARD_FLAGGED
@@ -65,26 +64,31 @@ def value_problem(
 
 
 class ValueGuard:
-    """`value_problem` with the node's `value_max`, `value_policy` and each container's
-    `currency_default`."""
+    """`value_problem` with the node's `value_max` and `value_policy`. The currency default
+    comes with each event from the container handling it, so a container swapped in by a
+    reload is judged by its own setting."""
 
-    def __init__(self, value_max: float, policy: str, currency_defaults: Mapping[str, str]) -> None:
+    def __init__(self, value_max: float, policy: str) -> None:
         if policy not in POLICIES:
             raise ValueError(f"value policy must be one of {POLICIES}, not {policy!r}")
         self.value_max = value_max
         self.policy = policy
-        self._currency_defaults = currency_defaults
 
-    def judge(self, container_id: str, event_id: str, value: object, currency: object) -> bool:
+    def judge(
+        self,
+        container_id: str,
+        event_id: str,
+        value: object,
+        currency: object,
+        *,
+        currency_default: str | None,
+    ) -> bool:
         """True when the event's tags must not fire (a problem under policy `block`).
         A problem is counted and logged under either policy."""
         if value is None and currency is None:
             return False
         reason = value_problem(
-            value,
-            currency,
-            value_max=self.value_max,
-            currency_default=self._currency_defaults.get(container_id),
+            value, currency, value_max=self.value_max, currency_default=currency_default
         )
         if reason is None:
             return False

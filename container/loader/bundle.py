@@ -10,10 +10,12 @@ import gzip
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 import rjsmin
 
+from config.publishing import LIVE
 from config.settings import Settings
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "Asset",
     "build_loader",
     "build_pixels",
+    "collect_query",
     "loader_scripts",
     "snippet",
 ]
@@ -71,9 +74,12 @@ def build_pixels() -> Asset:
     return Asset.of(_source("consented.js").encode("utf-8"))
 
 
-def build_loader(container_id: str, policy: str, scripts: dict[str, str], pixels: Asset) -> Asset:
+def build_loader(
+    container_id: str, policy: str, scripts: dict[str, str], pixels: Asset, *, env: str = LIVE
+) -> Asset:
+    """The loader of one environment of a container; its hits go to `/collect?` + `q`."""
     config = {
-        "id": container_id,
+        "q": collect_query(container_id, env),
         "policy": policy,
         "scripts": scripts,
         "module": f"{PIXELS_PATH}?v={pixels.version}",
@@ -84,6 +90,12 @@ def build_loader(container_id: str, policy: str, scripts: dict[str, str], pixels
     if text.count(PLACEHOLDER) != 1:
         raise RuntimeError(f"loader.js must contain {PLACEHOLDER} exactly once")
     return Asset.of(text.replace(PLACEHOLDER, orjson.dumps(config).decode()).encode("utf-8"))
+
+
+def collect_query(container_id: str, env: str = LIVE) -> str:
+    """The `/collect` query string naming the container and environment (none for live)."""
+    query = "id=" + quote(container_id, safe="")
+    return query if env == LIVE else f"{query}&env={quote(env, safe='')}"
 
 
 def snippet(loader_url: str) -> str:

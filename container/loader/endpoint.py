@@ -1,4 +1,6 @@
-"""`GET /loader.js?id=CONTAINER` and `GET /loader-consented.js`: the loader's two files.
+"""`GET /loader.js?id=CONTAINER[&env=ENV]` and `GET /loader-consented.js`: the loader's
+two files. A loader sends its hits to the environment it was fetched for ("live" without
+`env`).
 
 Caching: the plain loader URL is cached for five minutes and revalidated by ETag, so a
 settings change reaches browsers quickly; the same URL with `&v=VERSION` (the version is
@@ -7,13 +9,12 @@ in the `Content-Location` header) is immutable for a year, for sites that pin it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from container.loader.bundle import PIXELS_PATH, Asset, build_loader, build_pixels
+from container.containers import ContainerSet, NotServed
+from container.loader.bundle import PIXELS_PATH, Asset, build_loader, build_pixels, collect_query
 from container.pipeline import CompiledContainer
 
 __all__ = ["LOADER_PATH", "LoaderFiles"]
@@ -44,22 +45,26 @@ def _matches(header: str | None, etag: str) -> bool:
 
 
 class LoaderFiles:
-    """Builds each container's loader on first request and keeps it with its ETag."""
+    """Builds each environment's loader on first request and keeps it with its ETag until
+    a reload swaps in another version of that environment."""
 
-    def __init__(self, containers: Mapping[str, CompiledContainer], scripts: dict[str, str]):
+    def __init__(self, containers: ContainerSet, scripts: dict[str, str]):
         self.containers = containers
         self.scripts = dict(scripts)
         self.consented = build_pixels()
-        self._built: dict[tuple[str, str], Asset] = {}
+        # (id, env) -> ((version, consent policy) it was built for, the loader)
+        self._built: dict[tuple[str, str], tuple[tuple[int | None, str], Asset]] = {}
 
     def asset(self, container: CompiledContainer) -> Asset:
-        key = (container.id, container.consent_policy)
-        asset = self._built.get(key)
-        if asset is None:
-            asset = build_loader(
-                container.id, container.consent_policy, self.scripts, self.consented
-            )
-            self._built[key] = asset
+        key = (container.id, container.env)
+        made_for = (container.version, container.consent_policy)
+        built = self._built.get(key)
+        if built is not None and built[0] == made_for:
+            return built[1]
+        asset = build_loader(
+            container.id, container.consent_policy, self.scripts, self.consented, env=container.env
+        )
+        self._built[key] = (made_for, asset)
         return asset
 
     def routes(self) -> list[Route]:
@@ -69,14 +74,13 @@ class LoaderFiles:
         ]
 
     async def loader(self, request: Request) -> Response:
-        container_id = request.query_params.get("id")
-        if not container_id:
-            return _error(400, "id", "required query parameter: the container id")
-        container = self.containers.get(container_id)
-        if container is None:
-            return _error(404, "id", f"unknown container {container_id!r}")
+        query = request.query_params
+        try:
+            container = self.containers.resolve(query.get("id"), query.get("env"))
+        except NotServed as refused:
+            return _error(refused.status, refused.field, refused.reason)
         asset = self.asset(container)
-        version = request.query_params.get("v")
+        version = query.get("v")
         if version is None:
             cache = SHORT_CACHE
         elif version == asset.version:
@@ -85,7 +89,7 @@ class LoaderFiles:
             cache = "no-cache"  # an outdated pinned URL: serve today's file, never pin it
         response = _serve(request, asset, cache)
         response.headers["content-location"] = (
-            f"{LOADER_PATH}?id={request.query_params['id']}&v={asset.version}"
+            f"{LOADER_PATH}?{collect_query(container.id, container.env)}&v={asset.version}"
         )
         return response
 

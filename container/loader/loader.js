@@ -16,7 +16,7 @@
   var me = d.currentScript;
   var nonce = (me && me.nonce) || '';
   var base = me && me.src ? new URL(me.src, location.href).origin : location.origin;
-  var endpoint = base + '/collect?id=' + encodeURIComponent(C.id);
+  var endpoint = base + '/collect?' + C.q;
   var SIGNALS = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization'];
   var CLICKS = ['fbclid', 'ttclid', 'gclid', 'gbraid', 'wbraid', 'li_fat_id', 'msclkid'];
   var DATA = ['value', 'currency', 'transaction_id', 'content_ids', 'contents', 'content_name',

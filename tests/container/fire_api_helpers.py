@@ -12,6 +12,7 @@ from config.schema import apply_defaults
 from config.settings import load_settings
 from config.sqlite_store import SQLiteStore
 from container.app import DataPlane, create_app
+from container.containers import ContainerSet
 from container.demo import demo_document, demo_secrets
 from container.fire_tokens import hash_token, new_token
 from container.pipeline import CompiledContainer
@@ -56,7 +57,7 @@ def build_app(db: Path, doc: dict[str, Any] | None = None, **env: str) -> DataPl
     settings = load_settings({"TAGWIRE_SENDER": "off", **env})
     store = SQLiteStore(db)
     container = compile_container(doc or fire_document())
-    return create_app(settings, store, {container.id: container})
+    return create_app(settings, store, ContainerSet.of({container.id: container}))
 
 
 def add_token(

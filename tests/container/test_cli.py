@@ -25,6 +25,20 @@ from tests.helpers import make_document
         ["keys", "sign"],
         ["keys", "verify"],
         ["diff"],
+        ["import"],
+        ["export"],
+        ["version"],
+        ["version", "create"],
+        ["versions"],
+        ["publish"],
+        ["rollback"],
+        ["archive"],
+        ["audit"],
+        ["secrets"],
+        ["secrets", "key"],
+        ["secrets", "set"],
+        ["secrets", "list"],
+        ["secrets", "delete"],
     ],
 )
 def test_every_command_has_help(command, capsys):
@@ -37,7 +51,9 @@ def test_every_command_has_help(command, capsys):
 def test_every_subcommand_is_covered_by_the_help_test():
     commands = build_parser()._subparsers._group_actions[0].choices
     assert set(commands) == {"serve", "migrate", "validate", "template", "fake-platforms",
-                             "outbox", "history", "tokens", "keys", "diff"}  # fmt: skip
+                             "outbox", "history", "tokens", "keys", "diff", "import", "export",
+                             "version", "versions", "publish", "rollback", "archive", "audit",
+                             "secrets"}  # fmt: skip
 
 
 def test_unknown_command_and_bad_flag_are_usage_errors(capsys):
@@ -70,7 +86,7 @@ def test_validate_missing_file(tmp_path, capsys):
 def test_migrate_creates_the_database(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
     assert main(["migrate"]) == 0
-    assert "schema at version 2" in capsys.readouterr().out
+    assert "schema at version 3" in capsys.readouterr().out
     assert (tmp_path / "data" / "tagwire.db").exists()
 
 

@@ -9,17 +9,34 @@ from config.schema import apply_defaults
 from config.settings import load_settings
 from config.sqlite_store import SQLiteStore
 from container.app import create_app
+from container.containers import ContainerSet
 from container.hit import MAX_BODY_BYTES
 from container.pipeline import CompiledContainer
 from tags.runtime import TemplateRuntime
 from tests.helpers import make_document, make_hit, serve_in_thread
 
 
-def build_app(tmp_path, doc=None, **env):
+def build_app(tmp_path, doc=None, containers=None, **env):
     settings = load_settings({"TAGWIRE_SENDER": "off", **env})
     store = SQLiteStore(tmp_path / "tagwire.db")
-    container = CompiledContainer.compile(apply_defaults(doc or make_document()), TemplateRuntime())
-    return create_app(settings, store, {container.id: container})
+    if containers is None:
+        container = CompiledContainer.compile(
+            apply_defaults(doc or make_document()), TemplateRuntime()
+        )
+        containers = ContainerSet.of({container.id: container})
+    return create_app(settings, store, containers)
+
+
+def live_and_staging() -> ContainerSet:
+    """Container shop as served from a file ("live") and as version 7 in "staging",
+    each sending to its own webhook."""
+    runtime = TemplateRuntime()
+    live = CompiledContainer.compile(apply_defaults(make_document()), runtime)
+    staging_doc = apply_defaults(make_document("https://staging-hooks.example.com/tagwire"))
+    staging = CompiledContainer.compile(staging_doc, runtime, version=7, env="staging")
+    containers = ContainerSet.of({"shop": live})
+    containers.put("shop", "staging", staging)
+    return containers
 
 
 @pytest.fixture
@@ -173,7 +190,78 @@ def test_health_and_readiness(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "containers": ["shop"]}
+    assert ready.json() == {
+        "status": "ready",
+        "containers": ["shop"],
+        "environments": [{"container": "shop", "env": "live", "version": None}],
+    }
+
+
+def test_readiness_lists_every_environment_and_its_version(tmp_path):
+    with TestClient(build_app(tmp_path, containers=live_and_staging())) as client:
+        assert client.get("/readyz").json() == {
+            "status": "ready",
+            "containers": ["shop"],
+            "environments": [
+                {"container": "shop", "env": "live", "version": None},
+                {"container": "shop", "env": "staging", "version": 7},
+            ],
+        }
+
+
+def hook_urls(tmp_path):
+    conn = sqlite3.connect(tmp_path / "tagwire.db")
+    urls = [url for (url,) in conn.execute("SELECT url FROM outbox ORDER BY id")]
+    conn.close()
+    return urls
+
+
+def test_env_sends_hits_to_that_environments_container(tmp_path):
+    app = build_app(tmp_path, containers=live_and_staging())
+    hits = [make_hit(event_id=f"evt-0000000{n}") for n in range(4)]
+    with TestClient(app, base_url="https://t.example.com") as client:
+        for query, hit in zip(
+            ["id=shop&env=staging", "id=shop", "env=live&id=shop", "id=shop&env=st%61ging"],
+            hits,
+            strict=True,
+        ):
+            response = client.post(
+                f"/collect?{query}",
+                content=orjson.dumps(hit),
+                headers={"content-type": "text/plain"},
+            )
+            assert response.status_code == 204, (query, response.text)
+    assert hook_urls(tmp_path) == [
+        "https://staging-hooks.example.com/tagwire",
+        "https://hooks.example.com/tagwire",
+        "https://hooks.example.com/tagwire",
+        "https://staging-hooks.example.com/tagwire",
+    ]
+
+
+@pytest.mark.parametrize("env", ["", "Staging", "pr_12", "-x", "a" * 41, "st%20aging", "%ff"])
+def test_a_bad_env_is_400_naming_it(tmp_path, env):
+    with TestClient(build_app(tmp_path, containers=live_and_staging())) as client:
+        response = client.post(f"/collect?id=shop&env={env}", content=orjson.dumps(make_hit()))
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert error["field"] == "env"
+    assert "environment name" in error["reason"]
+    assert outbox(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "reason"),
+    [
+        ("id=shop&env=pr-12", "env", "container 'shop' has no environment 'pr-12' on this node"),
+        ("id=nope&env=staging", "id", "unknown container 'nope'"),
+    ],
+)
+def test_an_environment_not_served_is_404_naming_the_parameter(tmp_path, query, field, reason):
+    with TestClient(build_app(tmp_path, containers=live_and_staging())) as client:
+        response = client.post(f"/collect?{query}", content=orjson.dumps(make_hit()))
+    assert response.status_code == 404
+    assert response.json()["errors"] == [{"field": field, "reason": reason}]
 
 
 def test_wrong_method_is_405(client):

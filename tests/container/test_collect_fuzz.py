@@ -12,6 +12,7 @@ from config.schema import apply_defaults
 from config.settings import load_settings
 from config.sqlite_store import SQLiteStore
 from container.app import create_app
+from container.containers import ContainerSet
 from container.pipeline import CompiledContainer
 from tags.runtime import TemplateRuntime
 from tests.helpers import json_values as json_values_strategy
@@ -58,7 +59,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
     settings_ = load_settings({"TAGWIRE_SENDER": "off", "TAGWIRE_TRUSTED_PROXIES": "127.0.0.1"})
     container = CompiledContainer.compile(apply_defaults(make_document()), TemplateRuntime())
-    app = create_app(settings_, SQLiteStore(tmp / "t.db"), {"shop": container})
+    app = create_app(settings_, SQLiteStore(tmp / "t.db"), ContainerSet.of({"shop": container}))
     with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=10) as client:
         yield client
 

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from config.schema import apply_defaults
 from config.sqlite_store import SQLiteStore
 from container.collect import CollectEndpoint
+from container.containers import ContainerSet
 from container.delivery.outbox import OutboxWriter
 from container.demo import demo_document, demo_secrets
 from container.guards import Guards
@@ -44,7 +45,7 @@ class Clock:
 
 def make_guards(
     *, bots=True, per_ip=None, per_client=None, spike=(10, 100), value_max=100_000,
-    policy="block", currency_defaults=None,
+    policy="block",
 ):  # fmt: skip
     return Guards(
         bots=BotFilter() if bots else None,
@@ -53,7 +54,7 @@ def make_guards(
             RateLimiter(per_client) if per_client else None,
         ),
         spikes=SpikeDetector(*spike, T0, warmup_minutes=0),
-        value=ValueGuard(value_max, policy, currency_defaults or {}),
+        value=ValueGuard(value_max, policy),
     )
 
 
@@ -65,8 +66,8 @@ def client_for(tmp_path, guards, clock, doc=None, runtime=None, peer="198.51.100
         apply_defaults(doc or make_document()), runtime or TemplateRuntime()
     )
     endpoint = CollectEndpoint(
-        {container.id: container}, writer, kwargs.get("trusted", ()), "", guards=guards,
-        clock=clock,
+        ContainerSet.of({container.id: container}), writer, kwargs.get("trusted", ()), "",
+        guards=guards, clock=clock,
     )  # fmt: skip
 
     @contextlib.asynccontextmanager
@@ -245,9 +246,11 @@ def test_a_held_hit_gets_no_browser_commands(tmp_path):
 
 
 def test_block_policy_accepts_the_hit_but_fires_no_tag(tmp_path):
-    guards = make_guards(value_max=1000, currency_defaults={"shop": "EUR"})
+    guards = make_guards(value_max=1000)
+    doc = make_document()
+    doc["container"]["currency_default"] = "EUR"
     before = metric("blocks", container="shop", guard="value", reason="currency_mismatch")
-    with client_for(tmp_path, guards, Clock()) as client:
+    with client_for(tmp_path, guards, Clock(), doc) as client:
         wrong = make_hit(event_id="evt-00000002", data={"value": 50, "currency": "USD"})
         huge = make_hit(event_id="evt-00000003", data={"value": 5000, "currency": "EUR"})
         response = post(client, [hit(1), wrong, huge])

@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from config.sqlite_store import SQLiteStore
 from config.storage import OutboxRow, StorageError
+from container.containers import ContainerSet
 from container.fire_api import FireEndpoint
 from container.fire_tokens import hash_token, new_token
 from tests.container.fire_api_helpers import compile_container, crm_event, fire_document
@@ -53,7 +54,11 @@ class Node:
         self.writer = HeldWriter()
         container = compile_container(fire_document(fire_once="none"))
         self.fire = FireEndpoint(
-            {container.id: container}, self.writer, self.store, TTL_HOURS, lambda: self.now
+            ContainerSet.of({container.id: container}),
+            self.writer,
+            self.store,
+            TTL_HOURS,
+            lambda: self.now,
         )
         self.token = new_token()
         transport = httpx.ASGITransport(app=Starlette(routes=self.fire.routes()))

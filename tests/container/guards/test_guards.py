@@ -5,13 +5,13 @@ T0 = 1_800_000_000_000
 
 
 def test_defaults_turn_every_guard_on():
-    guards = Guards.from_settings(load_settings({}), {"shop": "EUR"}, T0)
+    guards = Guards.from_settings(load_settings({}), T0)
     assert guards.bots is not None
     assert guards.rates.per_ip.per_minute == 600
     assert guards.rates.per_client.per_minute == 120
     assert (guards.spikes.multiple, guards.spikes.min_events) == (10, 100)
     assert (guards.value.value_max, guards.value.policy) == (100_000, "block")
-    assert guards.value.judge("shop", "evt-00000001", 10, "USD") is True
+    assert guards.value.judge("shop", "evt-00000001", 10, "USD", currency_default="EUR") is True
 
 
 def test_settings_turn_guards_off_or_change_them():
@@ -26,9 +26,9 @@ def test_settings_turn_guards_off_or_change_them():
             "TAGWIRE_VALUE_POLICY": "flag",
         }
     )
-    guards = Guards.from_settings(settings, {}, T0)
+    guards = Guards.from_settings(settings, T0)
     assert guards.bots is None
     assert (guards.rates.per_ip, guards.rates.per_client) == (None, None)
     assert (guards.spikes.multiple, guards.spikes.min_events) == (3, 20)
     assert (guards.value.value_max, guards.value.policy) == (500, "flag")
-    assert guards.value.judge("shop", "evt-00000001", 501, "EUR") is False
+    assert guards.value.judge("shop", "evt-00000001", 501, "EUR", currency_default=None) is False

@@ -64,13 +64,12 @@ def count(name, reason, container="shop"):
 
 
 def test_block_policy_stops_the_event_counts_and_logs(caplog):
-    guard = ValueGuard(1000, "block", {"shop": "EUR"})
+    guard = ValueGuard(1000, "block")
     before = count("blocks", VALUE_TOO_LARGE), count("blocks", CURRENCY_MISMATCH)
     with caplog.at_level(logging.WARNING, logger="tagwire.guards"):
-        assert guard.judge("shop", "evt-00000001", 5000, "EUR") is True
-        assert guard.judge("shop", "evt-00000002", 50, "USD") is True
-        assert guard.judge("shop", "evt-00000003", 50, "EUR") is False
-        assert guard.judge("other", "evt-00000004", 50, "USD") is False  # no default there
+        assert guard.judge("shop", "evt-00000001", 5000, "EUR", currency_default="EUR") is True
+        assert guard.judge("shop", "evt-00000002", 50, "USD", currency_default="EUR") is True
+        assert guard.judge("shop", "evt-00000003", 50, "EUR", currency_default="EUR") is False
     assert (count("blocks", VALUE_TOO_LARGE), count("blocks", CURRENCY_MISMATCH)) == (
         before[0] + 1,
         before[1] + 1,
@@ -82,17 +81,29 @@ def test_block_policy_stops_the_event_counts_and_logs(caplog):
 
 
 def test_flag_policy_lets_the_event_through_and_counts_it():
-    guard = ValueGuard(1000, "flag", {})
+    guard = ValueGuard(1000, "flag")
     before = count("flagged", VALUE_TOO_LARGE), count("blocks", VALUE_TOO_LARGE)
-    assert guard.judge("shop", "evt-00000001", 5000, "EUR") is False
+    assert guard.judge("shop", "evt-00000001", 5000, "EUR", currency_default=None) is False
     assert count("flagged", VALUE_TOO_LARGE) == before[0] + 1
     assert count("blocks", VALUE_TOO_LARGE) == before[1]
 
 
 def test_an_event_without_value_or_currency_is_not_judged():
-    assert ValueGuard(1000, "block", {"shop": "EUR"}).judge("shop", "e", None, None) is False
+    guard = ValueGuard(1000, "block")
+    assert guard.judge("shop", "e", None, None, currency_default="EUR") is False
 
 
 def test_unknown_policy_is_refused():
     with pytest.raises(ValueError, match="block"):
-        ValueGuard(1000, "drop", {})
+        ValueGuard(1000, "drop")
+
+
+def test_the_currency_default_is_the_one_the_caller_passes():
+    """The default comes with each event from the container handling it (a reload may
+    have swapped in a version with another default), never from a table made at start."""
+    guard = ValueGuard(1000, "block")
+    assert guard.judge("shop", "evt-00000001", 50, "USD", currency_default="EUR") is True
+    assert guard.judge("shop", "evt-00000002", 50, "USD", currency_default="USD") is False
+    assert guard.judge("shop", "evt-00000003", 50, "USD", currency_default=None) is False
+    assert guard.judge("shop", "evt-00000004", 50, None, currency_default=None) is True
+    assert guard.judge("shop", "evt-00000005", 50, None, currency_default="EUR") is False

@@ -11,7 +11,7 @@ import pytest
 
 from config.settings import Settings
 from container.loader import build_loader, build_pixels, loader_scripts, snippet
-from container.loader.bundle import PIXELS_PATH
+from container.loader.bundle import PIXELS_PATH, collect_query
 
 SOURCES = Path(__file__).parents[3] / "container" / "loader"
 # The target for the loader a page downloads up front; the second file is only
@@ -51,7 +51,7 @@ def test_container_settings_are_inlined(built: tuple[bytes, bytes]) -> None:
     match = re.search(r"\}\)\(window,document,(\{.*\})\);\s*$", text)
     assert match, text[-300:]
     config = orjson.loads(match.group(1))
-    assert config["id"] == "demo"
+    assert config["q"] == "id=demo"
     assert config["policy"] == "strict"
     assert config["scripts"]["meta"] == "https://connect.facebook.net/en_US/fbevents.js"
     assert config["module"] == f"{PIXELS_PATH}?v={build_pixels().version}"
@@ -64,6 +64,23 @@ def test_settings_change_the_etag() -> None:
     assert one.etag == build_loader("demo", "strict", scripts, pixels).etag
     assert one.etag != build_loader("demo", "basic", scripts, pixels).etag
     assert one.etag != build_loader("other", "strict", scripts, pixels).etag
+    assert one.etag != build_loader("demo", "strict", scripts, pixels, env="staging").etag
+    assert one.etag == build_loader("demo", "strict", scripts, pixels, env="live").etag
+
+
+@pytest.mark.parametrize(
+    ("container_id", "env", "query"),
+    [
+        ("demo", "live", "id=demo"),
+        ("demo", "pr-12", "id=demo&env=pr-12"),
+        ("a b&c=d/é", "staging", "id=a%20b%26c%3Dd%2F%C3%A9&env=staging"),
+    ],
+)
+def test_the_collect_query_names_the_environment_unless_it_is_live(container_id, env, query):
+    assert collect_query(container_id, env) == query
+    pixels = build_pixels()
+    loader = build_loader(container_id, "strict", loader_scripts(Settings()), pixels, env=env)
+    assert f'"q":"{query}"'.encode() in loader.body
 
 
 @pytest.mark.parametrize("part", [0, 1], ids=["loader.js", "loader-consented.js"])

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from config.schema import apply_defaults, validate_document
 from config.settings import Settings
+from container.containers import ContainerSet
 from container.loader import LoaderFiles, loader_scripts
 from container.pipeline import CompiledContainer
 from tags.runtime import TemplateRuntime
@@ -22,7 +23,7 @@ def client() -> Iterator[TestClient]:
     doc = make_document()
     assert validate_document(doc) == []
     container = CompiledContainer.compile(apply_defaults(doc), TemplateRuntime())
-    files = LoaderFiles({container.id: container}, loader_scripts(Settings()))
+    files = LoaderFiles(ContainerSet.of({container.id: container}), loader_scripts(Settings()))
     with TestClient(Starlette(routes=files.routes())) as test_client:
         test_client.container_id = container.id  # type: ignore[attr-defined]
         yield test_client
@@ -121,3 +122,70 @@ def test_consented_file_is_linked_from_the_loader_and_long_cached(client: TestCl
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert b"window.tagwire._" in response.content
     assert client.get("/loader-consented.js").headers["cache-control"] == "public, max-age=300"
+
+
+def _compiled(env: str = "live", version: int | None = None, policy: str = "strict"):
+    doc = make_document()
+    doc["container"]["consent_policy"] = policy
+    return CompiledContainer.compile(
+        apply_defaults(doc), TemplateRuntime(), version=version, env=env
+    )
+
+
+def _inlined_query(text: str) -> str:
+    start = text.index('"q":"') + len('"q":"')
+    return text[start : text.index('"', start)]
+
+
+@pytest.fixture
+def environments() -> Iterator[tuple[TestClient, ContainerSet]]:
+    containers = ContainerSet.of({"shop": _compiled()})
+    containers.put("shop", "staging", _compiled("staging", 5))
+    files = LoaderFiles(containers, loader_scripts(Settings()))
+    with TestClient(Starlette(routes=files.routes())) as test_client:
+        yield test_client, containers
+
+
+def test_an_environments_loader_sends_its_hits_to_that_environment(environments) -> None:
+    client, _ = environments
+    live = client.get("/loader.js?id=shop")
+    staging = client.get("/loader.js?id=shop&env=staging")
+    assert _inlined_query(live.text) == "id=shop"
+    assert client.get("/loader.js?id=shop&env=live").content == live.content
+    assert _inlined_query(staging.text) == "id=shop&env=staging"
+    assert staging.headers["etag"] != live.headers["etag"]
+    version = staging.headers["etag"].strip('"')
+    assert staging.headers["content-location"] == f"/loader.js?id=shop&env=staging&v={version}"
+    pinned = client.get(staging.headers["content-location"])
+    assert pinned.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+def test_a_swapped_in_version_gets_a_fresh_loader(environments) -> None:
+    client, containers = environments
+    before = client.get("/loader.js?id=shop&env=staging")
+    containers.put("shop", "staging", _compiled("staging", 6, policy="basic"))
+    after = client.get("/loader.js?id=shop&env=staging")
+    assert after.headers["etag"] != before.headers["etag"]
+    assert '"policy":"basic"' in after.text
+    assert _inlined_query(after.text) == "id=shop&env=staging"
+    assert client.get("/loader.js?id=shop").headers["etag"] != after.headers["etag"]
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "field", "reason"),
+    [
+        ("/loader.js?id=shop&env=Staging", 400, "env", "must be an environment name"),
+        ("/loader.js?id=shop&env=", 400, "env", "must be an environment name"),
+        ("/loader.js?id=shop&env=pr-9", 404, "env", "container 'shop' has no environment 'pr-9'"),
+        ("/loader.js?id=blog&env=staging", 404, "id", "unknown container 'blog'"),
+    ],
+)
+def test_bad_or_unknown_environments_are_4xx_naming_the_field(
+    environments, url: str, status: int, field: str, reason: str
+) -> None:
+    client, _ = environments
+    response = client.get(url)
+    assert response.status_code == status
+    [error] = response.json()["errors"]
+    assert error["field"] == field
+    assert error["reason"].startswith(reason)

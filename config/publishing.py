@@ -1,0 +1,220 @@
+"""The control plane's lifecycle of a container: workspace → signed version → environment.
+
+One class holds the rules every front end shares (the CLI now, the admin UI later): an
+import replaces the workspace only when the whole document is valid; a version is the
+workspace frozen, numbered and signed, never edited; publishing and rolling back only move
+an environment's pointer to an existing, unarchived version. The store writes the audit
+row of each change in the same transaction as the change itself.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from config.canonical import CanonicalError, canonical
+from config.errors import DocumentError, Issue
+from config.lua_check import template_issues
+from config.schema import validate_document
+from config.storage import Store, StoredVersion, VersionConflict, Workspace
+from config.versions import VersionRecord, seal
+
+__all__ = [
+    "ENV_NAME",
+    "LIVE",
+    "ControlPlane",
+    "Imported",
+    "PublishError",
+    "check_env_name",
+]
+
+LIVE = "live"
+ENV_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+NOTE_LIMIT = 2_000
+
+
+class PublishError(Exception):
+    """A control-plane action that cannot be done as asked; the message says what to do."""
+
+
+def check_env_name(name: str) -> str:
+    if not ENV_NAME.fullmatch(name):
+        raise PublishError(
+            f"environment {name!r} is not a valid name: use 1 to 40 lower-case letters, "
+            "digits and '-', starting with a letter or digit (e.g. live, staging, pr-12)"
+        )
+    return name
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    container_id: str
+    changed: bool
+
+
+class ControlPlane:
+    """`signer` is needed only to create versions; `clock` gives milliseconds."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        signer: Ed25519PrivateKey | None = None,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self.store = store
+        self.signer = signer
+        self.clock = clock
+
+    async def import_document(
+        self, doc: object, actor: str, source: str = "<document>"
+    ) -> Imported:
+        """Replace the container's workspace with `doc`, or raise DocumentError listing
+        every problem (with its JSON path) and leave the workspace as it was."""
+        issues = validate_document(doc)
+        if not issues:
+            assert isinstance(doc, dict)
+            try:
+                canonical(doc)
+            except CanonicalError as exc:
+                issues = [Issue(exc.path, exc.reason)]
+            else:
+                issues = template_issues(doc)
+        if issues:
+            raise DocumentError(issues, source)
+        assert isinstance(doc, dict)
+        container_id = doc["container"]["id"]
+        body = orjson.dumps(doc)
+        current = await self.store.get_workspace(container_id)
+        if current is not None and orjson.loads(current.document) == doc:
+            return Imported(container_id, changed=False)
+        await self.store.save_workspace(container_id, body, actor, self.clock(), {"source": source})
+        return Imported(container_id, changed=True)
+
+    async def workspace(self, container_id: str) -> Workspace:
+        found = await self.store.get_workspace(container_id)
+        if found is None:
+            raise PublishError(
+                f"container {container_id!r} has no workspace; `tagwire import FILE` creates it"
+            )
+        return found
+
+    async def create_version(self, container_id: str, actor: str, note: str) -> StoredVersion:
+        """Freeze the workspace as the next version, signed. Refuses a workspace that is
+        the same as the latest version: a version nobody changed is noise in the history."""
+        if self.signer is None:
+            raise PublishError(
+                "no signing key: set TAGWIRE_SIGNING_KEY_FILE to the private key made by "
+                "`tagwire keys generate`"
+            )
+        if len(note) > NOTE_LIMIT:
+            raise PublishError(f"--note: at most {NOTE_LIMIT} characters, got {len(note)}")
+        document = orjson.loads((await self.workspace(container_id)).document)
+        for _ in range(3):
+            latest = await self.store.latest_version(container_id)
+            if latest is not None and orjson.loads(latest.body)["document"] == document:
+                raise PublishError(
+                    f"the workspace of {container_id!r} is the same as version "
+                    f"{latest.number}; change it (`tagwire import FILE`) before making a version"
+                )
+            number = 1 if latest is None else latest.number + 1
+            record = VersionRecord(
+                container_id=container_id,
+                number=number,
+                parent=None if latest is None else latest.number,
+                author=actor,
+                note=note,
+                created_at_ms=self.clock(),
+                document=document,
+            )
+            signed = seal(record, self.signer)
+            version = StoredVersion(
+                container_id=container_id,
+                number=number,
+                parent=record.parent,
+                author=actor,
+                note=note,
+                created_at_ms=record.created_at_ms,
+                body=signed.body,
+                signature=signed.signature,
+                key_id=signed.key_id,
+                archived_at_ms=None,
+            )
+            try:
+                await self.store.insert_version(version, actor)
+            except VersionConflict:
+                continue  # another author took this number: sign the next one
+            return version
+        raise PublishError(
+            f"could not create a version of {container_id!r}: other versions kept being "
+            "created at the same moment; try again"
+        )
+
+    async def publish(self, container_id: str, number: int, env: str, actor: str) -> int | None:
+        """Point `env` at version `number`; returns the version it pointed at before."""
+        return await self.store.set_environment(
+            container_id, check_env_name(env), number, "publish", actor, self.clock()
+        )
+
+    async def rollback(self, container_id: str, env: str, to: int, actor: str) -> int:
+        """Point an existing environment back at an earlier version."""
+        check_env_name(env)
+        current = await self.environment_version(container_id, env)
+        if current is None:
+            raise PublishError(
+                f"container {container_id!r} has no environment {env!r} to roll back; "
+                f"publish a version to it first"
+            )
+        if to == current:
+            raise PublishError(f"{env!r} of {container_id!r} already runs version {to}")
+        await self.store.set_environment(container_id, env, to, "rollback", actor, self.clock())
+        return current
+
+    async def environment_version(self, container_id: str, env: str) -> int | None:
+        for environment in await self.store.list_environments(container_id):
+            if environment.name == env:
+                return environment.version
+        return None
+
+    async def archive(self, container_id: str, number: int, actor: str) -> None:
+        await self.store.archive_version(container_id, number, actor, self.clock())
+
+    async def document(self, container_id: str, ref: str) -> dict[str, Any]:
+        """The document at `ref`: `workspace`, a version number, or an environment name."""
+        if ref == "workspace":
+            return orjson.loads((await self.workspace(container_id)).document)
+        if ref.isdigit():
+            number = int(ref)
+        else:
+            found = await self.environment_version(container_id, check_env_name(ref))
+            if found is None:
+                raise PublishError(
+                    f"container {container_id!r} has no environment {ref!r}; "
+                    f"`tagwire versions {container_id}` lists environments"
+                )
+            number = found
+        version = await self.store.get_version(container_id, number)
+        if version is None:
+            raise PublishError(
+                f"container {container_id!r} has no version {number}; "
+                f"`tagwire versions {container_id}` lists them"
+            )
+        return orjson.loads(version.body)["document"]
+
+    async def export(self, container_id: str, ref: str, actor: str) -> dict[str, Any]:
+        """The document at `ref`, audited: an export leaves the control plane."""
+        doc = await self.document(container_id, ref)
+        await self.store.add_audit(
+            actor, "container.export", container_id, {"ref": ref}, self.clock()
+        )
+        return doc

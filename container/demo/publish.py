@@ -1,0 +1,63 @@
+"""The demo runs the way production does: from a signed version published to `live`.
+
+On first start in a data dir, the demo makes a signing key pair there (unless the
+settings name one), imports the bundled container, creates version 1 and publishes it.
+Later starts find the version and publish nothing, so versions a user made with
+`tagwire version create` and `tagwire publish` survive a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from config.publishing import LIVE, ControlPlane
+from config.settings import Settings
+from config.signing import generate_keypair
+from config.storage import Store
+from container.cli_common import load_signer
+
+__all__ = ["DEMO_ACTOR", "demo_keys", "publish_demo"]
+
+DEMO_ACTOR = "tagwire demo"
+PRIVATE_KEY = "demo-signing.key"
+PUBLIC_KEY = "demo-signing.pub"
+
+
+def demo_keys(settings: Settings) -> Settings:
+    """Settings naming a signing key pair: the configured one, or one made in the data
+    dir on first use (the private key readable by its owner only)."""
+    if settings.signing_public_key_file is not None and settings.signing_key_file is not None:
+        return settings
+    private, public = settings.data_dir / PRIVATE_KEY, settings.data_dir / PUBLIC_KEY
+    if not private.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_pem, public_pem = generate_keypair()
+        _write(private, private_pem, 0o600)
+        _write(public, public_pem, 0o644)
+    return dataclasses.replace(
+        settings,
+        signing_key_file=settings.signing_key_file or private,
+        signing_public_key_file=settings.signing_public_key_file or public,
+    )
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+
+
+async def publish_demo(store: Store, settings: Settings, doc: dict[str, Any]) -> int | None:
+    """Publish the bundled document as version 1 to `live` when the store has no version
+    of it; returns the version published, or None when there was one already."""
+    container_id = doc["container"]["id"]
+    if await store.latest_version(container_id) is not None:
+        return None
+    control = ControlPlane(store, signer=load_signer(settings))
+    await control.import_document(doc, DEMO_ACTOR, "bundled demo container")
+    version = await control.create_version(container_id, DEMO_ACTOR, "bundled demo container")
+    await control.publish(container_id, version.number, LIVE, DEMO_ACTOR)
+    return version.number

@@ -1,0 +1,214 @@
+"""Hot reload: a node follows the environments it serves and swaps versions in place.
+
+Every `reload_interval_s` the watcher reads the environment pointers from the store (a
+few small rows: the cheap "has anything changed" check). For a pointer that moved, it
+reads the version, verifies its signature against the node's public key, and compiles it
+on a worker thread with a fresh template runtime, so the event loop keeps answering hits.
+Only then is the compiled container put into the `ContainerSet`: a hit looks its
+container up once, so hits in flight finish on the old version and new hits get the new.
+
+A version that is unsigned, signed by another key, altered after signing, or that does
+not compile is refused: logged with the reason, counted in
+`tagwire_config_refused_total`, and the node keeps serving what it had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from prometheus_client import Counter, Gauge
+
+from config.errors import DocumentError
+from config.schema import apply_defaults, validate_document
+from config.storage import Environment, StorageError, Store
+from config.versions import VersionRecord, VersionRefused, open_signed
+from container.containers import ContainerSet
+from container.node_secrets import NodeSecrets
+from container.pipeline import CompiledContainer
+from tags.errors import TemplateError
+from tags.runtime import TemplateRuntime
+
+__all__ = ["CONFIG_REFUSED", "CONFIG_SWAPS", "CONFIG_VERSION", "ConfigWatcher", "builder"]
+
+log = logging.getLogger("tagwire.reload")
+
+CONFIG_REFUSED = Counter(
+    "tagwire_config_refused",
+    "Published versions this node refused to serve, by reason (unsigned, bad_signature, "
+    "unknown_key, malformed, mismatch, missing, invalid, compile).",
+    ["container", "env", "reason"],
+)
+CONFIG_SWAPS = Counter(
+    "tagwire_config_swaps", "Versions this node started serving.", ["container", "env"]
+)
+CONFIG_VERSION = Gauge(
+    "tagwire_config_version",
+    "The version each environment runs on this node.",
+    ["container", "env"],
+)
+
+Build = Callable[[VersionRecord, str], CompiledContainer]
+
+
+def builder(secrets: NodeSecrets, allow_http_loopback: bool) -> Build:
+    """Compile a verified version with its own runtime (thread-safe: nothing shared with
+    the runtime serving hits) and its container's secrets."""
+
+    def build(record: VersionRecord, env: str) -> CompiledContainer:
+        source = f"container {record.container_id!r} version {record.number}"
+        issues = validate_document(record.document)
+        if issues:
+            raise DocumentError(issues, source)
+        runtime = TemplateRuntime(
+            secrets.lookup_for(record.container_id), allow_http_loopback=allow_http_loopback
+        )
+        return CompiledContainer.compile(
+            apply_defaults(record.document), runtime, version=record.number, env=env
+        )
+
+    return build
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ConfigWatcher:
+    """`environments`: the names this node serves; empty means every environment."""
+
+    def __init__(
+        self,
+        store: Store,
+        containers: ContainerSet,
+        public_key: Ed25519PublicKey,
+        build: Build,
+        *,
+        interval_s: float,
+        environments: tuple[str, ...] = (),
+        secrets: NodeSecrets | None = None,
+    ) -> None:
+        self.store = store
+        self.containers = containers
+        self.public_key = public_key
+        self.build = build
+        self.interval_s = interval_s
+        self.environments = frozenset(environments)
+        self.secrets = secrets
+        self._serving: dict[tuple[str, str], int] = {}
+        self._refused: dict[tuple[str, str], tuple[int, int]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def sync(self) -> None:
+        """One pass: secrets first (a new version may need a new secret), then pointers."""
+        if self.secrets is not None:
+            await self.secrets.refresh()
+        pointers = {
+            (e.container_id, e.name): e
+            for e in await self.store.list_environments(None)
+            if not self.environments or e.name in self.environments
+        }
+        for key in set(self._serving) - set(pointers):
+            self.containers.remove(*key)
+            del self._serving[key]
+            CONFIG_VERSION.remove(*key)
+            log.warning(
+                "environment deleted; no longer serving it",
+                extra={"fields": {"container": key[0], "env": key[1]}},
+            )
+        for key, pointer in sorted(pointers.items()):
+            if self._serving.get(key) == pointer.version:
+                continue
+            if self._refused.get(key) == (pointer.version, pointer.updated_at_ms):
+                continue  # already refused and logged; a new publish retries
+            await self._switch(key, pointer)
+
+    async def _switch(self, key: tuple[str, str], pointer: Environment) -> None:
+        container_id, env = key
+        try:
+            compiled = await self._prepare(pointer)
+        except _Refused as exc:
+            self._refused[key] = (pointer.version, pointer.updated_at_ms)
+            CONFIG_REFUSED.labels(container_id, env, exc.reason).inc()
+            log.error(
+                "refused a published version; still serving the previous one",
+                extra={
+                    "fields": {
+                        "container": container_id,
+                        "env": env,
+                        "version": pointer.version,
+                        "serving": self._serving.get(key),
+                        "reason": exc.reason,
+                        "detail": str(exc),
+                    }
+                },
+            )
+            return
+        previous = self._serving.get(key)
+        self.containers.put(container_id, env, compiled)
+        self._serving[key] = pointer.version
+        self._refused.pop(key, None)
+        CONFIG_SWAPS.labels(container_id, env).inc()
+        CONFIG_VERSION.labels(container_id, env).set(pointer.version)
+        log.info(
+            "now serving a published version",
+            extra={
+                "fields": {
+                    "container": container_id,
+                    "env": env,
+                    "version": pointer.version,
+                    "previous": previous,
+                }
+            },
+        )
+
+    async def _prepare(self, pointer: Environment) -> CompiledContainer:
+        version = await self.store.get_version(pointer.container_id, pointer.version)
+        if version is None:
+            raise _Refused("missing", f"version {pointer.version} is not in the store")
+        try:
+            record = open_signed(
+                version.body,
+                version.signature,
+                version.key_id,
+                self.public_key,
+                container_id=pointer.container_id,
+                number=pointer.version,
+            )
+        except VersionRefused as exc:
+            raise _Refused(exc.reason, str(exc)) from None
+        try:
+            return await asyncio.to_thread(self.build, record, pointer.name)
+        except DocumentError as exc:
+            raise _Refused("invalid", "; ".join(map(str, exc.issues))) from None
+        except TemplateError as exc:
+            raise _Refused("compile", str(exc)) from None
+        except Exception as exc:  # a bug must not stop the watcher: refuse and keep serving
+            log.exception("compiling a published version failed unexpectedly")
+            raise _Refused("compile", f"{type(exc).__name__}: {exc}") from None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="tagwire-reload")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.sync()
+            except StorageError as exc:
+                log.warning(
+                    "cannot check for published versions; will try again",
+                    extra={"fields": {"reason": str(exc)}},
+                )
