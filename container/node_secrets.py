@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from config.secret_box import SecretBox, SecretKeyError
-from config.storage import Store
+from config.storage import StoredSecret
 
-__all__ = ["NodeSecrets"]
+__all__ = ["NodeSecrets", "SecretSource"]
 
 log = logging.getLogger("tagwire.secrets")
 
 Lookup = Callable[[str], "str | None"]
 
 
+class SecretSource(Protocol):
+    """The store, or a control plane over HTTP: ciphertexts only, never values."""
+
+    async def list_secrets(self, container_id: str | None) -> list[StoredSecret]: ...
+
+
 class NodeSecrets:
     """`fallback` answers names the store does not hold (`TAGWIRE_SECRET_<NAME>`)."""
 
-    def __init__(self, store: Store, box: SecretBox | None, fallback: Lookup) -> None:
-        self.store = store
+    def __init__(self, source: SecretSource, box: SecretBox | None, fallback: Lookup) -> None:
+        self.source = source
         self.box = box
         self.fallback = fallback
         self._values: dict[tuple[str, str], str] = {}
@@ -43,7 +50,7 @@ class NodeSecrets:
 
     async def refresh(self) -> None:
         """Decrypt what changed since the last refresh; drop what was deleted."""
-        stored = await self.store.list_secrets(None)
+        stored = await self.source.list_secrets(None)
         if stored and self.box is None:
             if not self._warned_no_key:
                 log.error(

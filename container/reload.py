@@ -18,13 +18,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from prometheus_client import Counter, Gauge
 
 from config.errors import DocumentError
 from config.schema import apply_defaults, validate_document
-from config.storage import Environment, StorageError, Store
+from config.storage import Environment, StorageError, StoredVersion
 from config.versions import VersionRecord, VersionRefused, open_signed
 from container.containers import ContainerSet
 from container.node_secrets import NodeSecrets
@@ -32,7 +33,14 @@ from container.pipeline import CompiledContainer
 from tags.errors import TemplateError
 from tags.runtime import TemplateRuntime
 
-__all__ = ["CONFIG_REFUSED", "CONFIG_SWAPS", "CONFIG_VERSION", "ConfigWatcher", "builder"]
+__all__ = [
+    "CONFIG_REFUSED",
+    "CONFIG_SWAPS",
+    "CONFIG_VERSION",
+    "ConfigSource",
+    "ConfigWatcher",
+    "builder",
+]
 
 log = logging.getLogger("tagwire.reload")
 
@@ -52,6 +60,16 @@ CONFIG_VERSION = Gauge(
 )
 
 Build = Callable[[VersionRecord, str], CompiledContainer]
+
+
+class ConfigSource(Protocol):
+    """Where a node reads published versions: the store itself, or a control plane over
+    HTTP. Either way the node trusts nothing it reads until the signature checks out.
+    Failures raise `StorageError`; the watcher logs them and tries again."""
+
+    async def list_environments(self, container_id: str | None) -> list[Environment]: ...
+
+    async def get_version(self, container_id: str, number: int) -> StoredVersion | None: ...
 
 
 def builder(secrets: NodeSecrets, allow_http_loopback: bool) -> Build:
@@ -84,7 +102,7 @@ class ConfigWatcher:
 
     def __init__(
         self,
-        store: Store,
+        source: ConfigSource,
         containers: ContainerSet,
         public_key: Ed25519PublicKey,
         build: Build,
@@ -93,7 +111,7 @@ class ConfigWatcher:
         environments: tuple[str, ...] = (),
         secrets: NodeSecrets | None = None,
     ) -> None:
-        self.store = store
+        self.source = source
         self.containers = containers
         self.public_key = public_key
         self.build = build
@@ -110,7 +128,7 @@ class ConfigWatcher:
             await self.secrets.refresh()
         pointers = {
             (e.container_id, e.name): e
-            for e in await self.store.list_environments(None)
+            for e in await self.source.list_environments(None)
             if not self.environments or e.name in self.environments
         }
         for key in set(self._serving) - set(pointers):
@@ -168,7 +186,7 @@ class ConfigWatcher:
         )
 
     async def _prepare(self, pointer: Environment) -> CompiledContainer:
-        version = await self.store.get_version(pointer.container_id, pointer.version)
+        version = await self.source.get_version(pointer.container_id, pointer.version)
         if version is None:
             raise _Refused("missing", f"version {pointer.version} is not in the store")
         try:

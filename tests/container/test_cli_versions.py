@@ -345,7 +345,8 @@ def test_publish_an_unknown_version_names_it(capsys, two_versions):
         (["publish", "demo", "two"], "'two' is not a version number"),
         (["rollback", "demo", "--env", "pr_12", "--to", "1"], "'pr_12' is not a valid name"),
         (["rollback", "demo"], "the following arguments are required: --to"),
-        (["archive", "demo", "-1"], "the following arguments are required: VERSION"),
+        (["archive", "demo", "-1"], "'-1' is not a version number"),
+        (["archive", "demo"], "the following arguments are required: VERSION"),
     ],
 )
 def test_bad_command_lines_exit_2(capsys, two_versions, argv, message):
