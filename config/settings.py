@@ -72,6 +72,8 @@ class Settings:
     secrets_key: str = field(default="", repr=False)
     reload_interval_s: float = 2.0
     environments: tuple[str, ...] = ()
+    config_url: str = ""
+    config_token: str = field(default="", repr=False)
 
     @property
     def sqlite_path(self) -> Path:
@@ -214,6 +216,25 @@ def _environments(value: str) -> tuple[str, ...]:
     return names
 
 
+def _config_url(value: str) -> str:
+    if not value.strip():
+        return ""
+    url = _base_url(value)
+    if urlsplit(url).username is not None:
+        raise ValueError("must not hold credentials; put the admin token in TAGWIRE_CONFIG_TOKEN")
+    return url
+
+
+_ADMIN_TOKEN = re.compile(r"tw_[A-Za-z0-9_-]+")
+
+
+def _config_token(value: str) -> str:
+    text = value.strip()
+    if text and not _ADMIN_TOKEN.fullmatch(text):
+        raise ValueError("must be an admin token (tw_...) from 'tagwire tokens create --admin'")
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class Spec:
     name: str
@@ -318,6 +339,16 @@ SPECS: tuple[Spec, ...] = (
         _environments,
         "Comma-separated environments this node serves (e.g. live); empty serves all.",
     ),
+    Spec(
+        "config_url",
+        _config_url,
+        "Base URL of a control-plane node to pull signed versions and sealed secrets from.",
+    ),
+    Spec(
+        "config_token",
+        _config_token,
+        "Admin token this node reads the control plane's config API with.",
+    ),
 )
 
 assert [s.name for s in SPECS] == [f.name for f in fields(Settings)]
@@ -369,6 +400,7 @@ def load_settings(
     )
     sources.append(("flag", dict(overrides or {})))
     values: dict[str, Any] = {}
+    hidden = {f.name for f in fields(Settings) if not f.repr}  # keys and tokens: never echoed
     for origin, raw in sources:
         for spec in SPECS:
             if spec.name not in raw:
@@ -380,5 +412,6 @@ def load_settings(
             try:
                 values[spec.name] = spec.parse(raw[spec.name])
             except ValueError as exc:
-                raise SettingsError(f"{label}: {exc} (got {raw[spec.name]!r})") from None
+                got = "" if spec.name in hidden else f" (got {raw[spec.name]!r})"
+                raise SettingsError(f"{label}: {exc}{got}") from None
     return Settings(**values)

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from config.storage import STATES, OutboxFilter, StorageError, Store, TokenRecord
-from container.fire_tokens import ADMIN_CONTAINER, TokenRefused, bearer_token
+from container.fire_tokens import TokenRefused, admin_token
 from container.outbox_ops import (
     PURGE_STATES,
     REPLAY_STATES,
@@ -43,7 +43,6 @@ MAX_BODY_BYTES = 16_384
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000_000
-TOUCH_EVERY_MS = 60_000  # a token's last use is kept to the minute, as for the Fire API
 _FILTERS = ("container", "tag", "platform", "event", "lead_id", "since", "until")
 
 Clock = Callable[[], int]
@@ -227,24 +226,13 @@ class AdminEndpoint:
 
     async def _authenticate(self, request: Request) -> TokenRecord:
         try:
-            record = await bearer_token(
-                request.headers.get("authorization"), self._store.find_token, "admin token"
+            return await admin_token(
+                request.headers.get("authorization"), self._store, self._clock()
             )
         except TokenRefused as refused:
             raise _Refusal(
                 refused.status, "Authorization", refused.reason, refused.headers
             ) from None
-        if record.container_id != ADMIN_CONTAINER:
-            raise _Refusal(
-                403,
-                "Authorization",
-                f"a Fire API token of container {record.container_id!r} cannot use the admin "
-                "API; create an admin token with 'tagwire tokens create --admin --name NAME'",
-            )
-        now = self._clock()
-        if record.last_used_at is None or now - record.last_used_at >= TOUCH_EVERY_MS:
-            await self._store.touch_token(record.id, now)
-        return record
 
     async def _status(self, fields: _Fields, actor: Actor) -> dict[str, Any]:
         filter = fields.filter(self._clock())

@@ -19,6 +19,8 @@ from config.settings import Settings
 from config.storage import StorageError, Store
 from container.admin_api import AdminEndpoint
 from container.collect import CollectEndpoint
+from container.config_api import ConfigEndpoint
+from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
 from container.delivery.outbox import OutboxWriter
 from container.delivery.routes import PlatformRoutes
@@ -26,6 +28,7 @@ from container.delivery.sender import Sender
 from container.fire_api import FireEndpoint
 from container.guards import Guards
 from container.loader import LoaderFiles, loader_scripts
+from container.node_secrets import NodeSecrets
 from container.reload import ConfigWatcher
 
 __all__ = ["DataPlane", "create_app"]
@@ -66,9 +69,13 @@ def create_app(
     containers: ContainerSet,
     extra_routes: list[BaseRoute] | None = None,
     watcher: ConfigWatcher | None = None,
+    secrets: NodeSecrets | None = None,
+    remote: HttpConfigSource | None = None,
 ) -> DataPlane:
     """`watcher`, when given, loads the published versions into `containers` before the
-    node reports ready, then keeps following them (hot reload)."""
+    node reports ready, then keeps following them (hot reload). `secrets` fills the
+    secret references in requests as the sender sends them. `remote`, when given, is
+    the control plane the watcher pulls from; its connections close on shutdown."""
     sender = Sender(
         store,
         concurrency=settings.sender_concurrency,
@@ -76,6 +83,7 @@ def create_app(
         max_attempts=settings.max_attempts,
         routes=PlatformRoutes.from_settings(settings),
         batch_flush_ms=settings.batch_flush_ms,
+        secrets=secrets.value if secrets is not None else None,
     )
     writer = OutboxWriter(
         store, on_commit=sender.wake, fire_once_ttl_ms=settings.fire_once_ttl_hours * 3_600_000
@@ -129,6 +137,8 @@ def create_app(
         finally:
             if watcher is not None:
                 await watcher.stop()
+            if remote is not None:
+                await remote.aclose()
             await writer.stop()
             await sender.stop(settings.shutdown_grace_s)
             await store.close()
@@ -143,6 +153,7 @@ def create_app(
         Route("/collect", collect, methods=["POST", "OPTIONS"]),
         *fire.routes(),
         *admin.routes(),
+        *ConfigEndpoint(store).routes(),
         *loader.routes(),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -42,6 +42,7 @@ from container.cli_ops import add_history_command, add_outbox_commands
 from container.cli_secrets import add_secrets_commands
 from container.cli_tokens import add_tokens_commands
 from container.cli_versions import add_version_commands
+from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
 from container.demo import DemoReceiver, demo_document, demo_routes, demo_secrets
 from container.demo.publish import demo_keys, publish_demo
@@ -51,7 +52,7 @@ from container.hit import validate_hit
 from container.logs import configure_logging
 from container.node_secrets import NodeSecrets
 from container.pipeline import CompiledContainer
-from container.reload import ConfigWatcher, builder
+from container.reload import ConfigSource, ConfigWatcher, builder
 from tags.errors import TemplateError
 from tags.package import load_package
 from tags.runtime import TagResult, TemplateRuntime
@@ -61,10 +62,14 @@ __all__ = ["main"]
 
 
 def _compile(
-    docs: list[tuple[str, dict[str, Any]]], runtime: TemplateRuntime
+    docs: list[tuple[str, dict[str, Any]]], secrets: NodeSecrets, allow_http_loopback: bool
 ) -> dict[str, CompiledContainer]:
+    """Each container with a runtime of its own, whose secret lookup is the container's."""
     containers: dict[str, CompiledContainer] = {}
     for source, doc in docs:
+        runtime = TemplateRuntime(
+            secrets.lookup_for(doc["container"]["id"]), allow_http_loopback=allow_http_loopback
+        )
         try:
             compiled = CompiledContainer.compile(apply_defaults(doc), runtime)
         except TemplateError as exc:
@@ -88,7 +93,29 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+CONFIG_TIMEOUT_S = 10.0  # one request to the control plane's config API
+
+
+def _check_remote(args: argparse.Namespace, settings: Settings) -> None:
+    """A node that pulls from a control plane needs a token to ask with and a key to check
+    what it gets; settings are parsed one at a time, so the pairs are checked here."""
+    if not settings.config_token:
+        raise UsageError(
+            "TAGWIRE_CONFIG_URL is set but TAGWIRE_CONFIG_TOKEN is not: make an admin token "
+            "with `tagwire tokens create --admin --name NAME` against the control plane's store"
+        )
+    if args.demo:
+        raise UsageError("--demo serves its own store; unset TAGWIRE_CONFIG_URL to use it")
+    if settings.signing_public_key_file is None:
+        raise UsageError(
+            "TAGWIRE_CONFIG_URL is set but TAGWIRE_SIGNING_PUBLIC_KEY_FILE is not: a node "
+            "that pulls versions from a control plane checks each signature with the public key"
+        )
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.config_url:
+        _check_remote(args, settings)
     files = [*settings.containers, *args.container]
     if files and (args.demo or settings.signing_public_key_file is not None):
         raise UsageError(
@@ -134,12 +161,10 @@ def _public_key(settings: Settings) -> Ed25519PublicKey:
 
 
 def _watcher(
-    settings: Settings, store: SQLiteStore, containers: ContainerSet, fallback: Any
+    settings: Settings, source: ConfigSource, containers: ContainerSet, secrets: NodeSecrets
 ) -> ConfigWatcher:
-    box = SecretBox.from_text(settings.secrets_key) if settings.secrets_key else None
-    secrets = NodeSecrets(store, box, fallback)
     return ConfigWatcher(
-        store,
+        source,
         containers,
         _public_key(settings),
         builder(secrets, settings.allow_http_loopback),
@@ -185,14 +210,32 @@ def _server(
             banner.append(f"published the bundled demo container as version {published} to live")
         banner.append(f"signing key:      {settings.signing_key_file} (TAGWIRE_SIGNING_KEY_FILE)")
     store = SQLiteStore(settings.sqlite_path)
+    remote = None
     if settings.signing_public_key_file is not None:
         containers = ContainerSet()
-        watcher = _watcher(settings, store, containers, secrets)
+        box = SecretBox.from_text(settings.secrets_key) if settings.secrets_key else None
+        # Pulling from a control plane: versions and secrets come from there, while the
+        # node's own store still holds its outbox, history and tokens.
+        if settings.config_url:
+            remote = HttpConfigSource(
+                settings.config_url, settings.config_token, timeout=CONFIG_TIMEOUT_S
+            )
+        source = remote or store
+        node_secrets = NodeSecrets(source, box, secrets)
+        watcher = _watcher(settings, source, containers, node_secrets)
     else:
-        runtime = TemplateRuntime(secrets, allow_http_loopback=settings.allow_http_loopback)
-        containers = ContainerSet.of(_compile(docs, runtime))
+        node_secrets = NodeSecrets(None, None, secrets)
+        containers = ContainerSet.of(_compile(docs, node_secrets, settings.allow_http_loopback))
         watcher = None
-    app = create_app(settings, store, containers, extra_routes, watcher=watcher)
+    app = create_app(
+        settings,
+        store,
+        containers,
+        extra_routes,
+        watcher=watcher,
+        secrets=node_secrets,
+        remote=remote,
+    )
     _out(f"tagwire listening on http://{display_host}:{port}")
     if args.demo:
         _out(f"demo site:        http://{display_host}:{port}/demo/")

@@ -26,11 +26,13 @@ from container.cli_common import CommandError, UsageError, out, with_store
 
 __all__ = ["add_diff_commands"]
 
+_DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")
+
 
 def _stored_ref(text: str) -> tuple[str, str] | None:
     container, at, ref = text.rpartition("@")
-    if not at or Path(text).exists():
-        return None
+    if not at or Path(text).exists() or Path(text).suffix.lower() in _DOCUMENT_SUFFIXES:
+        return None  # a file, even a missing one: load_document says it cannot be read
     if not container or not ref:
         raise UsageError(f"{text!r}: write CONTAINER@REF (REF: workspace, a version, an env)")
     return container, ref

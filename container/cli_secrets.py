@@ -24,7 +24,7 @@ from config.secret_box import SecretBox, generate_key
 from config.settings import Settings
 from config.storage import Store, StoredSecret
 from container.cli_common import CommandError, UsageError, out, table, with_store
-from container.cli_versions import actor
+from container.cli_versions import actor, when
 
 __all__ = ["add_secrets_commands"]
 
@@ -58,7 +58,9 @@ def _value(args: argparse.Namespace) -> str:
     elif sys.stdin is not None and sys.stdin.isatty():
         value = getpass.getpass(f"value of {args.name}: ")
     else:
-        value = sys.stdin.read().removesuffix("\n") if sys.stdin is not None else ""
+        value = (
+            sys.stdin.read().removesuffix("\n").removesuffix("\r") if sys.stdin is not None else ""
+        )
     if not value:
         raise UsageError("the secret value is empty (give it on stdin or with --from-env)")
     if len(value) > VALUE_LIMIT:
@@ -118,10 +120,10 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         out(orjson.dumps(records).decode())
         return 0
     rows = [
-        [r["container"], r["name"], str(r["updated_at_ms"]), r["updated_by"], r["key_id"]]
+        [r["container"], r["name"], when(r["updated_at_ms"]), r["updated_by"], r["key_id"]]
         for r in records
     ]
-    out(table(["CONTAINER", "NAME", "UPDATED_MS", "BY", "KEY"], rows, right=set()))
+    out(table(["CONTAINER", "NAME", "UPDATED", "BY", "KEY"], rows, right=set()))
     return 0
 
 

@@ -26,7 +26,7 @@ from config.settings import Settings
 from config.storage import Store
 from container.cli_common import CommandError, UsageError, load_signer, out, table, with_store
 
-__all__ = ["actor", "add_version_commands"]
+__all__ = ["actor", "add_version_commands", "when"]
 
 
 def actor(args: argparse.Namespace) -> str:
@@ -53,7 +53,7 @@ def _run(settings: Settings, work: Any, *, create: bool = False, signing: bool =
     return with_store(settings, run, create=create)
 
 
-def _when(ms: int) -> str:
+def when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
@@ -145,7 +145,7 @@ def _versions(args: argparse.Namespace, settings: Settings) -> int:
     rows = [
         [
             str(v.number),
-            _when(v.created_at_ms),
+            when(v.created_at_ms),
             v.author,
             ",".join(envs.get(v.number, [])) or ("archived" if v.archived_at_ms else "-"),
             v.note.replace("\n", " ")[:60],
@@ -205,7 +205,7 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     rows = [
         [
-            _when(e.at_ms),
+            when(e.at_ms),
             e.actor,
             e.action,
             e.container_id or "-",

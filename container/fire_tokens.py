@@ -13,13 +13,15 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 
-from config.storage import TokenRecord
+from config.storage import Store, TokenRecord
 
 __all__ = [
     "ADMIN_CONTAINER",
     "REALM",
     "TOKEN_PREFIX",
+    "TOUCH_EVERY_MS",
     "TokenRefused",
+    "admin_token",
     "bearer_token",
     "hash_token",
     "is_token_shaped",
@@ -32,6 +34,7 @@ ADMIN_CONTAINER = "*"  # the owner of admin tokens: not a valid container id
 TOKEN_PREFIX = "tw_"  # noqa: S105 - a public prefix, not a secret
 TOKEN_BYTES = 32
 _SHAPE = re.compile(r"tw_[A-Za-z0-9_-]{43}")
+TOUCH_EVERY_MS = 60_000  # a token's last use is kept to the minute: no write per request
 
 
 def new_token() -> str:
@@ -94,4 +97,20 @@ async def bearer_token(
             403,
             f"token {record.name!r} was revoked; create a new one with 'tagwire tokens create'",
         )
+    return record
+
+
+async def admin_token(header: str | None, store: Store, now_ms: int) -> TokenRecord:
+    """The stored record of the request's admin token, for every admin route (outbox,
+    history, config): `bearer_token`'s refusals, and 403 for a container's Fire API token.
+    Its last use is recorded to the minute, so polling nodes do not write per request."""
+    record = await bearer_token(header, store.find_token, "admin token")
+    if record.container_id != ADMIN_CONTAINER:
+        raise TokenRefused(
+            403,
+            f"a Fire API token of container {record.container_id!r} cannot use the admin "
+            "API; create an admin token with 'tagwire tokens create --admin --name NAME'",
+        )
+    if record.last_used_at is None or now_ms - record.last_used_at >= TOUCH_EVERY_MS:
+        await store.touch_token(record.id, now_ms)
     return record

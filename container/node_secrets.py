@@ -1,9 +1,11 @@
 """Tag secrets as a node holds them: decrypted in memory, looked up by container and name.
 
-Templates read secrets while a hit runs, so the lookup is a dict read; the store is only
-read by `refresh`, which the config watcher calls on its schedule. A rotated secret is
-therefore live within one reload interval, without a new container version. Values are
-never logged: log lines name the container and the secret only.
+Templates get a reference to a secret (`container.secret_refs`), never its value; the
+sender asks `value` for it when a request leaves. Both are dict reads: the store is only
+read by `refresh`, which the config watcher calls on its schedule, so a rotated secret
+is live within one reload interval, without a new container version, and also for rows
+already waiting in the outbox. Values are never logged: log lines name the container and
+the secret only.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Protocol
 
 from config.secret_box import SecretBox, SecretKeyError
 from config.storage import StoredSecret
+from container.secret_refs import reference
 
 __all__ = ["NodeSecrets", "SecretSource"]
 
@@ -29,9 +32,12 @@ class SecretSource(Protocol):
 
 
 class NodeSecrets:
-    """`fallback` answers names the store does not hold (`TAGWIRE_SECRET_<NAME>`)."""
+    """`fallback` answers names the store does not hold (`TAGWIRE_SECRET_<NAME>`);
+    `source` None means no stored secrets (a node serving container files)."""
 
-    def __init__(self, source: SecretSource, box: SecretBox | None, fallback: Lookup) -> None:
+    def __init__(
+        self, source: SecretSource | None, box: SecretBox | None, fallback: Lookup
+    ) -> None:
         self.source = source
         self.box = box
         self.fallback = fallback
@@ -39,17 +45,25 @@ class NodeSecrets:
         self._seen: dict[tuple[str, str], bytes] = {}
         self._warned_no_key = False
 
+    def value(self, container_id: str, name: str) -> str | None:
+        """The current value: the container's stored secret, then the fallback."""
+        return self._values.get((container_id, name)) or self.fallback(name)
+
     def lookup_for(self, container_id: str) -> Lookup:
-        """The lookup a container's templates use: its own secrets, then the fallback."""
+        """The lookup a container's templates use: a reference to the secret when this
+        node has a value for it (None otherwise, so the tag fails at once, saying so)."""
 
         def lookup(name: str) -> str | None:
-            # Reads self._values at call time, so a refresh reaches templates compiled before.
-            return self._values.get((container_id, name)) or self.fallback(name)
+            if self.value(container_id, name) is None:
+                return None
+            return reference(container_id, name)
 
         return lookup
 
     async def refresh(self) -> None:
         """Decrypt what changed since the last refresh; drop what was deleted."""
+        if self.source is None:
+            return
         stored = await self.source.list_secrets(None)
         if stored and self.box is None:
             if not self._warned_no_key:

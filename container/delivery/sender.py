@@ -30,6 +30,7 @@ from container.delivery.grouping import Batch, Batcher
 from container.delivery.outcomes import OutcomeWriter
 from container.delivery.routes import PlatformRoutes
 from container.delivery.settle import settle
+from container.secret_refs import MARK, MissingSecret, Resolve, fill
 
 __all__ = ["CLAIM_LIMIT", "MAX_AGE_MARGIN_MS", "MAX_HELD", "Sender"]
 
@@ -40,6 +41,7 @@ MAX_HELD = 10_000  # claimed rows not settled yet; the sender stops claiming abo
 POLL_S = 1.0
 # An event this close to its platform's max age would arrive too old: dead-letter it too.
 MAX_AGE_MARGIN_MS = 60_000
+SECRET_MARK = MARK.encode()  # a body without it holds no secret reference: not decoded
 DAY_MS = 86_400_000
 
 
@@ -58,8 +60,12 @@ class Sender:
         breaker: BreakerSettings = BreakerSettings(),  # noqa: B008 - frozen, shared safely
         clock: Clock = SYSTEM_CLOCK,
         transport: httpx.AsyncBaseTransport | None = None,
+        secrets: Resolve | None = None,
     ) -> None:
+        """`secrets` gives the value of a secret reference (`container.secret_refs`) at
+        send time; without it, a request holding a reference is dead, naming it."""
         self._store = store
+        self._secrets = secrets or (lambda container_id, name: None)
         self._routes = routes or PlatformRoutes({})
         self._max_attempts = max_attempts
         self._policies = policies
@@ -237,25 +243,35 @@ class Sender:
 
     async def _send(self, request: Request) -> tuple[Answer, int, str | None]:
         """The answer, the request's duration and, for a request that can never succeed,
-        why."""
+        why. Secret references are filled in here, and only here; any text kept from the
+        attempt (an error message) gets the references back instead of the values."""
         start = time.perf_counter()
+        try:
+            url, used = fill(self._routes(request.url), self._secrets)
+            headers = {}
+            for name, value in request.headers.items():
+                headers[name], more = fill(value, self._secrets)
+                used += more
+            body = request.body
+            if SECRET_MARK in body:
+                text, more = fill(body.decode("utf-8"), self._secrets)
+                body = text.encode("utf-8")
+                used += more
+        except MissingSecret as exc:
+            return Answer(None, ""), 0, str(exc)
         fatal = None
         try:
             response = await self._client.request(
-                request.method,
-                self._routes(request.url),
-                headers=request.headers,
-                content=request.body,
+                request.method, url, headers=headers, content=body
             )
             answer = Answer(
                 response.status_code, response.text, response.headers.get("retry-after")
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            answer, fatal = Answer(None, ""), f"invalid URL: {exc}"
+            answer, fatal = Answer(None, ""), _masked(f"invalid URL: {exc}", used)
         except httpx.HTTPError as exc:
-            answer = Answer(
-                None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            )
+            text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            answer = Answer(None, _masked(text, used))
         return answer, round((time.perf_counter() - start) * 1000), fatal
 
     async def _defer(self, policy: HttpPolicy, entries: list[Entry], until_s: float) -> None:
@@ -342,3 +358,9 @@ def _expired(policy: HttpPolicy, item: OutboxItem, limit: int, now_ms: int) -> D
                           "reason": "max age"}},
     )  # fmt: skip
     return Delivery(item.id, "dead", None, reason, now_ms, now_ms, 0, 0)
+
+
+def _masked(text: str, used: list[tuple[str, str]]) -> str:
+    for value, reference in used:
+        text = text.replace(value, reference)
+    return text

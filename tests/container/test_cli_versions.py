@@ -139,7 +139,7 @@ def test_invalid_document_lists_every_problem_and_changes_nothing(capsys, tmp_pa
     bad_file = write(tmp_path / "bad.json", bad)
     err = fails(capsys, 1, "import", bad_file, "--actor", "mallory")
     lines = err.splitlines()
-    assert lines[0].startswith(f"tagwire: {bad_file}: ")
+    assert lines[0] == f"tagwire: {bad_file}: 3 issues in the container document"
     problems = {line.strip().split(":")[0] for line in lines[1:]}
     assert {
         "tags[0].firing_triggers[0]",
@@ -283,8 +283,10 @@ def test_versions_table(capsys, two_versions):
     assert lines[0].split() == ["VERSION", "CREATED", "AUTHOR", "ENVIRONMENTS", "NOTE"]
     assert len(lines) == 3
     newest, oldest = (line.split() for line in lines[1:])
-    assert (newest[0], newest[3], newest[4], newest[5:]) == ("2", "bo", "-", ["leads", "need", "a", "value"])  # fmt: skip
-    assert (oldest[0], oldest[3], oldest[4], oldest[5:]) == ("1", "ana", "live", ["first", "import"])  # fmt: skip
+    assert newest[0] == "2"
+    assert (newest[3], newest[4], " ".join(newest[5:])) == ("bo", "-", "leads need a value")
+    assert oldest[0] == "1"
+    assert (oldest[3], oldest[4], " ".join(oldest[5:])) == ("ana", "live", "first import")
     assert newest[2].endswith("Z")
 
 
@@ -392,8 +394,8 @@ def test_archive_hides_a_version_and_stops_its_publishing(capsys, two_versions):
     assert [v["number"] for v in every] == [2, 1]
     assert every[1]["archived_at_ms"] is not None
     assert every[0]["archived_at_ms"] is None
-    table = ok(capsys, "versions", "demo", "--all").splitlines()
-    assert table[2].split()[:5] == ["1", *table[2].split()[1:3], "ana", "archived"]
+    archived = ok(capsys, "versions", "demo", "--all").splitlines()[2].split()
+    assert (archived[0], archived[3], archived[4]) == ("1", "ana", "archived")
     assert "archived" not in ok(capsys, "versions", "demo")
     err = fails(capsys, 1, "publish", "demo", "1")
     assert "archived" in err
@@ -516,7 +518,8 @@ def test_audit_lists_every_change_with_its_actor(capsys, monkeypatch, tmp_path, 
 def test_audit_filters_by_container_and_limits(capsys, tmp_path, two_versions):
     doc = json.loads((Path(__file__).parents[2] / "examples" / "container.json").read_text())
     ok(capsys, "import", write(tmp_path / "shop.json", doc), "--actor", "zed")
-    only = [json.loads(line) for line in ok(capsys, "audit", "--json", "--container", "acme-shop").splitlines()]  # fmt: skip
+    out = ok(capsys, "audit", "--json", "--container", "acme-shop")
+    only = [json.loads(line) for line in out.splitlines()]
     assert [(e["action"], e["actor"]) for e in only] == [("workspace.import", "zed")]
     limited = ok(capsys, "audit", "--json", "--limit", "2").splitlines()
     assert [json.loads(line)["actor"] for line in limited] == ["zed", "bo"]

@@ -238,17 +238,22 @@ async def test_secrets_rotate_without_a_new_version(store):
         )
 
     lookup = secrets.lookup_for("shop")
+    assert lookup("token") is None  # nothing stored yet: the tag fails, saying so
     await put("first-value", 1)
     await secrets.refresh()
-    assert lookup("token") == "first-value"
+    assert lookup("token") == "~tw-secret~shop~token~"  # templates get a reference
+    assert secrets.value("shop", "token") == "first-value"
+    assert secrets.value("other", "token") is None
     assert secrets.lookup_for("other")("token") is None
     await put("second-value", 2)
     await secrets.refresh()
-    assert lookup("token") == "second-value"
-    assert lookup("fallback") == "from-env"
+    assert secrets.value("shop", "token") == "second-value"
+    assert secrets.value("shop", "fallback") == "from-env"
+    assert lookup("fallback") == "~tw-secret~shop~fallback~"
     await store.delete_secret("shop", "token", "a", 3)
     await secrets.refresh()
     assert lookup("token") is None
+    assert secrets.value("shop", "token") is None
 
 
 async def test_a_secret_under_another_key_is_logged_by_name_not_value(store, caplog):
@@ -258,7 +263,7 @@ async def test_a_secret_under_another_key_is_logged_by_name_not_value(store, cap
     secrets = NodeSecrets(store, SecretBox.from_text(generate_key()), lambda name: None)
     with caplog.at_level(logging.ERROR, logger="tagwire.secrets"):
         await secrets.refresh()
-    assert secrets.lookup_for("shop")("token") is None
+    assert secrets.value("shop", "token") is None
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert record.fields["secret"] == "token"
     assert "s3cr3t-value" not in caplog.text
