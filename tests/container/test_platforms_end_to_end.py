@@ -82,7 +82,7 @@ def post(base: str, hit: dict[str, Any]) -> httpx.Response:
                       headers={"content-type": "text/plain"})  # fmt: skip
 
 
-def test_a_lead_reaches_all_five_platforms_with_one_event_id(node) -> None:
+def test_a_lead_reaches_all_five_platforms_with_one_event_id(node, tmp_path) -> None:
     base, fakes = node
     response = post(base, lead("lead-e2e-0001"))
     assert response.status_code == 200, response.text
@@ -107,6 +107,11 @@ def test_a_lead_reaches_all_five_platforms_with_one_event_id(node) -> None:
     requests = httpx.get(f"{fakes}/_fake/requests").json()["requests"]
     rejected = [r for r in requests if r["status"] >= 300]
     assert rejected == []
+    # The tokens reached the platforms, yet the outbox holds only references to them.
+    stored = b"".join(path.read_bytes() for path in (tmp_path / "data").glob("tagwire.db*"))
+    assert b"~tw-secret~shop~" in stored
+    for value in demo_secrets().values():
+        assert value.encode() not in stored
 
 
 def test_test_fires_reach_the_test_views_and_not_live(node) -> None:
