@@ -63,11 +63,15 @@ def _create(args: argparse.Namespace, settings: Settings) -> int:
     container_id = _owner(args)
     token = new_token()
 
+    who = os_user()
+
     async def work(store: Store) -> int:
-        return await store.create_token(container_id, args.name, hash_token(token), now_ms())
+        token_id = await store.create_token(container_id, args.name, hash_token(token), now_ms())
+        await store.add_audit(who, "token.create", container_id, {"name": args.name}, now_ms())
+        return token_id
 
     with_store(settings, work, create=True)
-    audit(Actor(os_user(), "cli"), "token create", {"container": container_id, "name": args.name})
+    audit(Actor(who, "cli"), "token create", {"container": container_id, "name": args.name})
     sys.stderr.write(
         f"created {_describe(container_id, args.name)}. It is shown only this once: tagwire "
         "keeps only its hash and cannot show it again. Store it in a secret manager now.\n"
@@ -126,9 +130,17 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _revoke(args: argparse.Namespace, settings: Settings) -> int:
     container_id = _owner(args)
-    revoked = with_store(settings, lambda store: store.revoke_token(container_id, args.name))
+    who = os_user()
+
+    async def work(store: Store) -> bool:
+        revoked = await store.revoke_token(container_id, args.name)
+        if revoked:
+            await store.add_audit(who, "token.revoke", container_id, {"name": args.name}, now_ms())
+        return revoked
+
+    revoked = with_store(settings, work)
     audit(
-        Actor(os_user(), "cli"),
+        Actor(who, "cli"),
         "token revoke",
         {"container": container_id, "name": args.name, "revoked": revoked},
     )

@@ -213,13 +213,13 @@ class OutboxOps:
         if not filter.states:
             filter = dataclasses.replace(filter, states=REPLAY_STATES[:1])
         count = await self._store.replay(filter, self._clock(), dry_run)
-        _audit(actor, "outbox replay", filter, dry_run, count)
+        await self._audit(actor, "outbox replay", filter, dry_run, count)
         return count
 
     async def release(self, filter: OutboxFilter, dry_run: bool, actor: Actor) -> int:
         """Held rows (stopped by the spike guard) back to pending."""
         count = await self._store.release_held(filter, self._clock(), dry_run)
-        _audit(actor, "outbox release", filter, dry_run, count)
+        await self._audit(actor, "outbox release", filter, dry_run, count)
         return count
 
     async def purge(
@@ -232,8 +232,30 @@ class OutboxOps:
         if filter.until_ms is not None and everything:
             raise FieldError("all", "purges rows of any age; send 'before' or 'all', not both")
         count = await self._store.purge(filter, dry_run)
-        _audit(actor, "outbox purge", filter, dry_run, count, "before")
+        await self._audit(actor, "outbox purge", filter, dry_run, count, "before")
         return count
+
+    async def _audit(
+        self,
+        actor: Actor,
+        action: str,
+        filter: OutboxFilter,
+        dry_run: bool,
+        count: int,
+        until: str = "until",
+    ) -> None:
+        """The audit log line, and for a change that was made (not a dry run) the row in
+        the store's audit log, which `tagwire audit` lists with the config changes."""
+        fields = {"filters": filter_fields(filter, until), "dry_run": dry_run, "rows": count}
+        audit(actor, action, fields)
+        if not dry_run:
+            await self._store.add_audit(
+                actor.who,
+                action.replace(" ", "."),
+                filter.container_id,
+                {"via": actor.via, "filters": fields["filters"], "rows": count},
+                self._clock(),
+            )
 
     async def history(
         self,
@@ -274,12 +296,4 @@ def audit(actor: Actor, action: str, fields: dict[str, Any]) -> None:
     """One `tagwire.audit` line: who did what, how, with which facts."""
     audit_log.info(
         action, extra={"fields": {"who": actor.who, "via": actor.via, "action": action, **fields}}
-    )
-
-
-def _audit(
-    actor: Actor, action: str, filter: OutboxFilter, dry_run: bool, count: int, until: str = "until"
-) -> None:
-    audit(
-        actor, action, {"filters": filter_fields(filter, until), "dry_run": dry_run, "rows": count}
     )

@@ -120,6 +120,16 @@ def test_replay_dry_run_counts_per_filter_and_changes_nothing(db, capsys, flags,
     assert line["action"] == "outbox replay"
     assert line["dry_run"] is True
     assert line["rows"] == count
+    assert stored_audit(db) == []  # a dry run changes nothing, so the store records nothing
+
+
+def stored_audit(db: Path) -> list[tuple[str, str | None, dict]]:
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT action, container_id, detail FROM audit ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    return [(action, container, json.loads(detail)) for action, container, detail in rows]
 
 
 def test_replay_makes_dead_rows_pending_and_audits(db, capsys):
@@ -132,6 +142,9 @@ def test_replay_makes_dead_rows_pending_and_audits(db, capsys):
     assert line["via"] == "cli"
     assert line["filters"] == {"container": "shop", "tag": "meta", "state": ["dead"]}
     assert (line["dry_run"], line["rows"]) == (False, 1)
+    filters = {"container": "shop", "tag": "meta", "state": ["dead"]}
+    assert stored_audit(db) == [("outbox.replay", "shop", {"via": "cli", "filters": filters,
+                                                             "rows": 1})]  # fmt: skip
     code, out, _ = run(capsys, "outbox", "replay")
     assert out == "2 rows replayed (now pending)\n"
     assert set(states(db).values()) == {"sent", "held", "pending"}

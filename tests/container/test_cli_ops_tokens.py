@@ -60,6 +60,19 @@ def test_create_prints_the_token_once_and_stores_only_its_hash(data_dir, capsys)
     assert hash_token(token) not in out + err
 
 
+def test_create_and_revoke_are_in_the_stored_audit_log(data_dir, capsys):
+    token = create(capsys, "--container", "shop")
+    assert run(capsys, "tokens", "revoke", "--container", "shop", "--name", "crm")[0] == 0
+    assert run(capsys, "tokens", "revoke", "--container", "shop", "--name", "crm")[0] == 1
+    code, out, _ = run(capsys, "audit", "--json")
+    entries = [json.loads(line) for line in out.splitlines()]
+    assert [(e["action"], e["container"], e["detail"]) for e in entries] == [
+        ("token.revoke", "shop", {"name": "crm"}),
+        ("token.create", "shop", {"name": "crm"}),
+    ]
+    assert token not in out
+
+
 def test_list_shows_names_states_and_times_never_tokens(data_dir, capsys):
     shop = create(capsys, "--container", "shop")
     admin = create(capsys, "--admin", name="ops")
