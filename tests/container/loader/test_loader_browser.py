@@ -9,6 +9,7 @@ recorded.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -22,6 +23,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from config.publishing import ControlPlane
+from config.signing import generate_keypair, load_private_key
+from config.sqlite_store import SQLiteStore
 from container.loader import snippet
 from tests.browser import Visit, hits_of, launch, new_visit, post_body, require_chromium
 from tests.helpers import tagwire_process
@@ -111,12 +115,32 @@ BASIC = {
 }  # fmt: skip
 
 
+async def publish_basic(data_dir: Path, signer: Any) -> None:
+    store = SQLiteStore(data_dir / "tagwire.db")
+    await store.open()
+    try:
+        control = ControlPlane(store, signer=signer)
+        await control.import_document(BASIC, "test")
+        await control.create_version("basic", "test", "basic policy container")
+        await control.publish("basic", 1, "live", "test")
+    finally:
+        await store.close()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo, and beside it the basic container, both published versions signed with
+    one key pair (the demo publishes its own container at start)."""
     data_dir = tmp_path_factory.mktemp("tagwire-data")
-    basic = data_dir / "basic.json"
-    basic.write_text(json.dumps(BASIC), encoding="utf-8")
-    env = {"TAGWIRE_DATA_DIR": str(data_dir), "TAGWIRE_CONTAINERS": str(basic)}
+    private_pem, public_pem = generate_keypair()
+    (data_dir / "signing.key").write_bytes(private_pem)
+    (data_dir / "signing.pub").write_bytes(public_pem)
+    asyncio.run(publish_basic(data_dir, load_private_key(private_pem)))
+    env = {
+        "TAGWIRE_DATA_DIR": str(data_dir),
+        "TAGWIRE_SIGNING_KEY_FILE": str(data_dir / "signing.key"),
+        "TAGWIRE_SIGNING_PUBLIC_KEY_FILE": str(data_dir / "signing.pub"),
+    }
     with tagwire_process("--demo", env=env) as base:
         yield base
 
