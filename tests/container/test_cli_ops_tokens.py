@@ -65,6 +65,7 @@ def test_create_and_revoke_are_in_the_stored_audit_log(data_dir, capsys):
     assert run(capsys, "tokens", "revoke", "--container", "shop", "--name", "crm")[0] == 0
     assert run(capsys, "tokens", "revoke", "--container", "shop", "--name", "crm")[0] == 1
     code, out, _ = run(capsys, "audit", "--json")
+    assert code == 0
     entries = [json.loads(line) for line in out.splitlines()]
     assert [(e["action"], e["container"], e["detail"]) for e in entries] == [
         ("token.revoke", "shop", {"name": "crm"}),

@@ -139,4 +139,6 @@ def test_publish_and_rollback_under_load_switch_without_a_failed_request(tmp_pat
     assert all(len([r for r in rows if r[1] == e]) == 2 for e in list(markers)[:200])
     # Version 1, then 2, then 1 again. A hit that looked its container up just before a
     # swap may commit after one of the next version's hits, so allow for that overlap.
-    assert sequence[0] == "v1" and sequence[-1] == "v1" and "v2" in sequence
+    assert sequence[0] == "v1"
+    assert sequence[-1] == "v1"
+    assert "v2" in sequence
