@@ -9,6 +9,7 @@ or power loss can drop the last commits.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -604,6 +605,20 @@ class SQLiteStore:
             return [StoredSecret(*row) for row in rows]
 
         return await self._run(secrets)
+
+    async def node_key(self, name: str) -> bytes:
+        def key(conn: sqlite3.Connection) -> bytes:
+            with _transaction(conn):
+                conn.execute(
+                    "INSERT INTO node_keys (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    (name, os.urandom(32)),
+                )
+                (value,) = conn.execute(
+                    "SELECT value FROM node_keys WHERE name = ?", (name,)
+                ).fetchone()
+            return bytes(value)
+
+        return await self._run(key)
 
     async def list_containers(self) -> list[str]:
         def containers(conn: sqlite3.Connection) -> list[str]:

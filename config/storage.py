@@ -422,5 +422,9 @@ class Store(Protocol):
     async def list_secrets(self, container_id: str | None) -> list[StoredSecret]:
         """Sealed secrets of one container (None: all), by container and name."""
 
+    async def node_key(self, name: str) -> bytes:
+        """The 32 random bytes kept under `name`, made on first use; every process on this
+        store gets the same ones."""
+
     async def list_containers(self) -> list[str]:
         """Ids of the containers that have a workspace or a version, sorted."""

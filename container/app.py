@@ -35,6 +35,8 @@ __all__ = ["DataPlane", "create_app"]
 
 log = logging.getLogger("tagwire.app")
 
+REFERENCE_KEY = "secret-references"  # the node key that signs secret references
+
 
 class DataPlane:
     """The node's ASGI app: `/collect` goes straight to its endpoint, the rest to Starlette.
@@ -83,7 +85,7 @@ def create_app(
         max_attempts=settings.max_attempts,
         routes=PlatformRoutes.from_settings(settings),
         batch_flush_ms=settings.batch_flush_ms,
-        secrets=secrets.value if secrets is not None else None,
+        secrets=secrets,
     )
     writer = OutboxWriter(
         store, on_commit=sender.wake, fire_once_ttl_ms=settings.fire_once_ttl_hours * 3_600_000
@@ -117,6 +119,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        if secrets is not None:
+            secrets.use_key(await store.node_key(REFERENCE_KEY))
         released = await store.release_inflight()
         if released:
             log.info(

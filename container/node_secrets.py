@@ -1,7 +1,7 @@
 """Tag secrets as a node holds them: decrypted in memory, looked up by container and name.
 
 Templates get a reference to a secret (`container.secret_refs`), never its value; the
-sender asks `value` for it when a request leaves. Both are dict reads: the store is only
+sender has `fill` put the values in when a request leaves. Both are dict reads: the store is only
 read by `refresh`, which the config watcher calls on its schedule, so a rotated secret
 is live within one reload interval, without a new container version, and also for rows
 already waiting in the outbox. Values are never logged: log lines name the container and
@@ -16,7 +16,7 @@ from typing import Protocol
 
 from config.secret_box import SecretBox, SecretKeyError
 from config.storage import StoredSecret
-from container.secret_refs import reference
+from container.secret_refs import Escape, References
 
 __all__ = ["NodeSecrets", "SecretSource"]
 
@@ -43,11 +43,23 @@ class NodeSecrets:
         self.fallback = fallback
         self._values: dict[tuple[str, str], str] = {}
         self._seen: dict[tuple[str, str], bytes] = {}
+        # Stored but unreadable (another TAGWIRE_SECRETS_KEY): never replaced by the
+        # fallback, which may hold another token.
+        self._broken: frozenset[tuple[str, str]] = frozenset()
         self._warned_no_key = False
+        self._references: References | None = None
+
+    def use_key(self, key: bytes) -> None:
+        """The node key references are signed with (`Store.node_key`); set before the
+        first hit, so that rows queued by an earlier process stay fillable."""
+        self._references = References(key)
 
     def value(self, container_id: str, name: str) -> str | None:
         """The current value: the container's stored secret, then the fallback."""
-        return self._values.get((container_id, name)) or self.fallback(name)
+        key = (container_id, name)
+        if key in self._broken:
+            return None
+        return self._values.get(key) or self.fallback(name)
 
     def lookup_for(self, container_id: str) -> Lookup:
         """The lookup a container's templates use: a reference to the secret when this
@@ -56,9 +68,21 @@ class NodeSecrets:
         def lookup(name: str) -> str | None:
             if self.value(container_id, name) is None:
                 return None
-            return reference(container_id, name)
+            return self._signer().reference(container_id, name)
 
         return lookup
+
+    def fill(
+        self, text: str, container_id: str, escape: Escape
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """`text` with the container's references replaced by the current values (see
+        `References.fill`); raises MissingSecret."""
+        return self._signer().fill(text, container_id, self.value, escape)
+
+    def _signer(self) -> References:
+        if self._references is None:
+            raise RuntimeError("NodeSecrets.use_key must be called before secrets are used")
+        return self._references
 
     async def refresh(self) -> None:
         """Decrypt what changed since the last refresh; drop what was deleted."""
@@ -75,6 +99,7 @@ class NodeSecrets:
             return
         values = dict(self._values)
         seen = dict(self._seen)
+        broken = set(self._broken)
         current = set()
         for secret in stored:
             key = (secret.container_id, secret.name)
@@ -86,8 +111,10 @@ class NodeSecrets:
                 values[key] = self.box.open(
                     secret.container_id, secret.name, secret.nonce, secret.ciphertext
                 )
+                broken.discard(key)
             except SecretKeyError as exc:
                 values.pop(key, None)
+                broken.add(key)
                 log.error(
                     "cannot decrypt a stored secret",
                     extra={
@@ -105,3 +132,4 @@ class NodeSecrets:
             del seen[key]
         self._values = values
         self._seen = seen
+        self._broken = frozenset(broken & current)

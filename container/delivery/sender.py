@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import httpx
+import orjson
 
 from config.storage import Delivery, OutboxItem, StorageError, Store
 from container.delivery import metrics
@@ -30,11 +33,20 @@ from container.delivery.grouping import Batch, Batcher
 from container.delivery.outcomes import OutcomeWriter
 from container.delivery.routes import PlatformRoutes
 from container.delivery.settle import settle
-from container.secret_refs import MARK, MissingSecret, Resolve, fill
+from container.secret_refs import MARK, Escape, MissingSecret, json_text, url_text
 
-__all__ = ["CLAIM_LIMIT", "MAX_AGE_MARGIN_MS", "MAX_HELD", "Sender"]
+__all__ = ["CLAIM_LIMIT", "MAX_AGE_MARGIN_MS", "MAX_HELD", "SecretFiller", "Sender"]
 
 log = logging.getLogger("tagwire.delivery")
+
+
+class SecretFiller(Protocol):
+    """Puts the values of a row's own secret references into its text (`NodeSecrets`)."""
+
+    def fill(
+        self, text: str, container_id: str, escape: Escape
+    ) -> tuple[str, list[tuple[str, str]]]: ...
+
 
 CLAIM_LIMIT = 1000  # rows per claim: enough for a full batch of most platforms
 MAX_HELD = 10_000  # claimed rows not settled yet; the sender stops claiming above this
@@ -60,12 +72,13 @@ class Sender:
         breaker: BreakerSettings = BreakerSettings(),  # noqa: B008 - frozen, shared safely
         clock: Clock = SYSTEM_CLOCK,
         transport: httpx.AsyncBaseTransport | None = None,
-        secrets: Resolve | None = None,
+        secrets: SecretFiller | None = None,
     ) -> None:
-        """`secrets` gives the value of a secret reference (`container.secret_refs`) at
-        send time; without it, a request holding a reference is dead, naming it."""
+        """`secrets` fills the secret references (`container.secret_refs`) of a row as it
+        is claimed; without it, references stay as they are."""
         self._store = store
-        self._secrets = secrets or (lambda container_id, name: None)
+        self._secrets = secrets
+        self._used: dict[int, list[tuple[str, str]]] = {}  # row id -> (value, reference)
         self._routes = routes or PlatformRoutes({})
         self._max_attempts = max_attempts
         self._policies = policies
@@ -167,9 +180,40 @@ class Sender:
             if limit is not None and item.event_time_ms < now_ms - limit + MAX_AGE_MARGIN_MS:
                 expired.append(_expired(policy, item, limit, now_ms))
                 continue
+            try:
+                item = self._filled(item)
+            except MissingSecret as exc:
+                expired.append(_dead(policy, item, str(exc), "missing secret", now_ms))
+                continue
             self._held += 1
             self._dispatch(self._batcher.add(policy, _entry(policy, item)))
         self._writer.add(expired)
+
+    def _filled(self, item: OutboxItem) -> OutboxItem:
+        """The row with its own secret references filled in, each row on its own, so that
+        a missing secret makes only its row dead and never a batch."""
+        secrets = self._secrets
+        if secrets is None or not (
+            SECRET_MARK in item.body or SECRET_MARK in item.headers or MARK in item.url
+        ):
+            return item
+        container_id = item.container_id
+        url, used = secrets.fill(item.url, container_id, url_text)
+        text = item.headers.decode("utf-8")
+        headers, more = secrets.fill(text, container_id, json_text)  # headers are JSON
+        body, most = secrets.fill(item.body.decode("utf-8"), container_id, _body_escape(text))
+        used += more + most
+        if not used:
+            return item
+        self._used[item.id] = used
+        return dataclasses.replace(
+            item, url=url, headers=headers.encode("utf-8"), body=body.encode("utf-8")
+        )
+
+    def _forget(self, entries: Sequence[Entry]) -> None:
+        """Rows that leave the sender unsent are filled again when claimed again."""
+        for entry in entries:
+            self._used.pop(entry.item.id, None)
 
     def _dispatch(self, batches: list[Batch]) -> None:
         for batch in batches:
@@ -192,6 +236,7 @@ class Sender:
                 extra={"fields": {"platform": policy.name, "rows": len(entries)}},
             )
             self._held -= len(entries)
+            self._forget(entries)
             return
         if not again:
             return
@@ -214,7 +259,8 @@ class Sender:
                 await destination.pace()
                 async with self._slots:
                     if not self._stopping:
-                        sent = await self._send(policy.merge(entries))
+                        used = [p for e in entries for p in self._used.get(e.item.id, ())]
+                        sent = await self._send(policy.merge(entries), used)
             finally:
                 if sent is None and admission is Admission.PROBE:
                     destination.breaker.abandoned()
@@ -238,34 +284,30 @@ class Sender:
         )  # fmt: skip
         self._writer.add(settled.deliveries)
         self._held -= len(settled.deliveries)
+        for delivery in settled.deliveries:
+            self._used.pop(delivery.id, None)
         self._observe(policy, entries, answer, duration_ms, settled.deliveries, len(settled.again))
         return settled.again
 
-    async def _send(self, request: Request) -> tuple[Answer, int, str | None]:
+    async def _send(
+        self, request: Request, used: list[tuple[str, str]]
+    ) -> tuple[Answer, int, str | None]:
         """The answer, the request's duration and, for a request that can never succeed,
-        why. Secret references are filled in here, and only here; any text kept from the
-        attempt (an error message) gets the references back instead of the values."""
+        why. Text kept from the attempt (the answer, an error) gets the secret references
+        of `used` back instead of the values."""
         start = time.perf_counter()
-        try:
-            url, used = fill(self._routes(request.url), self._secrets)
-            headers = {}
-            for name, value in request.headers.items():
-                headers[name], more = fill(value, self._secrets)
-                used += more
-            body = request.body
-            if SECRET_MARK in body:
-                text, more = fill(body.decode("utf-8"), self._secrets)
-                body = text.encode("utf-8")
-                used += more
-        except MissingSecret as exc:
-            return Answer(None, ""), 0, str(exc)
         fatal = None
         try:
             response = await self._client.request(
-                request.method, url, headers=headers, content=body
+                request.method,
+                self._routes(request.url),
+                headers=request.headers,
+                content=request.body,
             )
             answer = Answer(
-                response.status_code, response.text, response.headers.get("retry-after")
+                response.status_code,
+                _masked(response.text, used),
+                response.headers.get("retry-after"),
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             answer, fatal = Answer(None, ""), _masked(f"invalid URL: {exc}", used)
@@ -279,6 +321,7 @@ class Sender:
         ids = [entry.item.id for entry in entries]
         until_ms = int(until_s * 1000)
         self._held -= len(entries)
+        self._forget(entries)
         metrics.OUTCOMES.labels(policy.name, "deferred").inc(len(entries))
         log.info(
             "circuit open; rows wait for the destination",
@@ -356,6 +399,29 @@ def _expired(policy: HttpPolicy, item: OutboxItem, limit: int, now_ms: int) -> D
         "delivery dead",
         extra={"fields": {"outbox_id": item.id, "tag": item.tag_id, "platform": policy.name,
                           "reason": "max age"}},
+    )  # fmt: skip
+    return Delivery(item.id, "dead", None, reason, now_ms, now_ms, 0, 0)
+
+
+def _body_escape(headers: str) -> Escape:
+    """How a value is written into a body of the row's content type: JSON-escaped in JSON,
+    percent-encoded in a form, as it is otherwise."""
+    kinds = [v.lower() for k, v in orjson.loads(headers).items() if k.lower() == "content-type"]
+    kind = kinds[0] if kinds else ""
+    if "json" in kind:
+        return json_text
+    if "x-www-form-urlencoded" in kind:
+        return url_text
+    return str
+
+
+def _dead(policy: HttpPolicy, item: OutboxItem, reason: str, why: str, now_ms: int) -> Delivery:
+    """Dead without a request, with the reason stored on the row."""
+    metrics.OUTCOMES.labels(policy.name, "dead").inc()
+    log.warning(
+        "delivery dead",
+        extra={"fields": {"outbox_id": item.id, "tag": item.tag_id, "platform": policy.name,
+                          "reason": why}},
     )  # fmt: skip
     return Delivery(item.id, "dead", None, reason, now_ms, now_ms, 0, 0)
 

@@ -66,3 +66,10 @@ CREATE TABLE secrets (
     updated_by    TEXT    NOT NULL,
     PRIMARY KEY (container_id, name)
 ) WITHOUT ROWID;
+
+-- Random keys a node keeps with its data, created on first use: `secret-references` signs
+-- the secret references in outbox rows, so that one written by a visitor is not filled in.
+CREATE TABLE node_keys (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL CHECK (length(value) = 32)
+) WITHOUT ROWID;

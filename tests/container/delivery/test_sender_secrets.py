@@ -7,12 +7,14 @@ import sqlite3
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from config.sqlite_store import SQLiteStore
 from container.delivery.sender import Sender
 from container.fake_platforms import FakePlatforms
-from container.secret_refs import reference
+from container.node_secrets import NodeSecrets
+from container.secret_refs import References
 from tests.container.delivery.support import (
     ManualClock,
     fake_routes,
@@ -26,7 +28,7 @@ from tests.container.fake_platforms.payloads import NOW_MS, meta_event, tiktok_e
 
 pytestmark = pytest.mark.anyio
 
-VALUES = {("shop", "meta"): "meta-test-token", ("shop", "tiktok"): "tiktok-test-token"}
+VALUES = {"meta": "meta-test-token", "tiktok": "tiktok-test-token", "victim": "VICTIM-TOKEN"}
 
 
 @pytest.fixture
@@ -37,10 +39,17 @@ async def store(tmp_path: Path):
     await store.close()
 
 
+@pytest.fixture
+async def secrets(store):
+    secrets = NodeSecrets(None, None, VALUES.get)
+    secrets.use_key(await store.node_key("secret-references"))
+    return secrets
+
+
 def sender(store, transport, secrets) -> Sender:
     return Sender(store, concurrency=4, timeout=5, max_attempts=5, routes=fake_routes(),
                   clock=ManualClock().clock, transport=transport, batch_flush_ms=0,
-                  secrets=lambda container, name: secrets.get((container, name)))  # fmt: skip
+                  secrets=secrets)  # fmt: skip
 
 
 async def run(sender: Sender, store) -> dict[str, int]:
@@ -51,63 +60,105 @@ async def run(sender: Sender, store) -> dict[str, int]:
         await sender.stop(5)
 
 
-def stored(path: Path) -> list[tuple[str, str, bytes, bytes, str]]:
+def stored(path: Path) -> list[tuple[str, str, bytes, bytes, str, str]]:
     conn = sqlite3.connect(path)
     try:
         return conn.execute(
-            "SELECT tag_id, url, headers, body, coalesce(last_response, '') FROM outbox"
+            "SELECT tag_id, url, headers, body, state, coalesce(last_response, '') FROM outbox"
         ).fetchall()
     finally:
         conn.close()
 
 
-async def test_references_are_filled_as_requests_leave_and_stay_references_at_rest(store):
+def ref(secrets: NodeSecrets, name: str, container: str = "shop") -> str:
+    return secrets.lookup_for(container)(name)
+
+
+async def test_references_are_filled_as_requests_leave_and_stay_references_at_rest(store, secrets):
     fakes = FakePlatforms(clock=lambda: NOW_MS)
-    meta = [row(meta_request(meta_event(event_id=f"m{i}"), access_token=reference("shop", "meta")),
+    meta = [row(meta_request(meta_event(event_id=f"m{i}"), access_token=ref(secrets, "meta")),
                 tag=f"meta{i}", event_id=f"m{i}") for i in range(3)]  # fmt: skip
     url, headers, body = tiktok_request(tiktok_event(event_id="t1"))
-    headers = {**headers, "Access-Token": reference("shop", "tiktok")}
+    headers = {**headers, "Access-Token": ref(secrets, "tiktok")}
     tiktok = row((url, headers, body), tag="tiktok", event_id="t1", platform="tiktok")
     await store.enqueue([*meta, tiktok], NOW_MS)
-    assert await run(sender(store, fake_transport(fakes), VALUES), store) == {"sent": 4}
+    assert await run(sender(store, fake_transport(fakes), secrets), store) == {"sent": 4}
     assert [len(r["body"]["data"]) for r in fakes.requests("meta")] == [3]  # still one batch
     assert len(fakes.events("tiktok")) == 1
-    for _, url, headers, body, _ in stored(store.path):
+    rows = stored(store.path)
+    for _, url, headers, body, _, _ in rows:
         for value in VALUES.values():
             assert value.encode() not in headers + body
             assert value not in url
-    assert any(b"~tw-secret~shop~meta~" in body for _, _, _, body, _ in stored(store.path))
+    assert any(b"~tw-secret~shop~meta~" in body for _, _, _, body, _, _ in rows)
 
 
-async def test_a_secret_the_node_does_not_have_makes_the_row_dead_naming_it(store):
+async def test_a_missing_secret_makes_only_its_row_dead_naming_it(store, secrets):
     fakes = FakePlatforms(clock=lambda: NOW_MS)
-    request = meta_request(meta_event(event_id="m1"), access_token=reference("shop", "gone"))
+    good = [row(meta_request(meta_event(event_id=f"m{i}"), access_token=ref(secrets, "meta")),
+                tag=f"meta{i}", event_id=f"m{i}") for i in range(3)]  # fmt: skip
+    # An authentic reference to a secret deleted since its row was queued.
+    gone = References(await store.node_key("secret-references")).reference("shop", "gone")
+    assert secrets.lookup_for("shop")("gone") is None  # a template asking now fails at once
+    bad = row(meta_request(meta_event(event_id="m9"), access_token=gone), tag="bad",
+              event_id="m9")  # fmt: skip
+    await store.enqueue([*good, bad], NOW_MS)
+    counts = await run(sender(store, fake_transport(fakes), secrets), store)
+    assert counts == {"sent": 3, "dead": 1}
+    assert [len(r["body"]["data"]) for r in fakes.requests("meta")] == [3]
+    ((_, _, _, _, state, response),) = [r for r in stored(store.path) if r[0] == "bad"]
+    assert state == "dead"
+    assert response.startswith("secret 'gone' of container 'shop' is not configured on this node")
+
+
+async def test_visitor_text_cannot_pull_in_another_containers_token(store, secrets):
+    """A page URL carrying another container's (authentic) reference goes out as text."""
+    fakes = FakePlatforms(clock=lambda: NOW_MS)
+    stolen = ref(secrets, "victim", container="victim")
+    event = meta_event(event_id="m1", event_source_url=f"https://www.example.com/?x={stolen}")
+    request = meta_request(event, access_token=ref(secrets, "meta"))
     await store.enqueue([row(request, tag="meta", event_id="m1")], NOW_MS)
-    assert await run(sender(store, fake_transport(fakes), VALUES), store) == {"dead": 1}
-    assert fakes.requests("meta") == []
-    ((_, _, _, _, response),) = stored(store.path)
-    assert "secret 'gone' of container 'shop' is not configured on this node" in response
+    assert await run(sender(store, fake_transport(fakes), secrets), store) == {"sent": 1}
+    (sent,) = fakes.requests("meta")
+    text = orjson.dumps(sent["body"]).decode()
+    assert "VICTIM-TOKEN" not in text
+    assert stolen in text
+    assert sent["status"] == 200  # the fake took the token: it was filled in
 
 
-async def test_an_error_message_gets_the_reference_back_not_the_value(store):
+async def test_an_error_message_gets_the_reference_back_not_the_value(store, secrets):
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError(f"cannot reach {request.url}", request=request)
 
-    url = "https://hooks.example.com/in?key=" + reference("shop", "meta")
+    key = ref(secrets, "meta")
+    url = "https://hooks.example.com/in?key=" + key
     await store.enqueue([row((url, {"content-type": "application/json"}, {"e": 1}),
                              tag="hook", platform="webhook")], NOW_MS)  # fmt: skip
-    hook = sender(store, httpx.MockTransport(refuse), VALUES)
+    hook = sender(store, httpx.MockTransport(refuse), secrets)
     hook.start()
     try:
-        await settled_failed(store)
+        await first_attempt(store)
     finally:
         await hook.stop(5)
-    ((_, _, _, _, response),) = stored(store.path)
-    assert "cannot reach https://hooks.example.com/in?key=~tw-secret~shop~meta~" in response
+    ((_, _, _, _, _, response),) = stored(store.path)
+    assert f"cannot reach https://hooks.example.com/in?key={key}" in response
     assert "meta-test-token" not in response
 
 
-async def settled_failed(store) -> None:
+async def test_a_platform_echoing_the_token_is_masked_in_the_stored_answer(store, secrets):
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=f"bad request: {request.content.decode()}")
+
+    key = ref(secrets, "meta")
+    request = ("https://hooks.example.com/in", {"content-type": "application/json"}, {"t": key})
+    await store.enqueue([row(request, tag="hook", platform="webhook")], NOW_MS)
+    assert await run(sender(store, httpx.MockTransport(echo), secrets), store) == {"dead": 1}
+    ((_, _, _, _, _, response),) = stored(store.path)
+    assert key in response
+    assert "meta-test-token" not in response
+
+
+async def first_attempt(store) -> None:
     """Wait for the first attempt to be recorded (the row is then failed, waiting)."""
     for _ in range(500):
         if (await store.outbox_counts()).get("failed"):
