@@ -32,11 +32,13 @@ __all__ = [
     "Imported",
     "PublishError",
     "check_env_name",
+    "check_version_number",
 ]
 
 LIVE = "live"
 ENV_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 NOTE_LIMIT = 2_000
+MAX_VERSION = 2**53  # version numbers stay exact in JSON and in every store's integers
 
 
 class PublishError(Exception):
@@ -50,6 +52,16 @@ def check_env_name(name: str) -> str:
             "digits and '-', starting with a letter or digit (e.g. live, staging, pr-12)"
         )
     return name
+
+
+def check_version_number(value: object) -> int:
+    """A version number: a whole number from 1 to 2^53, or ASCII digits spelling one."""
+    number = value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 16:
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_VERSION:
+        raise PublishError(f"{value!r} is not a version number (1 to {MAX_VERSION})")
+    return number
 
 
 def _now_ms() -> int:
@@ -87,7 +99,7 @@ class ControlPlane:
             try:
                 canonical(doc)
             except CanonicalError as exc:
-                issues = [Issue(exc.path, exc.reason)]
+                issues = [Issue(exc.path.removeprefix("$."), exc.reason)]
             else:
                 issues = template_issues(doc)
         if issues:
@@ -96,7 +108,8 @@ class ControlPlane:
         container_id = doc["container"]["id"]
         body = orjson.dumps(doc)
         current = await self.store.get_workspace(container_id)
-        if current is not None and orjson.loads(current.document) == doc:
+        # Canonical bytes, not ==: in Python 1 == 1.0 == True, in a condition they differ.
+        if current is not None and canonical(orjson.loads(current.document)) == canonical(doc):
             return Imported(container_id, changed=False)
         await self.store.save_workspace(container_id, body, actor, self.clock(), {"source": source})
         return Imported(container_id, changed=True)
@@ -119,10 +132,14 @@ class ControlPlane:
             )
         if len(note) > NOTE_LIMIT:
             raise PublishError(f"--note: at most {NOTE_LIMIT} characters, got {len(note)}")
+        if not note.strip():
+            raise PublishError("--note: say why this version exists (it is shown in history)")
         document = orjson.loads((await self.workspace(container_id)).document)
         for _ in range(3):
             latest = await self.store.latest_version(container_id)
-            if latest is not None and orjson.loads(latest.body)["document"] == document:
+            if latest is not None and canonical(orjson.loads(latest.body)["document"]) == (
+                canonical(document)
+            ):
                 raise PublishError(
                     f"the workspace of {container_id!r} is the same as version "
                     f"{latest.number}; change it (`tagwire import FILE`) before making a version"
@@ -163,12 +180,19 @@ class ControlPlane:
     async def publish(self, container_id: str, number: int, env: str, actor: str) -> int | None:
         """Point `env` at version `number`; returns the version it pointed at before."""
         return await self.store.set_environment(
-            container_id, check_env_name(env), number, "publish", actor, self.clock()
+            container_id,
+            check_env_name(env),
+            check_version_number(number),
+            "publish",
+            actor,
+            self.clock(),
         )
 
     async def rollback(self, container_id: str, env: str, to: int, actor: str) -> int:
-        """Point an existing environment back at an earlier version."""
+        """Point an existing environment at another version it ran or could run, recorded
+        as a rollback (usually an earlier one)."""
         check_env_name(env)
+        check_version_number(to)
         current = await self.environment_version(container_id, env)
         if current is None:
             raise PublishError(
@@ -187,14 +211,16 @@ class ControlPlane:
         return None
 
     async def archive(self, container_id: str, number: int, actor: str) -> None:
-        await self.store.archive_version(container_id, number, actor, self.clock())
+        await self.store.archive_version(
+            container_id, check_version_number(number), actor, self.clock()
+        )
 
     async def document(self, container_id: str, ref: str) -> dict[str, Any]:
         """The document at `ref`: `workspace`, a version number, or an environment name."""
         if ref == "workspace":
             return orjson.loads((await self.workspace(container_id)).document)
-        if ref.isdigit():
-            number = int(ref)
+        if ref.isascii() and ref.isdigit():
+            number = check_version_number(ref)
         else:
             found = await self.environment_version(container_id, check_env_name(ref))
             if found is None:

@@ -20,13 +20,15 @@ from typing import Any
 import orjson
 import yaml
 
-from config.publishing import ControlPlane, PublishError, check_env_name
+from config.publishing import ControlPlane, PublishError, check_env_name, check_version_number
 from config.schema import load_document
 from config.settings import Settings
 from config.storage import Store
 from container.cli_common import CommandError, UsageError, load_signer, out, table, with_store
 
 __all__ = ["actor", "add_version_commands", "when"]
+
+AUDIT_LIMIT = 10_000
 
 
 def actor(args: argparse.Namespace) -> str:
@@ -217,9 +219,16 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a version number (1, 2, 3, ...)")
+def _version(text: str) -> int:
+    try:
+        return check_version_number(text)
+    except PublishError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _limit(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= AUDIT_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 to {AUDIT_LIMIT}")
     return int(text)
 
 
@@ -295,7 +304,7 @@ def add_version_commands(commands: Any) -> None:
         "environment switch within their reload interval, without a restart.",
     )
     publish.add_argument("container", metavar="CONTAINER")
-    publish.add_argument("version", type=_positive, metavar="VERSION")
+    publish.add_argument("version", type=_version, metavar="VERSION")
     publish.add_argument("--env", type=_env, default="live", help="environment (default: live)")
     _with_actor(publish)
     publish.set_defaults(run=_publish)
@@ -307,7 +316,7 @@ def add_version_commands(commands: Any) -> None:
     )
     rollback.add_argument("container", metavar="CONTAINER")
     rollback.add_argument("--env", type=_env, default="live", help="environment (default: live)")
-    rollback.add_argument("--to", type=_positive, required=True, metavar="VERSION")
+    rollback.add_argument("--to", type=_version, required=True, metavar="VERSION")
     _with_actor(rollback)
     rollback.set_defaults(run=_rollback)
 
@@ -318,7 +327,7 @@ def add_version_commands(commands: Any) -> None:
         "log but cannot be published. A version an environment runs cannot be archived.",
     )
     archive.add_argument("container", metavar="CONTAINER")
-    archive.add_argument("version", type=_positive, metavar="VERSION")
+    archive.add_argument("version", type=_version, metavar="VERSION")
     _with_actor(archive)
     archive.set_defaults(run=_archive)
 
@@ -329,6 +338,6 @@ def add_version_commands(commands: Any) -> None:
         "archives, exports and secret changes, newest first.",
     )
     audit.add_argument("--container", metavar="CONTAINER", help="only this container")
-    audit.add_argument("--limit", type=_positive, default=50, help="entries (default 50)")
+    audit.add_argument("--limit", type=_limit, default=50, help="entries (default 50)")
     audit.add_argument("--json", action="store_true", help="one JSON object per line")
     audit.set_defaults(run=_audit)

@@ -131,6 +131,8 @@ class ConfigWatcher:
             for e in await self.source.list_environments(None)
             if not self.environments or e.name in self.environments
         }
+        for key in set(self._refused) - set(pointers):
+            del self._refused[key]
         for key in set(self._serving) - set(pointers):
             self.containers.remove(*key)
             del self._serving[key]
@@ -200,6 +202,14 @@ class ConfigWatcher:
             )
         except VersionRefused as exc:
             raise _Refused(exc.reason, str(exc)) from None
+        document_id = record.document.get("container", {})
+        document_id = document_id.get("id") if isinstance(document_id, dict) else None
+        if document_id != pointer.container_id:
+            raise _Refused(
+                "mismatch",
+                f"the signed version's document is container {document_id!r}, not "
+                f"{pointer.container_id!r}",
+            )
         try:
             return await asyncio.to_thread(self.build, record, pointer.name)
         except DocumentError as exc:
@@ -230,3 +240,5 @@ class ConfigWatcher:
                     "cannot check for published versions; will try again",
                     extra={"fields": {"reason": str(exc)}},
                 )
+            except Exception:  # a bug must not silently end hot reload for the node
+                log.exception("checking for published versions failed; will try again")

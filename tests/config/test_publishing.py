@@ -112,7 +112,7 @@ async def test_a_value_with_no_canonical_form_is_refused_with_its_path(control, 
     with pytest.raises(DocumentError) as caught:
         await control.import_document(bad, "eve")
     index = len(bad["variables"]) - 1
-    assert caught.value.issues[0].path == f"$.variables[{index}].params.value"
+    assert caught.value.issues[0].path == f"variables[{index}].params.value"
 
 
 async def test_a_version_needs_a_change_and_a_key(control, store, doc):
@@ -203,3 +203,32 @@ def test_environment_names(name):
 def test_bad_environment_names(name):
     with pytest.raises(PublishError, match="not a valid name"):
         check_env_name(name)
+
+
+async def test_a_change_python_calls_equal_is_still_a_change(control, store, doc):
+    """1, 1.0 and true are equal in Python, not in a trigger condition."""
+    doc["triggers"][0]["conditions"] = {"all": [{"var": "data.value", "op": "equals",
+                                                 "value": 1}]}  # fmt: skip
+    await control.import_document(doc, "ana")
+    await control.create_version(CID, "ana", "first")
+    changed = copy.deepcopy(doc)
+    changed["triggers"][0]["conditions"]["all"][0]["value"] = True
+    assert (await control.import_document(changed, "ana")).changed is True
+    assert (await control.create_version(CID, "ana", "true, not 1")).number == 2
+
+
+@pytest.mark.parametrize("number", [0, -1, 2**53 + 1, True, "²", "1e3", "99999999999999999999"])
+async def test_version_numbers_out_of_range_are_refused(control, doc, number):
+    await control.import_document(doc, "ana")
+    await control.create_version(CID, "ana", "first")
+    with pytest.raises(PublishError, match="not a version number"):
+        await control.publish(CID, number, "live", "ana")
+    if isinstance(number, str):
+        with pytest.raises(PublishError):
+            await control.document(CID, number)
+
+
+async def test_an_empty_note_is_refused(control, doc):
+    await control.import_document(doc, "ana")
+    with pytest.raises(PublishError, match="--note"):
+        await control.create_version(CID, "ana", "  ")

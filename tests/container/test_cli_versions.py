@@ -523,7 +523,7 @@ def test_audit_filters_by_container_and_limits(capsys, tmp_path, two_versions):
     assert [(e["action"], e["actor"]) for e in only] == [("workspace.import", "zed")]
     limited = ok(capsys, "audit", "--json", "--limit", "2").splitlines()
     assert [json.loads(line)["actor"] for line in limited] == ["zed", "bo"]
-    assert "'0' is not a version number" in fails(capsys, 2, "audit", "--limit", "0")
+    assert "'0' is not a number from 1 to 10000" in fails(capsys, 2, "audit", "--limit", "0")
 
 
 def test_archive_is_audited(capsys, two_versions):

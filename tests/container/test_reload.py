@@ -7,7 +7,8 @@ from config.publishing import ControlPlane
 from config.secret_box import SecretBox, generate_key
 from config.signing import generate_keypair, load_private_key, load_public_key
 from config.sqlite_store import SQLiteStore
-from config.storage import StoredSecret
+from config.storage import StoredSecret, StoredVersion
+from config.versions import VersionRecord, seal
 from container.containers import ContainerSet
 from container.node_secrets import NodeSecrets
 from container.pipeline import PipelineResult
@@ -277,3 +278,24 @@ async def test_a_secret_under_another_key_is_logged_by_name_not_value(store, cap
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert record.fields["secret"] == "token"
     assert "s3cr3t-value" not in caplog.text
+
+
+async def test_a_signed_document_of_another_container_is_refused(control, store, keys):
+    await control.publish("shop", await version(control, make_document(), "first"), "live", "a")
+    containers = ContainerSet()
+    node = watcher(store, keys, containers)
+    await node.sync()
+    other = make_document()
+    other["container"]["id"] = "other"
+    record = VersionRecord("shop", 2, 1, "mallory", "looks like shop", 5, other)
+    signed = seal(record, keys[0])
+    await store.insert_version(
+        StoredVersion("shop", 2, 1, "mallory", "looks like shop", 5, signed.body,
+                      signed.signature, signed.key_id, None),
+        "mallory",
+    )  # fmt: skip
+    before = refused("mismatch")
+    await control.publish("shop", 2, "live", "a")
+    await node.sync()
+    assert containers.get("shop").version == 1
+    assert refused("mismatch") == before + 1
