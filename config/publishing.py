@@ -204,6 +204,21 @@ class ControlPlane:
         await self.store.set_environment(container_id, env, to, "rollback", actor, self.clock())
         return current
 
+    async def unpublish(self, container_id: str, env: str, actor: str) -> int:
+        """Delete a named environment (a finished preview); returns the version it ran.
+        `live` cannot be deleted: it is what the site runs, so it only ever moves."""
+        if check_env_name(env) == LIVE:
+            raise PublishError(
+                "the live environment cannot be unpublished; publish or roll back to the "
+                "version it should run instead"
+            )
+        current = await self.environment_version(container_id, env)
+        if current is None or not await self.store.delete_environment(
+            container_id, env, actor, self.clock()
+        ):
+            raise PublishError(f"container {container_id!r} has no environment {env!r}")
+        return current
+
     async def environment_version(self, container_id: str, env: str) -> int | None:
         for environment in await self.store.list_environments(container_id):
             if environment.name == env:

@@ -467,7 +467,7 @@ class SQLiteStore:
                     raise VersionInUse(
                         f"version {number} of container {container_id!r} is in use by "
                         f"environment {', '.join(repr(env) for env in envs)}; publish another "
-                        "version there (or delete the environment) before archiving it"
+                        "version there (or `tagwire unpublish` it) before archiving it"
                     )
                 conn.execute(
                     "UPDATE versions SET archived_at_ms = ?"

@@ -177,6 +177,15 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _unpublish(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(control: ControlPlane) -> int:
+        return await control.unpublish(args.container, args.env, actor(args))
+
+    version = _run(settings, work)
+    out(f"deleted environment {args.env} of {args.container!r} (it ran version {version})")
+    return 0
+
+
 def _archive(args: argparse.Namespace, settings: Settings) -> int:
     async def work(control: ControlPlane) -> None:
         await control.archive(args.container, args.version, actor(args))
@@ -319,6 +328,17 @@ def add_version_commands(commands: Any) -> None:
     rollback.add_argument("--to", type=_version, required=True, metavar="VERSION")
     _with_actor(rollback)
     rollback.set_defaults(run=_rollback)
+
+    unpublish = commands.add_parser(
+        "unpublish",
+        help="delete a named environment (not live)",
+        description="Delete environment ENV of CONTAINER, such as a finished preview. Nodes "
+        "stop serving it within their reload interval. live cannot be deleted.",
+    )
+    unpublish.add_argument("container", metavar="CONTAINER")
+    unpublish.add_argument("--env", type=_env, required=True, help="environment to delete")
+    _with_actor(unpublish)
+    unpublish.set_defaults(run=_unpublish)
 
     archive = commands.add_parser(
         "archive",

@@ -232,3 +232,20 @@ async def test_an_empty_note_is_refused(control, doc):
     await control.import_document(doc, "ana")
     with pytest.raises(PublishError, match="--note"):
         await control.create_version(CID, "ana", "  ")
+
+
+async def test_unpublish_deletes_a_named_environment_but_never_live(control, store, doc):
+    await control.import_document(doc, "ana")
+    await control.create_version(CID, "ana", "first")
+    await control.publish(CID, 1, "live", "ana")
+    await control.publish(CID, 1, "pr-12", "ana")
+    with pytest.raises(VersionInUse):
+        await control.archive(CID, 1, "ana")
+    assert await control.unpublish(CID, "pr-12", "ana") == 1
+    assert await control.environment_version(CID, "pr-12") is None
+    assert (await store.audit_log(CID, 1))[0].action == "environment.delete"
+    with pytest.raises(PublishError, match="no environment 'pr-12'"):
+        await control.unpublish(CID, "pr-12", "ana")
+    with pytest.raises(PublishError, match="live environment cannot be unpublished"):
+        await control.unpublish(CID, "live", "ana")
+    assert await control.environment_version(CID, "live") == 1

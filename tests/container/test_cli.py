@@ -33,6 +33,7 @@ from tests.helpers import make_document
         ["publish"],
         ["rollback"],
         ["archive"],
+        ["unpublish"],
         ["audit"],
         ["secrets"],
         ["secrets", "key"],
@@ -52,8 +53,8 @@ def test_every_subcommand_is_covered_by_the_help_test():
     commands = build_parser()._subparsers._group_actions[0].choices
     assert set(commands) == {"serve", "migrate", "validate", "template", "fake-platforms",
                              "outbox", "history", "tokens", "keys", "diff", "import", "export",
-                             "version", "versions", "publish", "rollback", "archive", "audit",
-                             "secrets"}  # fmt: skip
+                             "version", "versions", "publish", "rollback", "archive", "unpublish",
+                             "audit", "secrets"}  # fmt: skip
 
 
 def test_unknown_command_and_bad_flag_are_usage_errors(capsys):
