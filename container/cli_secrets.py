@@ -28,7 +28,9 @@ from container.cli_versions import actor, when
 
 __all__ = ["add_secrets_commands"]
 
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# The rules tags and documents use: a secret nobody can name is a mistake, not a secret.
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+CONTAINER = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 VALUE_LIMIT = 16_384
 
 
@@ -44,8 +46,17 @@ def _box(settings: Settings) -> SecretBox:
 def _name(text: str) -> str:
     if not NAME.fullmatch(text):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a secret name: 1 to 64 letters, digits, '_', '.', '-', "
-            "starting with a letter or digit"
+            f"{text!r} is not a secret name: 1 to 64 lower-case letters, digits, '_' and "
+            "'-', starting with a letter or digit (the value of a tag's secret parameter)"
+        )
+    return text
+
+
+def _container(text: str) -> str:
+    if not CONTAINER.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a container id: 1 to 64 lower-case letters, digits, '_' and "
+            "'-', starting with a letter or digit"
         )
     return text
 
@@ -84,6 +95,10 @@ def _set(args: argparse.Namespace, settings: Settings) -> int:
     nonce, ciphertext = box.seal(args.container, args.name, value)
 
     async def work(store: Store) -> None:
+        if args.container not in await store.list_containers():
+            sys.stderr.write(
+                f"note: container {args.container!r} has no workspace or version here yet\n"
+            )
         await store.put_secret(
             StoredSecret(
                 container_id=args.container,
@@ -159,7 +174,7 @@ def add_secrets_commands(commands: Any) -> None:
         description="Store NAME for CONTAINER, encrypted. The value comes from standard "
         "input (a prompt on a terminal) or from the environment variable --from-env names.",
     )
-    put.add_argument("container", metavar="CONTAINER")
+    put.add_argument("container", type=_container, metavar="CONTAINER")
     put.add_argument("name", type=_name, metavar="NAME")
     put.add_argument("--from-env", metavar="VAR", help="read the value from this variable")
     put.add_argument("--actor", help="who does this, for the audit log")
@@ -174,7 +189,7 @@ def add_secrets_commands(commands: Any) -> None:
     listing.set_defaults(run=_list)
     delete = sub.add_parser("delete", help="delete a secret",
                             description="Delete NAME of CONTAINER.")  # fmt: skip
-    delete.add_argument("container", metavar="CONTAINER")
+    delete.add_argument("container", type=_container, metavar="CONTAINER")
     delete.add_argument("name", type=_name, metavar="NAME")
     delete.add_argument("--actor", help="who does this, for the audit log")
     delete.set_defaults(run=_delete)

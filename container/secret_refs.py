@@ -35,7 +35,7 @@ Resolve = Callable[[str, str], "str | None"]
 Escape = Callable[[str], str]
 
 _REFERENCE = re.compile(
-    r"~tw-secret~([a-z0-9][a-z0-9_-]{0,63})~([A-Za-z0-9][A-Za-z0-9_.-]{0,63})~([0-9a-f]{24})~"
+    r"~tw-secret~([a-z0-9][a-z0-9_-]{0,63})~([a-z0-9][a-z0-9_-]{0,63})~([0-9a-f]{24})~"
 )
 
 

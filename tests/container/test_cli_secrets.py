@@ -159,7 +159,9 @@ def test_a_malformed_secrets_key_is_a_settings_error(capsys, monkeypatch):
     assert "32" in err
 
 
-@pytest.mark.parametrize("name", ["_token", "meta token", "a" * 65, "tök", ".hidden", "", "a/b"])
+@pytest.mark.parametrize(
+    "name", ["_token", "meta token", "a" * 65, "tök", ".hidden", "", "a/b", "Meta", "ga4.secret"]
+)
 def test_bad_names_are_usage_errors(capsys, monkeypatch, secrets_key, data_dir, name):
     stdin(monkeypatch, TOKEN)
     err = fails(capsys, 2, "secrets", "set", "demo", name)
@@ -167,7 +169,7 @@ def test_bad_names_are_usage_errors(capsys, monkeypatch, secrets_key, data_dir, 
     assert not (data_dir / "tagwire.db").exists()
 
 
-@pytest.mark.parametrize("name", ["a", "meta-token", "ga4.api_secret", "X" * 64])
+@pytest.mark.parametrize("name", ["a", "meta-token", "ga4_api_secret", "x" * 64, "0-key"])
 def test_good_names_are_taken(capsys, monkeypatch, secrets_key, name):
     set_secret(capsys, monkeypatch, name)
     assert [r["name"] for r in listing(capsys)] == [name]
@@ -318,3 +320,11 @@ def test_the_plaintext_is_in_no_file_and_no_output(
     for out in outputs:
         assert TOKEN not in out
         assert ROTATED not in out
+
+
+@pytest.mark.parametrize("container", ["Acme Shop!", "Shop", "a" * 65, "_shop"])
+def test_bad_container_ids_are_usage_errors(capsys, monkeypatch, secrets_key, data_dir, container):
+    stdin(monkeypatch, TOKEN)
+    err = fails(capsys, 2, "secrets", "set", container, "meta-token")
+    assert f"{container!r} is not a container id" in err
+    assert not (data_dir / "tagwire.db").exists()

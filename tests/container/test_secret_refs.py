@@ -6,7 +6,7 @@ import pytest
 from container.secret_refs import MissingSecret, References, json_text, url_text
 
 KEY = bytes(range(32))
-VALUES = {("shop", "meta-token"): "EAAB.x/y+z", ("shop", "ga4.secret"): 's3"cr&t'}
+VALUES = {("shop", "meta-token"): "EAAB.x/y+z", ("shop", "ga4-secret"): 's3"cr&t'}
 REFS = References(KEY)
 
 
@@ -15,13 +15,13 @@ def resolve(container, name):
 
 
 def test_a_reference_is_url_unreserved_so_escaping_leaves_it_alone():
-    ref = REFS.reference("shop-1_a", "ga4.secret-2_b")
+    ref = REFS.reference("shop-1_a", "ga4-secret-2_b")
     assert quote(ref, safe="") == ref
     assert orjson.loads(orjson.dumps({"t": ref})) == {"t": ref}
 
 
 def test_fill_writes_each_value_for_where_it_goes():
-    meta, ga4 = REFS.reference("shop", "meta-token"), REFS.reference("shop", "ga4.secret")
+    meta, ga4 = REFS.reference("shop", "meta-token"), REFS.reference("shop", "ga4-secret")
     body = orjson.dumps({"token": meta, "other": ga4}).decode()
     filled, used = REFS.fill(body, "shop", resolve, json_text)
     assert orjson.loads(filled) == {"token": "EAAB.x/y+z", "other": 's3"cr&t'}
