@@ -220,9 +220,24 @@ def _config_url(value: str) -> str:
     if not value.strip():
         return ""
     url = _base_url(value)
-    if urlsplit(url).username is not None:
+    parts = urlsplit(url)
+    if parts.username is not None:
         raise ValueError("must not hold credentials; put the admin token in TAGWIRE_CONFIG_TOKEN")
+    if parts.scheme != "https" and not _loopback(parts.hostname or ""):
+        raise ValueError(
+            "must be https (the admin token goes with every request), except to a loopback "
+            "address such as 127.0.0.1"
+        )
     return url
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 _ADMIN_TOKEN = re.compile(r"tw_[A-Za-z0-9_-]+")

@@ -2,9 +2,10 @@
 
 A node that does not share the control plane's database (`TAGWIRE_CONFIG_URL`) reads the
 environment pointers, the signed versions and the sealed secrets here, with an admin
-token. Nothing here is trusted by the node that reads it: it checks every version's
-signature with its own public key, and secrets leave only as the ciphertexts the store
-holds, so a proxy in between can refuse service but cannot change what a node runs.
+token. A version is trusted by the node that reads it only once its signature checks
+out with the node's own public key, and secrets leave only as the ciphertexts the store
+holds. The pointers are not signed: a proxy in between could point an environment at
+another signed version, so nodes reach this API over https (see docs/versions.md).
 
 The two lists carry a strong ETag, so a node polling every reload interval gets a 304
 with no body while nothing changed. A version never changes once created, so it is

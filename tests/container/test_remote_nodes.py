@@ -141,6 +141,8 @@ def test_an_edge_node_follows_a_control_plane_over_http(tmp_path: Path) -> None:
         ("cp.internal:8000", "must be an absolute http(s) URL"),
         ("https://ops:pw@cp.internal", "must not hold credentials"),
         ("https://cp.internal/?x=1", "must not have a query"),
+        ("http://cp.internal:8000", "must be https (the admin token goes with every request)"),
+        ("http://10.0.0.7:8000", "must be https"),
     ],
 )
 def test_a_bad_config_url_stops_start_up(url: str, reason: str) -> None:
@@ -155,4 +157,6 @@ def test_a_config_url_keeps_its_path_without_the_trailing_slash() -> None:
 
     settings = load_settings({"TAGWIRE_CONFIG_URL": "https://cp.internal/tagwire/"})
     assert settings.config_url == "https://cp.internal/tagwire"
+    for loopback in ("http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"):
+        assert load_settings({"TAGWIRE_CONFIG_URL": loopback}).config_url == loopback
     assert TOKEN not in repr(load_settings({"TAGWIRE_CONFIG_TOKEN": TOKEN}))
