@@ -199,7 +199,10 @@ def _optional_path(value: str) -> Path | None:
 def _secrets_key(value: str) -> str:
     text = value.strip()
     if text:
-        SecretBox.from_text(text)  # raises SecretKeyError (a ValueError) saying what is wrong
+        try:
+            SecretBox.from_text(text)
+        except ValueError as exc:  # its message starts with the setting's name: say it once
+            raise ValueError("the key " + str(exc).removeprefix("TAGWIRE_SECRETS_KEY ")) from None
     return text
 
 

@@ -198,7 +198,7 @@ class IdempotentAnswer:
 
 @dataclass(frozen=True, slots=True)
 class Workspace:
-    """A container's one mutable draft: JSON bytes of a validated, defaults-applied
+    """A container's one mutable draft: JSON bytes of a validated
     container document."""
 
     container_id: str

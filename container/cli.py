@@ -45,7 +45,7 @@ from container.cli_versions import add_version_commands
 from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
 from container.demo import DemoReceiver, demo_document, demo_routes, demo_secrets
-from container.demo.publish import demo_keys, publish_demo
+from container.demo.publish import DemoKeyError, demo_keys, publish_demo
 from container.fake_platforms import FakePlatforms, base_urls, pixel_script_urls
 from container.fake_platforms import serve as serve_fake_platforms
 from container.hit import validate_hit
@@ -196,8 +196,12 @@ def _server(
         platforms = FakePlatforms()
         extra_routes = demo_routes(DemoReceiver(), platforms)
         fakes = f"http://{receiver_host}:{port}/fake"
+        try:
+            keyed = demo_keys(settings)
+        except DemoKeyError as exc:
+            raise UsageError(str(exc)) from None
         settings = dataclasses.replace(
-            demo_keys(settings),
+            keyed,
             allow_http_loopback=True,
             **base_urls(fakes),
             **pixel_script_urls(fakes),

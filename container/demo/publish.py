@@ -19,29 +19,35 @@ from config.signing import generate_keypair
 from config.storage import Store
 from container.cli_common import load_signer
 
-__all__ = ["DEMO_ACTOR", "demo_keys", "publish_demo"]
+__all__ = ["DEMO_ACTOR", "DemoKeyError", "demo_keys", "publish_demo"]
 
 DEMO_ACTOR = "tagwire demo"
 PRIVATE_KEY = "demo-signing.key"
 PUBLIC_KEY = "demo-signing.pub"
 
 
+class DemoKeyError(ValueError):
+    """Half a key pair is configured: versions signed by one would be refused by the other."""
+
+
 def demo_keys(settings: Settings) -> Settings:
     """Settings naming a signing key pair: the configured one, or one made in the data
     dir on first use (the private key readable by its owner only)."""
-    if settings.signing_public_key_file is not None and settings.signing_key_file is not None:
+    configured = (settings.signing_key_file, settings.signing_public_key_file)
+    if None not in configured:
         return settings
+    if configured != (None, None):
+        raise DemoKeyError(
+            "set both TAGWIRE_SIGNING_KEY_FILE and TAGWIRE_SIGNING_PUBLIC_KEY_FILE (a pair), "
+            "or neither and the demo makes its own pair"
+        )
     private, public = settings.data_dir / PRIVATE_KEY, settings.data_dir / PUBLIC_KEY
     if not private.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         private_pem, public_pem = generate_keypair()
         _write(private, private_pem, 0o600)
         _write(public, public_pem, 0o644)
-    return dataclasses.replace(
-        settings,
-        signing_key_file=settings.signing_key_file or private,
-        signing_public_key_file=settings.signing_public_key_file or public,
-    )
+    return dataclasses.replace(settings, signing_key_file=private, signing_public_key_file=public)
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:

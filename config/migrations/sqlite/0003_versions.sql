@@ -2,7 +2,7 @@
 -- numbered versions, environments pointing at a version, secrets sealed per container, and
 -- an audit row for every change (written in the same transaction as the change).
 
--- The draft: JSON bytes of a validated, defaults-applied container document.
+-- The draft: JSON bytes of a validated container document, as its author wrote it.
 CREATE TABLE workspaces (
     container_id  TEXT    PRIMARY KEY,
     document      BLOB    NOT NULL,
