@@ -254,3 +254,23 @@ def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
         code = int(exc.code or 0)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def tagwire_cli(
+    env: dict[str, str], *argv: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Runs `tagwire ARGV` as its own process, as an operator would. Fails the test when
+    the command fails."""
+    result = subprocess.run([sys.executable, "-m", "container.cli", *argv], env=env,
+                            input=stdin, capture_output=True, text=True, timeout=60,
+                            check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def served_version(base: str, container_id: str = "shop", env: str = "live") -> int | None:
+    """The version a running node reports in /readyz for one environment."""
+    for item in httpx.get(f"{base}/readyz", timeout=5).json().get("environments", []):
+        if (item["container"], item["env"]) == (container_id, env):
+            return item["version"]
+    return None

@@ -8,8 +8,6 @@ Every hit must be answered 2xx, and every hit's outbox rows must come from one v
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import uuid
 from collections import defaultdict
@@ -19,7 +17,14 @@ import orjson
 import pytest
 
 from config.signing import generate_keypair
-from tests.helpers import make_document, make_hit, tagwire_process, wait_until
+from tests.helpers import (
+    make_document,
+    make_hit,
+    served_version,
+    tagwire_cli,
+    tagwire_process,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -35,26 +40,6 @@ def document(marker: str, events: list[str]) -> dict:
     doc["tags"].append(second)
     doc["triggers"][0]["events"] = events
     return doc
-
-
-def cli(env: dict[str, str], *argv: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "container.cli", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def serving(base: str, env: str = "live") -> int | None:
-    for item in httpx.get(f"{base}/readyz", timeout=5).json().get("environments", []):
-        if (item["container"], item["env"]) == ("shop", env):
-            return item["version"]
-    return None
 
 
 class Load(threading.Thread):
@@ -94,26 +79,26 @@ def test_publish_and_rollback_under_load_switch_without_a_failed_request(tmp_pat
     }
     (tmp_path / "v1.json").write_text(json.dumps(document("v1", ["lead"])))
     (tmp_path / "v2.json").write_text(json.dumps(document("v2", ["lead", "sign_up"])))
-    cli(env, "import", str(tmp_path / "v1.json"))
-    cli(env, "version", "create", "shop", "--note", "first")
-    cli(env, "publish", "shop", "1", "--env", "live")
+    tagwire_cli(env, "import", str(tmp_path / "v1.json"))
+    tagwire_cli(env, "version", "create", "shop", "--note", "first")
+    tagwire_cli(env, "publish", "shop", "1", "--env", "live")
 
     with tagwire_process(env=env) as base:
-        assert serving(base) == 1
+        assert served_version(base) == 1
         load = Load(base)
         load.start()
         try:
             wait_until(lambda: len(load.statuses) >= 50, what="traffic on version 1")
-            cli(env, "import", str(tmp_path / "v2.json"))
-            cli(env, "version", "create", "shop", "--note", "sign-ups count as leads")
-            diff = cli(env, "diff", "shop@live", "shop@2")
+            tagwire_cli(env, "import", str(tmp_path / "v2.json"))
+            tagwire_cli(env, "version", "create", "shop", "--note", "sign-ups count as leads")
+            diff = tagwire_cli(env, "diff", "shop@live", "shop@2").stdout
             assert '~ trigger leads: events ["lead"] -> ["lead", "sign_up"]' in diff
-            cli(env, "publish", "shop", "2", "--env", "live")
-            wait_until(lambda: serving(base) == 2, what="the node to serve version 2")
+            tagwire_cli(env, "publish", "shop", "2", "--env", "live")
+            wait_until(lambda: served_version(base) == 2, what="the node to serve version 2")
             seen = len(load.statuses)
             wait_until(lambda: len(load.statuses) >= seen + 50, what="traffic on version 2")
-            cli(env, "rollback", "shop", "--env", "live", "--to", "1")
-            wait_until(lambda: serving(base) == 1, what="the node to serve version 1 again")
+            tagwire_cli(env, "rollback", "shop", "--env", "live", "--to", "1")
+            wait_until(lambda: served_version(base) == 1, what="the node to serve version 1 again")
             seen = len(load.statuses)
             wait_until(lambda: len(load.statuses) >= seen + 50, what="traffic after rollback")
         finally:

@@ -7,8 +7,6 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -17,30 +15,18 @@ import orjson
 import pytest
 
 from config.signing import generate_keypair
-from tests.helpers import make_document, make_hit, run_cli, tagwire_process, wait_until
+from tests.helpers import (
+    make_document,
+    make_hit,
+    run_cli,
+    served_version,
+    tagwire_cli,
+    tagwire_process,
+    wait_until,
+)
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 TOKEN = "tw_" + "a" * 43
-
-
-def cli(env: dict[str, str], *argv: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "container.cli", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def serving(base: str) -> int | None:
-    for item in httpx.get(f"{base}/readyz", timeout=5).json().get("environments", []):
-        if (item["container"], item["env"]) == ("shop", "live"):
-            return item["version"]
-    return None
 
 
 @pytest.fixture
@@ -97,10 +83,10 @@ def test_an_edge_node_follows_a_control_plane_over_http(tmp_path: Path) -> None:
     for marker in ("v1", "v2"):
         doc = make_document(f"https://hooks.example.com/{marker}")
         (tmp_path / f"{marker}.json").write_text(json.dumps(doc))
-    cli(plane, "import", str(tmp_path / "v1.json"))
-    cli(plane, "version", "create", "shop", "--note", "first")
-    cli(plane, "publish", "shop", "1")
-    token = cli(plane, "tokens", "create", "--admin", "--name", "edge").strip()
+    tagwire_cli(plane, "import", str(tmp_path / "v1.json"))
+    tagwire_cli(plane, "version", "create", "shop", "--note", "first")
+    tagwire_cli(plane, "publish", "shop", "1")
+    token = tagwire_cli(plane, "tokens", "create", "--admin", "--name", "edge").stdout.strip()
 
     with tagwire_process(env=plane) as plane_url:
         edge = {
@@ -110,11 +96,11 @@ def test_an_edge_node_follows_a_control_plane_over_http(tmp_path: Path) -> None:
             "TAGWIRE_CONFIG_TOKEN": token,
         }
         with tagwire_process(env=edge) as edge_url:
-            assert serving(edge_url) == 1
-            cli(plane, "import", str(tmp_path / "v2.json"))
-            cli(plane, "version", "create", "shop", "--note", "second")
-            cli(plane, "publish", "shop", "2")
-            wait_until(lambda: serving(edge_url) == 2, what="the edge to serve version 2")
+            assert served_version(edge_url) == 1
+            tagwire_cli(plane, "import", str(tmp_path / "v2.json"))
+            tagwire_cli(plane, "version", "create", "shop", "--note", "second")
+            tagwire_cli(plane, "publish", "shop", "2")
+            wait_until(lambda: served_version(edge_url) == 2, what="the edge to serve version 2")
             hit = make_hit(event_id=str(uuid.uuid4()))
             answer = httpx.post(
                 f"{edge_url}/collect?id=shop",
@@ -122,8 +108,8 @@ def test_an_edge_node_follows_a_control_plane_over_http(tmp_path: Path) -> None:
                 headers={"user-agent": BROWSER, "content-type": "text/plain"},
             )
             assert answer.status_code == 204
-            cli(plane, "rollback", "shop", "--to", "1")
-            wait_until(lambda: serving(edge_url) == 1, what="the edge to roll back")
+            tagwire_cli(plane, "rollback", "shop", "--to", "1")
+            wait_until(lambda: served_version(edge_url) == 1, what="the edge to roll back")
 
     conn = sqlite3.connect(tmp_path / "edge" / "tagwire.db")
     try:

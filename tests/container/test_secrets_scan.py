@@ -25,17 +25,14 @@ from config.signing import generate_keypair
 from container.demo import demo_secrets
 from container.fake_platforms import serve
 from tests.container.test_platforms_end_to_end import PLATFORMS, container_document, lead
-from tests.helpers import free_port, wait_until
+from tests.helpers import free_port, tagwire_cli, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def cli(env: dict[str, str], *argv: str, stdin: str | None = None) -> str:
-    result = subprocess.run([sys.executable, "-m", "container.cli", *argv], env=env,
-                            input=stdin, capture_output=True, text=True, timeout=60,
-                            check=False)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return result.stdout + result.stderr
+def output(env: dict[str, str], *argv: str, stdin: str | None = None) -> str:
+    result = tagwire_cli(env, *argv, stdin=stdin)
+    return result.stdout + result.stderr  # the CLI's log lines go to stderr
 
 
 def test_stored_tokens_are_used_but_never_shown(tmp_path: Path) -> None:
@@ -53,11 +50,11 @@ def test_stored_tokens_are_used_but_never_shown(tmp_path: Path) -> None:
     }
     tokens = demo_secrets()
     (tmp_path / "shop.json").write_text(json.dumps(container_document()))
-    seen = cli(env, "import", str(tmp_path / "shop.json"))
+    seen = output(env, "import", str(tmp_path / "shop.json"))
     for name, value in tokens.items():
-        seen += cli(env, "secrets", "set", "shop", name, stdin=value)
-    seen += cli(env, "version", "create", "shop", "--note", "five platforms")
-    seen += cli(env, "publish", "shop", "1")
+        seen += output(env, "secrets", "set", "shop", name, stdin=value)
+    seen += output(env, "version", "create", "shop", "--note", "five platforms")
+    seen += output(env, "publish", "shop", "1")
 
     with serve() as fakes:
         env |= {f"TAGWIRE_{name.upper()}": url for name, url in fakes.base_urls.items()}
@@ -89,7 +86,7 @@ def test_stored_tokens_are_used_but_never_shown(tmp_path: Path) -> None:
     for command in (["export", "shop"], ["export", "shop", "1", "--format", "yaml"],
                     ["versions", "shop", "--json"], ["audit", "--json"],
                     ["history", "--format", "json"], ["secrets", "list", "--json"]):  # fmt: skip
-        seen += cli(env, *command)
+        seen += output(env, *command)
     seen += log.read_text()
     stored = b"".join(path.read_bytes() for path in data.glob("tagwire.db*"))
     assert "secret.set" in seen  # the scan reads real output: the audit listing is there
