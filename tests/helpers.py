@@ -274,3 +274,12 @@ def served_version(base: str, container_id: str = "shop", env: str = "live") -> 
         if (item["container"], item["env"]) == (container_id, env):
             return item["version"]
     return None
+
+
+def isolate_settings(monkeypatch: Any, data_dir: Any) -> None:
+    """No TAGWIRE_* setting from the machine running the tests leaks into a CLI call: only
+    the data dir is set, to `data_dir`."""
+    for name in list(os.environ):
+        if name.startswith("TAGWIRE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TAGWIRE_DATA_DIR", str(data_dir))

@@ -11,6 +11,7 @@ import pytest
 
 from config.signing import generate_keypair
 from container.demo import demo_document
+from tests.helpers import isolate_settings
 from tests.helpers import run_cli as run
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "container.json"
@@ -19,10 +20,7 @@ RECEIVER = "https://receiver.example/demo/events"
 
 @pytest.fixture(autouse=True)
 def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("TAGWIRE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("TAGWIRE_SETTINGS_FILE", raising=False)
-    monkeypatch.delenv("TAGWIRE_SIGNING_KEY_PASSPHRASE", raising=False)
+    isolate_settings(monkeypatch, tmp_path / "data")
 
 
 def _write(path: Path, doc: dict[str, Any]) -> str:

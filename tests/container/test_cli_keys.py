@@ -10,14 +10,13 @@ import pytest
 
 from config.signing import key_id, load_private_key, load_public_key, sign, verify
 from container.cli_keys import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
+from tests.helpers import isolate_settings
 from tests.helpers import run_cli as run
 
 
 @pytest.fixture(autouse=True)
 def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("TAGWIRE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("TAGWIRE_SETTINGS_FILE", raising=False)
+    isolate_settings(monkeypatch, tmp_path / "data")
 
 
 def _mode(path: Path) -> int:

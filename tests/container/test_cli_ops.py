@@ -21,6 +21,7 @@ import pytest
 from config.sqlite_store import SQLiteStore
 from container.outbox_ops import HISTORY_FIELDS
 from tests.container.ops_fixtures import filled_database, now_ms, states
+from tests.helpers import isolate_settings
 from tests.helpers import run_cli as run
 
 ROOT = Path(__file__).parents[2]
@@ -30,9 +31,7 @@ ALL_STATES = {"evt-F-0001": "dead", "evt-A-0001": "sent", "evt-B-0001": "dead",
 
 @pytest.fixture
 def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("TAGWIRE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("TAGWIRE_SETTINGS_FILE", raising=False)
+    isolate_settings(monkeypatch, tmp_path)
     return filled_database(tmp_path / "tagwire.db")
 
 

@@ -11,14 +11,13 @@ from starlette.testclient import TestClient
 
 from container.fire_tokens import hash_token, is_token_shaped
 from tests.container.fire_api_helpers import build_app, crm_event
+from tests.helpers import isolate_settings
 from tests.helpers import run_cli as run
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("TAGWIRE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("TAGWIRE_SETTINGS_FILE", raising=False)
+    isolate_settings(monkeypatch, tmp_path)
     return tmp_path
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from config.secret_box import SecretBox, generate_key
 from container.demo import demo_document
+from tests.helpers import isolate_settings
 from tests.helpers import run_cli as run
 
 TOKEN = "EAAB-plaintext-meta-token-7f3c9a1d"
@@ -24,16 +25,7 @@ ROTATED = "EAAB-rotated-meta-token-0b5e2d44"
 
 @pytest.fixture(autouse=True)
 def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
-    for name in (
-        "TAGWIRE_DATABASE_URL",
-        "TAGWIRE_SETTINGS_FILE",
-        "TAGWIRE_ACTOR",
-        "TAGWIRE_SIGNING_KEY_FILE",
-        "TAGWIRE_SIGNING_KEY_PASSPHRASE",
-        "TAGWIRE_SECRETS_KEY",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    isolate_settings(monkeypatch, tmp_path / "data")
 
 
 @pytest.fixture

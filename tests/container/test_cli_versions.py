@@ -15,6 +15,7 @@ import yaml
 from config.signing import key_id, load_public_key
 from container.cli_keys import PRIVATE_KEY_FILE, PUBLIC_KEY_FILE
 from container.demo import demo_document
+from tests.helpers import isolate_settings
 from tests.helpers import run_cli as run
 
 RECEIVER = "https://receiver.example/demo/events"
@@ -22,17 +23,7 @@ RECEIVER = "https://receiver.example/demo/events"
 
 @pytest.fixture(autouse=True)
 def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
-    for name in (
-        "TAGWIRE_DATABASE_URL",
-        "TAGWIRE_SETTINGS_FILE",
-        "TAGWIRE_ACTOR",
-        "TAGWIRE_SIGNING_KEY_FILE",
-        "TAGWIRE_SIGNING_KEY_PASSPHRASE",
-        "TAGWIRE_SIGNING_PUBLIC_KEY_FILE",
-        "TAGWIRE_SECRETS_KEY",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    isolate_settings(monkeypatch, tmp_path / "data")
 
 
 @pytest.fixture

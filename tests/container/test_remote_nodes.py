@@ -16,6 +16,7 @@ import pytest
 
 from config.signing import generate_keypair
 from tests.helpers import (
+    isolate_settings,
     make_document,
     make_hit,
     run_cli,
@@ -31,10 +32,7 @@ TOKEN = "tw_" + "a" * 43
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("TAGWIRE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
+    isolate_settings(monkeypatch, tmp_path / "data")
     monkeypatch.setenv("TAGWIRE_PORT", "0")
 
 
