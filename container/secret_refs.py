@@ -56,13 +56,20 @@ class References:
         if len(key) < 32:
             raise ValueError("a reference key needs at least 32 bytes")
         self._key = key
+        # Made on every hit that uses a secret: kept per (container, name), which the
+        # configuration bounds, so the hot path does one dict read instead of an HMAC.
+        self._made: dict[tuple[str, str], str] = {}
 
     def _mac(self, container_id: str, name: str) -> str:
         message = f"{container_id}\0{name}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:MAC_HEX]
 
     def reference(self, container_id: str, name: str) -> str:
-        return f"{MARK}{container_id}~{name}~{self._mac(container_id, name)}~"
+        made = self._made.get((container_id, name))
+        if made is None:
+            made = f"{MARK}{container_id}~{name}~{self._mac(container_id, name)}~"
+            self._made[container_id, name] = made
+        return made
 
     def fill(
         self, text: str, container_id: str, resolve: Resolve, escape: Escape
