@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from prometheus_client import Counter, Gauge
 
 from config.errors import DocumentError
+from config.publishing import LIVE
 from config.schema import apply_defaults, validate_document
 from config.storage import Environment, StorageError, StoredVersion
 from config.versions import VersionRecord, VersionRefused, open_signed
@@ -120,6 +121,7 @@ class ConfigWatcher:
         self.secrets = secrets
         self._serving: dict[tuple[str, str], int] = {}
         self._refused: dict[tuple[str, str], tuple[int, int]] = {}
+        self._vanished: set[tuple[str, str]] = set()  # live environments the source lost
         self._task: asyncio.Task[None] | None = None
 
     async def sync(self) -> None:
@@ -134,6 +136,17 @@ class ConfigWatcher:
         for key in set(self._refused) - set(pointers):
             del self._refused[key]
         for key in set(self._serving) - set(pointers):
+            if key[1] == LIVE:
+                # `live` is never unpublished, only moved: if it vanished, the source is
+                # wrong (a bad proxy, the wrong database), and the site keeps running.
+                if key not in self._vanished:
+                    self._vanished.add(key)
+                    log.error(
+                        "the source no longer lists a live environment, which cannot be "
+                        "unpublished; still serving it",
+                        extra={"fields": {"container": key[0], "serving": self._serving[key]}},
+                    )
+                continue
             self.containers.remove(*key)
             del self._serving[key]
             CONFIG_VERSION.remove(*key)
@@ -141,6 +154,7 @@ class ConfigWatcher:
                 "environment deleted; no longer serving it",
                 extra={"fields": {"container": key[0], "env": key[1]}},
             )
+        self._vanished &= set(self._serving) - set(pointers)
         for key, pointer in sorted(pointers.items()):
             if self._serving.get(key) == pointer.version:
                 continue

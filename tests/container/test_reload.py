@@ -299,3 +299,29 @@ async def test_a_signed_document_of_another_container_is_refused(control, store,
     await node.sync()
     assert containers.get("shop").version == 1
     assert refused("mismatch") == before + 1
+
+
+async def test_a_live_environment_that_vanishes_keeps_being_served(
+    control, store, keys, db, caplog
+):
+    await version(control, make_document(), "first")
+    await control.publish("shop", 1, "live", "a")
+    await control.publish("shop", 1, "staging", "a")
+    containers = ContainerSet()
+    node = watcher(store, keys, containers)
+    await node.sync()
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM environments")  # not possible through tagwire: live only moves
+    conn.commit()
+    conn.close()
+    with caplog.at_level(logging.WARNING, logger="tagwire.reload"):
+        await node.sync()
+        await node.sync()
+    assert containers.get("shop").version == 1
+    assert containers.get("shop", "staging") is None
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1  # said once, not at every check
+    assert "no longer lists a live environment" in errors[0]
+    await control.publish("shop", 1, "live", "a")
+    await node.sync()
+    assert containers.get("shop").version == 1
