@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import hashlib
@@ -283,3 +284,18 @@ def isolate_settings(monkeypatch: Any, data_dir: Any) -> None:
         if name.startswith("TAGWIRE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("TAGWIRE_DATA_DIR", str(data_dir))
+
+
+def on_store(path: Any, work: Any) -> Any:
+    """Opens the SQLite store at `path`, awaits `work(store)`, closes it; its result."""
+    from config.sqlite_store import SQLiteStore
+
+    async def run() -> Any:
+        store = SQLiteStore(path)
+        await store.open()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())

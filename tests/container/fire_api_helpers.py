@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from container.demo import demo_document, demo_secrets
 from container.fire_tokens import hash_token, new_token
 from container.pipeline import CompiledContainer
 from tags.runtime import TemplateRuntime
+from tests.helpers import on_store
 
 PLATFORMS = ("meta", "tiktok", "linkedin", "google_ads", "ga4")
 CRM_EVENT_SET = "7281234567890123456"
@@ -66,30 +66,17 @@ def add_token(
     """Store a new token for the container in the node's database; the token."""
     token = new_token()
 
-    async def run() -> None:
-        store = SQLiteStore(db)
-        await store.open()
-        try:
-            await store.create_token(container_id, name, hash_token(token), int(time.time() * 1000))
-            if revoked:
-                await store.revoke_token(container_id, name)
-        finally:
-            await store.close()
+    async def create(store: Any) -> None:
+        await store.create_token(container_id, name, hash_token(token), int(time.time() * 1000))
+        if revoked:
+            await store.revoke_token(container_id, name)
 
-    asyncio.run(run())
+    on_store(db, create)
     return token
 
 
 def tokens(db: Path) -> list[Any]:
-    async def run() -> list[Any]:
-        store = SQLiteStore(db)
-        await store.open()
-        try:
-            return await store.list_tokens(None)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
+    return on_store(db, lambda store: store.list_tokens(None))
 
 
 GRANTED = {"ad_storage": "granted", "analytics_storage": "granted",

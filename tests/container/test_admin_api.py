@@ -3,7 +3,6 @@ the field. Runs on a real SQLite store filled through the Store API (see ops_fix
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -20,27 +19,11 @@ from config.storage import StorageError, TokenRecord
 from container.admin_api import AdminEndpoint
 from container.fire_tokens import ADMIN_CONTAINER, hash_token, new_token
 from container.outbox_ops import HISTORY_FIELDS
+from tests.container.fire_api_helpers import add_token
 from tests.container.ops_fixtures import filled_database, now_ms, states
 
 ALL_STATES = {"evt-F-0001": "dead", "evt-A-0001": "sent", "evt-B-0001": "dead",
               "evt-C-0001": "dead", "evt-D-0001": "held", "evt-E-0001": "pending"}  # fmt: skip
-
-
-def add_token(db: Path, container_id: str, name: str, revoked: bool = False) -> str:
-    token = new_token()
-
-    async def run() -> None:
-        store = SQLiteStore(db)
-        await store.open()
-        try:
-            await store.create_token(container_id, name, hash_token(token), now_ms())
-            if revoked:
-                await store.revoke_token(container_id, name)
-        finally:
-            await store.close()
-
-    asyncio.run(run())
-    return token
 
 
 def admin_app(store: Any) -> Starlette:

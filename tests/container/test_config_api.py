@@ -3,7 +3,6 @@ naming the field, and secrets only as ciphertexts. Runs on a real SQLite store."
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 from collections.abc import AsyncIterator, Iterator
@@ -21,8 +20,9 @@ from config.sqlite_store import SQLiteStore
 from config.storage import StoredSecret
 from config.versions import open_signed
 from container.config_api import ConfigEndpoint
-from container.fire_tokens import ADMIN_CONTAINER, hash_token, new_token
-from tests.helpers import make_document
+from container.fire_tokens import ADMIN_CONTAINER, new_token
+from tests.container.fire_api_helpers import add_token
+from tests.helpers import make_document, on_store
 
 SECRET_VALUE = "EAAB-very-secret-meta-token"
 KEY = generate_key()
@@ -38,24 +38,6 @@ def config_app(store: Any) -> Starlette:
             await store.close()
 
     return Starlette(routes=ConfigEndpoint(store).routes(), lifespan=lifespan)
-
-
-def run(db: Path, work: Any) -> Any:
-    async def go() -> Any:
-        store = SQLiteStore(db)
-        await store.open()
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
-
-
-def add_token(db: Path, container_id: str, name: str) -> str:
-    token = new_token()
-    run(db, lambda store: store.create_token(container_id, name, hash_token(token), 1))
-    return token
 
 
 @pytest.fixture
@@ -78,7 +60,7 @@ def db(tmp_path: Path, keys: Any) -> Path:
             StoredSecret("shop", "meta-token", nonce, ciphertext, "k1", 5, "ana")
         )
 
-    run(path, fill)
+    on_store(path, fill)
     return path
 
 
@@ -164,7 +146,7 @@ def test_a_publish_changes_the_etag(client: TestClient, db: Path, keys: Any) -> 
     async def publish(store: SQLiteStore) -> None:
         await ControlPlane(store).publish("shop", 1, "staging", "bo")
 
-    run(db, publish)
+    on_store(db, publish)
     response = client.get("/api/v1/config/environments", headers={"if-none-match": etag})
     assert response.status_code == 200
     assert response.headers["etag"] != etag
