@@ -1,1 +1,2 @@
-"""The control plane: admin pages for agencies (arrives with the admin UI issue)."""
+"""The control plane: the admin and config JSON APIs and the operator actions that the
+CLI and the admin pages share. It never imports the data plane (`container`)."""

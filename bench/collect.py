@@ -161,7 +161,7 @@ def main() -> int:
                     [
                         python,
                         "-m",
-                        "container.cli",
+                        "tagwire",
                         "serve",
                         "--demo",
                         "--host",
@@ -180,7 +180,7 @@ def main() -> int:
             )
             servers.append(
                 start(
-                    [python, "-m", "container.cli", "serve", "--container", str(container),
+                    [python, "-m", "tagwire", "serve", "--container", str(container),
                      "--host", "127.0.0.1", "--port", str(durable_port)],
                     {**env, "TAGWIRE_DATA_DIR": ack_dir, "TAGWIRE_SENDER": "off",
                      "TAGWIRE_LOG_LEVEL": "warning"},

@@ -28,7 +28,7 @@ from config.storage import OutboxRow
 from container.delivery.batching import MetaPolicy, Policies
 from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
-from container.fake_platforms import serve
+from fake_platforms import serve
 
 TARGET = 5000  # events/s
 URL = "https://graph.facebook.com/v25.0/1234567890123456/events"

@@ -35,8 +35,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Route, sync_playwright
 from timing import machine
 
 from config.settings import Settings
-from container.fake_platforms import pixel_script_urls
 from container.loader import build_loader, build_pixels, loader_scripts, snippet
+from fake_platforms import pixel_script_urls
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -259,7 +259,7 @@ def demo_node() -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as data_dir, tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "container.cli", "serve", "--demo", "--host", "127.0.0.1",
+            [sys.executable, "-m", "tagwire", "serve", "--demo", "--host", "127.0.0.1",
              "--port", str(port)],
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "TAGWIRE_DATA_DIR": data_dir,
                  "TAGWIRE_SENDER": "off", "TAGWIRE_LOG_LEVEL": "warning"},

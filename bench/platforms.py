@@ -15,8 +15,8 @@ import sys
 from timing import machine, measure
 
 from config.schema import apply_defaults
-from container.demo import demo_document, demo_secrets
 from container.pipeline import CompiledContainer, PipelineResult
+from demo import demo_document, demo_secrets
 from tags.event import template_event
 from tags.runtime import TemplateRuntime
 from variables.hit import Hit

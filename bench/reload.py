@@ -30,9 +30,9 @@ from config.publishing import ControlPlane
 from config.signing import generate_keypair, load_private_key, load_public_key
 from config.sqlite_store import SQLiteStore
 from config.versions import open_signed
-from container.demo import demo_document, demo_secrets
 from container.node_secrets import NodeSecrets
 from container.reload import builder
+from demo import demo_document, demo_secrets
 
 
 def versions(doc: dict) -> tuple[dict, dict]:
@@ -150,7 +150,7 @@ def main() -> int:
                 for name, value in demo_secrets().items()
             },
         }
-        command = [sys.executable, "-m", "container.cli", "serve", "--host", "127.0.0.1",
+        command = [sys.executable, "-m", "tagwire", "serve", "--host", "127.0.0.1",
                    "--port", str(port)]  # fmt: skip
         node = start(command, env, f"http://127.0.0.1:{port}/readyz")
         runs: dict[str, list[dict]] = {"steady": [], "swapping": []}

@@ -17,9 +17,7 @@ from starlette.routing import BaseRoute, Route
 from config.publishing import LIVE
 from config.settings import Settings
 from config.storage import StorageError, Store
-from container.admin_api import AdminEndpoint
 from container.collect import CollectEndpoint
-from container.config_api import ConfigEndpoint
 from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
 from container.delivery.outbox import OutboxWriter
@@ -43,7 +41,8 @@ class DataPlane:
 
     The collect endpoint handles its own errors and answers, so it skips the router and
     the middleware stack; that is a fifth of the CPU of a small hit. Everything else
-    (health, demo, and what comes later) keeps Starlette's routing and error pages.
+    (health, the loader, the Fire API and any routes composed in) keeps Starlette's
+    routing and error pages.
     """
 
     def __init__(self, collect: CollectEndpoint, app: Starlette) -> None:
@@ -74,8 +73,10 @@ def create_app(
     secrets: NodeSecrets | None = None,
     remote: HttpConfigSource | None = None,
 ) -> DataPlane:
-    """`watcher`, when given, loads the published versions into `containers` before the
-    node reports ready, then keeps following them (hot reload). `secrets` fills the
+    """`extra_routes` are served beside the data plane's own: the control plane's APIs
+    and the demo, which the `tagwire` command composes in. `watcher`, when given, loads
+    the published versions into `containers` before the node reports ready, then keeps
+    following them (hot reload). `secrets` fills the
     secret references in requests as the sender sends them. `remote`, when given, is
     the control plane the watcher pulls from; its connections close on shutdown."""
     sender = Sender(
@@ -151,13 +152,10 @@ def create_app(
     fire = FireEndpoint(
         containers, writer, store, settings.idempotency_ttl_hours, value_guard=guards.value
     )
-    admin = AdminEndpoint(store)
     loader = LoaderFiles(containers, loader_scripts(settings))
     routes: list[BaseRoute] = [
         Route("/collect", collect, methods=["POST", "OPTIONS"]),
         *fire.routes(),
-        *admin.routes(),
-        *ConfigEndpoint(store).routes(),
         *loader.routes(),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -1,7 +1,7 @@
 """A node's config from a control-plane node over HTTP, for nodes on other machines.
 
 `HttpConfigSource` is the `ConfigSource` and `SecretSource` of a node whose
-`TAGWIRE_CONFIG_URL` is set: it reads the config API (`container.config_api`) instead of
+`TAGWIRE_CONFIG_URL` is set: it reads the config API (`admin_ui.config_api`) instead of
 the store. It trusts the transport no more than the store: the watcher checks every
 version's signature, and secrets arrive sealed. What it does check is shape: whatever
 the other end answers (a broken proxy, a hostile server), a wrong type becomes a

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from config.publishing import LIVE
 from config.storage import StorageError, Store, TokenRecord
+from config.tokens import ADMIN_CONTAINER, TokenRefused, bearer_token
 from container.containers import ContainerSet
 from container.delivery.outbox import OutboxWriter
 from container.fire_body import (
@@ -33,7 +34,6 @@ from container.fire_body import (
     read_event,
 )
 from container.fire_idempotency import HEADER, REPLAYED_HEADER, KeyLocks, fingerprint, valid_key
-from container.fire_tokens import ADMIN_CONTAINER, TokenRefused, bearer_token
 from container.guards.value import ValueGuard
 from container.ids import random_hex
 from container.metrics import count_pii_removed

@@ -153,7 +153,7 @@ def tagwire_process(*args: str, env: dict[str, str] | None = None) -> Iterator[s
         [
             sys.executable,
             "-m",
-            "container.cli",
+            "tagwire",
             "serve",
             "--host",
             "127.0.0.1",
@@ -247,7 +247,7 @@ def json_values(
 
 def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
     """Runs `tagwire ARGV` in-process: (exit code, stdout, stderr)."""
-    from container.cli import main
+    from tagwire.cli import main
 
     try:
         code = main(list(argv))
@@ -262,7 +262,7 @@ def tagwire_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Runs `tagwire ARGV` as its own process, as an operator would. Fails the test when
     the command fails."""
-    result = subprocess.run([sys.executable, "-m", "container.cli", *argv], env=env,
+    result = subprocess.run([sys.executable, "-m", "tagwire", *argv], env=env,
                             input=stdin, capture_output=True, text=True, timeout=60,
                             check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr

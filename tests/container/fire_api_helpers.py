@@ -10,11 +10,11 @@ from typing import Any
 from config.schema import apply_defaults
 from config.settings import load_settings
 from config.sqlite_store import SQLiteStore
+from config.tokens import hash_token, new_token
 from container.app import DataPlane, create_app
 from container.containers import ContainerSet
-from container.demo import demo_document, demo_secrets
-from container.fire_tokens import hash_token, new_token
 from container.pipeline import CompiledContainer
+from demo import demo_document, demo_secrets
 from tags.runtime import TemplateRuntime
 from tests.helpers import on_store
 

@@ -18,13 +18,13 @@ from config.sqlite_store import SQLiteStore
 from container.collect import CollectEndpoint
 from container.containers import ContainerSet
 from container.delivery.outbox import OutboxWriter
-from container.demo import demo_document, demo_secrets
 from container.guards import Guards
 from container.guards.bot import BotFilter
 from container.guards.rates import RateLimiter, RateLimits
 from container.guards.spike import SpikeDetector
 from container.guards.value import ValueGuard
 from container.pipeline import CompiledContainer
+from demo import demo_document, demo_secrets
 from tags.runtime import TemplateRuntime
 from tests.helpers import make_document, make_hit
 

@@ -15,15 +15,15 @@ import orjson
 import pytest
 from starlette.applications import Starlette
 
+from admin_ui.config_api import ConfigEndpoint
 from config.publishing import ControlPlane
 from config.secret_box import SecretBox, generate_key
 from config.signing import generate_keypair, load_private_key, load_public_key
 from config.sqlite_store import SQLiteStore
 from config.storage import StorageError, StoredSecret
-from container.config_api import ConfigEndpoint
+from config.tokens import ADMIN_CONTAINER, hash_token, new_token
 from container.config_source import ConfigSourceError, HttpConfigSource
 from container.containers import ContainerSet
-from container.fire_tokens import ADMIN_CONTAINER, hash_token, new_token
 from container.node_secrets import NodeSecrets
 from container.reload import CONFIG_REFUSED, ConfigWatcher, builder
 from tests.helpers import make_document, serve_in_thread

@@ -32,8 +32,8 @@ import httpx
 import orjson
 import pytest
 
-from container.demo import demo_document, demo_secrets
-from container.fake_platforms import serve
+from demo import demo_document, demo_secrets
+from fake_platforms import serve
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -82,7 +82,7 @@ class Node:
 
     def start(self) -> None:
         shop = str(self.workdir / "shop.json")
-        args = [sys.executable, "-m", "container.cli", "serve", "--host", "127.0.0.1",
+        args = [sys.executable, "-m", "tagwire", "serve", "--host", "127.0.0.1",
                 "--port", str(self.port), "--container", shop]  # fmt: skip
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(args, env=self.env, stdout=log, stderr=log)
@@ -177,10 +177,20 @@ def wait_delivered(fakes: Any, wanted: set[str], timeout: float) -> Counter[str]
         time.sleep(0.2)
 
 
+def wait_settled(node: Node, expected: dict[str, int], timeout: float) -> None:
+    """The fake records a request before the node has read its answer and marked the rows
+    sent, so the outbox is compared once the node has caught up (or the wait runs out)."""
+    deadline = time.monotonic() + timeout
+    while (states := node.states()) != expected:
+        if time.monotonic() > deadline:
+            pytest.fail(f"outbox states {states}, expected {expected}")
+        time.sleep(0.1)
+
+
 def cli(node: Node, *args: str) -> Any:
     """Runs a `tagwire` command against the node's database; its JSON output."""
     done = subprocess.run(
-        [sys.executable, "-m", "container.cli", *args],
+        [sys.executable, "-m", "tagwire", *args],
         env=node.env, capture_output=True, check=True, timeout=60,
     )  # fmt: skip
     return json.loads(done.stdout)
@@ -234,7 +244,7 @@ def test_sigterm_stops_within_grace_and_the_restart_sends_the_rest(tmp_path: Pat
         got = wait_delivered(fakes, set(acked), timeout=60)
         assert set(got) == set(acked)
         assert max(got.values()) == 1, "nothing reached Meta twice"
-        assert node.states() == {"sent": len(acked)}
+        wait_settled(node, {"sent": len(acked)}, timeout=30)
         print(f"SIGTERM to exit: {stopped_in:.1f} s (grace {grace} s)")
 
 

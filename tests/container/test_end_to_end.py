@@ -87,7 +87,7 @@ def test_demo_delivers_to_its_receiver(tmp_path):
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "container.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tagwire", *args], capture_output=True,
                           text=True, env=env, timeout=60, check=False)  # fmt: skip
 
 
@@ -104,7 +104,7 @@ def test_sigterm_stops_cleanly(tmp_path):
         "TAGWIRE_PORT": "0",
         "TAGWIRE_LOG_LEVEL": "info",
     }
-    process = subprocess.Popen([sys.executable, "-m", "container.cli", "serve", "--demo"],
+    process = subprocess.Popen([sys.executable, "-m", "tagwire", "serve", "--demo"],
                                env=port_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)  # fmt: skip
     line = process.stdout.readline()

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from config.tokens import ADMIN_CONTAINER, new_token
 from container.fire_body import FIELDS, MAX_BODY_BYTES, derived_event_id
-from container.fire_tokens import ADMIN_CONTAINER, new_token
 from tests.container.fire_api_helpers import (
     GRANTED,
     add_token,

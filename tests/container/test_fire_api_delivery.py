@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 
-from container.fake_platforms import serve
+from fake_platforms import serve
 from tests.container.fire_api_helpers import (
     CRM_EVENT_SET,
     add_token,

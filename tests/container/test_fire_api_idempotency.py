@@ -18,9 +18,9 @@ from starlette.applications import Starlette
 
 from config.sqlite_store import SQLiteStore
 from config.storage import OutboxRow, StorageError
+from config.tokens import hash_token, new_token
 from container.containers import ContainerSet
 from container.fire_api import FireEndpoint
-from container.fire_tokens import hash_token, new_token
 from tests.container.fire_api_helpers import compile_container, crm_event, fire_document
 
 TTL_HOURS = 24

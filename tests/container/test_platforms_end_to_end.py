@@ -16,8 +16,8 @@ import httpx
 import orjson
 import pytest
 
-from container.demo import demo_document, demo_secrets
-from container.fake_platforms import serve
+from demo import demo_document, demo_secrets
+from fake_platforms import serve
 from tests.helpers import tagwire_process, wait_until
 
 pytestmark = pytest.mark.e2e

@@ -22,8 +22,8 @@ import pytest
 
 from config.secret_box import generate_key
 from config.signing import generate_keypair
-from container.demo import demo_secrets
-from container.fake_platforms import serve
+from demo import demo_secrets
+from fake_platforms import serve
 from tests.container.test_platforms_end_to_end import PLATFORMS, container_document, lead
 from tests.helpers import free_port, tagwire_cli, wait_until
 
@@ -61,7 +61,7 @@ def test_stored_tokens_are_used_but_never_shown(tmp_path: Path) -> None:
         port = free_port()
         log = tmp_path / "node.log"
         with log.open("wb") as sink:
-            node = subprocess.Popen([sys.executable, "-m", "container.cli", "serve", "--host",
+            node = subprocess.Popen([sys.executable, "-m", "tagwire", "serve", "--host",
                                      "127.0.0.1", "--port", str(port)], env=env,
                                     stdout=sink, stderr=sink)  # fmt: skip
             try:

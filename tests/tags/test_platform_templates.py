@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from container.demo import demo_document, demo_secrets
+from demo import demo_document, demo_secrets
 from tags.package import shipped_template
 from tags.runtime import TagResult
 from tags.testing import run_once

@@ -15,8 +15,8 @@ from config.storage import OutboxItem, OutboxRow, Store
 from container.delivery.batching import Answer, Entry, HttpPolicy, Request
 from container.delivery.clock import Clock
 from container.delivery.routes import PLATFORM_ORIGINS, PlatformRoutes
-from container.fake_platforms import BASE_PATHS, FakePlatforms
-from tests.container.fake_platforms.payloads import (
+from fake_platforms import BASE_PATHS, FakePlatforms
+from tests.fake_platforms.payloads import (
     ADS_HEADERS,
     LINKEDIN_HEADERS,
     NOW_MS,

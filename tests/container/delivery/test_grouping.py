@@ -5,7 +5,7 @@ from __future__ import annotations
 from container.delivery.batching import HttpPolicy, MetaPolicy
 from container.delivery.grouping import Batcher
 from tests.container.delivery.support import item, meta_request
-from tests.container.fake_platforms.payloads import NOW_MS, meta_event
+from tests.fake_platforms.payloads import NOW_MS, meta_event
 
 
 class Small(MetaPolicy):

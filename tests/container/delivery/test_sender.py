@@ -22,7 +22,7 @@ from container.delivery.destination import DestinationLimits
 from container.delivery.ratelimit import Rate
 from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
-from container.fake_platforms import FakePlatforms
+from fake_platforms import FakePlatforms
 from tests.container.delivery.support import (
     ManualClock,
     ads_request,
@@ -34,7 +34,7 @@ from tests.container.delivery.support import (
     settled,
     tiktok_request,
 )
-from tests.container.fake_platforms.payloads import (
+from tests.fake_platforms.payloads import (
     NOW_MS,
     NOW_S,
     ads_conversion,

@@ -12,9 +12,9 @@ import pytest
 
 from config.sqlite_store import SQLiteStore
 from container.delivery.sender import Sender
-from container.fake_platforms import FakePlatforms
 from container.node_secrets import NodeSecrets
 from container.secret_refs import References
+from fake_platforms import FakePlatforms
 from tests.container.delivery.support import (
     ManualClock,
     fake_routes,
@@ -24,7 +24,7 @@ from tests.container.delivery.support import (
     settled,
     tiktok_request,
 )
-from tests.container.fake_platforms.payloads import NOW_MS, meta_event, tiktok_event
+from tests.fake_platforms.payloads import NOW_MS, meta_event, tiktok_event
 
 pytestmark = pytest.mark.anyio
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from container.delivery.batching import Answer, Ga4Policy
-from container.fake_platforms import FakePlatforms
+from fake_platforms import FakePlatforms
 from tests.container.delivery.support import GA4_DEBUG, exchange, ga4_request, item, merged
-from tests.container.fake_platforms.payloads import NOW_MS
+from tests.fake_platforms.payloads import NOW_MS
 
 POLICY = Ga4Policy()
 

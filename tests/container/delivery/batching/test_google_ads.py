@@ -6,9 +6,9 @@ import orjson
 import pytest
 
 from container.delivery.batching import GoogleAdsPolicy
-from container.fake_platforms import FakePlatforms
+from fake_platforms import FakePlatforms
 from tests.container.delivery.support import ads_request, exchange, item, merged
-from tests.container.fake_platforms.payloads import NOW_MS, ads_conversion
+from tests.fake_platforms.payloads import NOW_MS, ads_conversion
 
 POLICY = GoogleAdsPolicy()
 UNKNOWN_ACTION = "customers/1234567890/conversionActions/111"

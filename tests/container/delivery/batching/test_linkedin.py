@@ -6,9 +6,9 @@ import orjson
 import pytest
 
 from container.delivery.batching import Answer, LinkedInPolicy
-from container.fake_platforms import FakePlatforms
+from fake_platforms import FakePlatforms
 from tests.container.delivery.support import exchange, item, linkedin_request, merged
-from tests.container.fake_platforms.payloads import NOW_MS
+from tests.fake_platforms.payloads import NOW_MS
 
 POLICY = LinkedInPolicy()
 

@@ -6,9 +6,9 @@ import orjson
 import pytest
 
 from container.delivery.batching import Answer, MetaPolicy
-from container.fake_platforms import FakeAccounts, FakePlatforms
+from fake_platforms import FakeAccounts, FakePlatforms
 from tests.container.delivery.support import META, exchange, item, merged, meta_request
-from tests.container.fake_platforms.payloads import NOW_MS, NOW_S, meta_event
+from tests.fake_platforms.payloads import NOW_MS, NOW_S, meta_event
 
 POLICY = MetaPolicy()
 

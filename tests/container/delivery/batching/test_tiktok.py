@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from container.delivery.batching import Answer, TikTokPolicy
-from container.fake_platforms import FakePlatforms
+from fake_platforms import FakePlatforms
 from tests.container.delivery.support import exchange, item, merged, tiktok_request
-from tests.container.fake_platforms.payloads import NOW_MS, NOW_S, tiktok_event
+from tests.fake_platforms.payloads import NOW_MS, NOW_S, tiktok_event
 
 POLICY = TikTokPolicy()
 

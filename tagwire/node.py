@@ -1,0 +1,43 @@
+"""The node that `tagwire serve` runs: the data plane with the control plane mounted beside it.
+
+This is the only place the two planes meet. The data plane (`container`) takes the control
+plane's routes as plain Starlette routes, so neither plane imports the other.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from admin_ui.routes import control_plane_routes
+from config.settings import Settings
+from config.storage import Store
+from container.app import DataPlane, create_app
+from container.config_source import HttpConfigSource
+from container.containers import ContainerSet
+from container.node_secrets import NodeSecrets
+from container.reload import ConfigWatcher
+
+__all__ = ["build_node"]
+
+
+def build_node(
+    settings: Settings,
+    store: Store,
+    containers: ContainerSet,
+    *,
+    watcher: ConfigWatcher | None,
+    secrets: NodeSecrets,
+    remote: HttpConfigSource | None,
+    extra_routes: list[BaseRoute] | None = None,
+) -> DataPlane:
+    """One ASGI app serving `/collect`, the Fire API and the loader, plus the admin and
+    config APIs over the same store, plus `extra_routes` (the demo's, when it runs)."""
+    return create_app(
+        settings,
+        store,
+        containers,
+        [*control_plane_routes(store), *(extra_routes or [])],
+        watcher=watcher,
+        secrets=secrets,
+        remote=remote,
+    )
