@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -89,7 +89,7 @@ def package_from_metadata(meta: object, source: object) -> tuple[TemplatePackage
     if not isinstance(tests, list) or not all(isinstance(t, dict) for t in tests):
         problems.append(("tests", "must be a list of test objects"))
     consent = _consent(meta.get("consent", {}), problems)
-    if problems:
+    if problems or not isinstance(name, str) or not isinstance(source, str):
         return None, problems
     return TemplatePackage(
         name=name,
@@ -116,7 +116,7 @@ def _consent(value: object, problems: Problems) -> tuple[str, ...]:
     return tuple(dict.fromkeys(signals))
 
 
-def _raise(problems: Problems, origin: str) -> None:
+def _raise(problems: Problems, origin: str) -> NoReturn:
     details = "; ".join(f"{path}: {reason}" if path else reason for path, reason in problems)
     raise TemplateError("params" if all(p.startswith("params") for p, _ in problems) else "syntax",
                         f"{origin}: {details}")  # fmt: skip

@@ -84,7 +84,7 @@ def _value_problem(field: dict[str, Any], value: object) -> str | None:
             return f"must be ≥ {field['min']}"
         if "max" in field and value > field["max"]:
             return f"must be ≤ {field['max']}"
-    if kind == "string":
+    if kind == "string" and isinstance(value, str):
         if "max_length" in field and len(value) > field["max_length"]:
             return f"longer than {field['max_length']} characters"
         if "pattern" in field:
@@ -96,7 +96,7 @@ def _value_problem(field: dict[str, Any], value: object) -> str | None:
                 return f"must match {field['pattern']!r}"
         if field.get("format") == "url":
             return _url_problem(value)
-    if kind == "secret" and not _SECRET_NAME.fullmatch(value):
+    if kind == "secret" and isinstance(value, str) and not _SECRET_NAME.fullmatch(value):
         return "must name a secret: 1-64 characters of a-z, 0-9, '_', '-'"
     return None
 

@@ -286,7 +286,7 @@ def _phone(platform: str, text: str, region: str | None) -> Result:
     elif not prefix and region is None:
         return None, "phone has no country code (+ or 00) and no default country is set"
     try:
-        number = phonenumbers.parse(text, None if prefix else region.upper())
+        number = phonenumbers.parse(text, None if prefix or region is None else region.upper())
         valid = phonenumbers.is_valid_number(number)
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     except phonenumbers.NumberParseException:

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "LI_PURPOSES",
@@ -258,11 +258,11 @@ def _deciseconds(value: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=value * 100)
 
 
-def _decode_core(bits: _Bits) -> dict:
+def _decode_core(bits: _Bits) -> dict[str, Any]:
     version = bits.read(6, "Version")
     if version != 2:
         raise TCStringError(f"unsupported version {version}")
-    fields: dict = {"version": version}
+    fields: dict[str, Any] = {"version": version}
     fields["created"] = _deciseconds(bits.read(36, "Created"))
     fields["last_updated"] = _deciseconds(bits.read(36, "LastUpdated"))
     fields["cmp_id"] = bits.read(12, "CmpId")

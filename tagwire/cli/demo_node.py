@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 from starlette.routing import BaseRoute
 
@@ -52,12 +53,8 @@ def prepare_demo(
         keyed = demo_keys(settings)
     except DemoKeyError as exc:
         raise UsageError(str(exc)) from None
-    settings = dataclasses.replace(
-        keyed,
-        allow_http_loopback=True,
-        **base_urls(fakes),
-        **pixel_script_urls(fakes),
-    )
+    fake_urls: dict[str, Any] = {**base_urls(fakes), **pixel_script_urls(fakes)}
+    settings = dataclasses.replace(keyed, allow_http_loopback=True, **fake_urls)
     signer = load_signer(settings)
     published = with_store(settings, lambda store: publish_demo(store, signer, doc), create=True)
     base = f"http://{display_host}:{port}"
