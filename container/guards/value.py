@@ -46,8 +46,10 @@ def value_problem(
 ) -> str | None:
     """What is wrong with an event's value and currency (None: nothing, or neither given)."""
     if value is not None:
-        kind = type(value)  # exact types: a bool is not a value
-        if not (kind is int or (kind is float and math.isfinite(value))):
+        # exact types: a bool is an int to isinstance, but it is not a value
+        if type(value) is bool or not isinstance(value, int | float):
+            return VALUE_NOT_NUMBER
+        if isinstance(value, float) and not math.isfinite(value):
             return VALUE_NOT_NUMBER
         if value < 0:
             return VALUE_NEGATIVE
