@@ -1,6 +1,7 @@
 """`GET /loader.js?id=CONTAINER[&env=ENV]` and `GET /loader-consented.js`: the loader's
-two files. A loader sends its hits to the environment it was fetched for ("live" without
-`env`).
+two files, and `POST /forget`, which deletes tagwire's cookies when a visitor withdraws
+consent (`forget`). A loader sends its hits to the environment it was fetched for ("live"
+without `env`).
 
 Caching: the plain loader URL is cached for five minutes and revalidated by ETag, so a
 settings change reaches browsers quickly; the same URL with `&v=VERSION` (the version is
@@ -15,6 +16,7 @@ from starlette.routing import Route
 
 from container.containers import ContainerSet, NotServed
 from container.loader.bundle import PIXELS_PATH, Asset, build_loader, build_pixels, collect_query
+from container.loader.forget import FORGET_PATH, Forget
 from container.pipeline import CompiledContainer
 
 __all__ = ["LOADER_PATH", "LoaderFiles"]
@@ -48,9 +50,14 @@ class LoaderFiles:
     """Builds each environment's loader on first request and keeps it with its ETag until
     a reload swaps in another version of that environment."""
 
-    def __init__(self, containers: ContainerSet, scripts: dict[str, str]):
+    def __init__(
+        self, containers: ContainerSet, scripts: dict[str, str], *, cookie_domain: str = ""
+    ) -> None:
+        """`cookie_domain` is `TAGWIRE_COOKIE_DOMAIN`, where `/forget` deletes cookies
+        besides the request host's own domains."""
         self.containers = containers
         self.scripts = dict(scripts)
+        self.forget = Forget(containers, cookie_domain)
         self.consented = build_pixels()
         # (id, env) -> ((version, consent policy) it was built for, the loader)
         self._built: dict[tuple[str, str], tuple[tuple[int | None, str], Asset]] = {}
@@ -71,6 +78,7 @@ class LoaderFiles:
         return [
             Route(LOADER_PATH, self.loader, methods=["GET", "HEAD"]),
             Route(PIXELS_PATH, self.consented_file, methods=["GET", "HEAD"]),
+            Route(FORGET_PATH, self.forget.answer, methods=["POST"]),
         ]
 
     async def loader(self, request: Request) -> Response:

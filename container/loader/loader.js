@@ -3,6 +3,8 @@
 // Promises this file keeps (the browser tests check each one):
 // - Nothing leaves the page and nothing is stored before a consent signal allows it:
 //   no request to /collect, no vendor library, no cookie, no storage key.
+// - Withdrawn consent deletes what was stored: the session keys here, and the cookies the
+//   node set (tw_id is HttpOnly) through POST /forget.
 // - Contact details are normalised and SHA-256 hashed here; plaintext never leaves.
 // - Every script it inserts carries the nonce it was loaded with and goes through the
 //   Trusted Types policy "tagwire", which allows the configured vendor libraries only.
@@ -76,6 +78,7 @@
 
   // A Consent Mode default is the page's starting point, not the visitor's decision:
   // hits made before the decision wait for it instead of being dropped.
+  // Withdrawing consent returns a promise: whether the node deleted its cookies.
   function setConsent(values, source, extra, tentative) {
     var before = allows(consent);
     var next = { source: source };
@@ -96,7 +99,7 @@
     if (typeof keep.gdpr_applies === 'boolean') next.gdpr_applies = keep.gdpr_applies;
     if (tentative) next.tentative = true;
     consent = next;
-    vendorsConsent();
+    if (T.sync) T.sync(); // the vendor libraries hear the new state too
     if (allows(consent)) {
       var clk = stored('tw_click');
       CLICKS.forEach(function (k) { if (!clicks[k] && clk[k]) clicks[k] = clk[k]; });
@@ -112,6 +115,10 @@
         user = {};
         raw = {};
         ['tw_click', 'tw_user', 'tw_fired'].forEach(function (k) { store(k); });
+        // tw_id is HttpOnly: only the node can delete it, and the cookies tags set.
+        return fetch(base + '/forget?' + C.q, { method: 'POST', mode: 'no-cors',
+          credentials: 'include', keepalive: true }).then(function () { return true; },
+          function () { return false; });
       }
     }
   }
@@ -381,19 +388,18 @@
     more();
   }
 
-  function vendorsConsent() {
-    if (T.sync) T.sync();
-  }
-
   // ---- the public API -----------------------------------------------------------------
 
   function api(cmd, a, b, c) {
     if (cmd === 'event') track(a, b, c);
     else if (cmd === 'consent') {
-      if (a === 'revoke') a = { ad_storage: 'denied', analytics_storage: 'denied',
-        ad_user_data: 'denied', ad_personalization: 'denied' };
-      if (a && typeof a === 'object') setConsent(a, 'api');
-      else warn("consent needs an object such as {analytics_storage: 'granted'}");
+      if (a === 'revoke') {
+        a = {};
+        SIGNALS.forEach(function (s) { a[s] = 'denied'; });
+      }
+      if (a && typeof a === 'object') {
+        Promise.resolve(setConsent(a, 'api') || true).then(b && b.callback);
+      } else warn("consent needs an object such as {analytics_storage: 'granted'}");
     } else if (cmd === 'user') {
       if (a && typeof a === 'object') setUser(a, b && typeof b.callback === 'function' && b.callback);
       else warn('user needs an object such as {email: ...}');

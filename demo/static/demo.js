@@ -6,7 +6,9 @@
 // - the form hands the typed contact details to tagwire('user', ...); the loader hashes
 //   them in the browser and never sends plaintext;
 // - the thank-you page reports the lead with its lead id, so reloading it does not count
-//   the lead twice.
+//   the lead twice, and says whether it did;
+// - withdrawing consent asks the loader to delete what tagwire stored, and the footer says
+//   so only once the node has answered.
 // The DOM is built with createElement/textContent only (the page enforces Trusted Types
 // and a nonce-based CSP: no innerHTML, no inline styles, no inline handlers).
 (function () {
@@ -39,10 +41,10 @@
     }
   }
 
-  function consent(value) {
+  function consent(value, callback) {
     var signals = {};
     ALL.forEach(function (name) { signals[name] = value; });
-    tagwire('consent', signals);
+    tagwire('consent', signals, { callback: callback });
   }
 
   // ---- small DOM helpers ----------------------------------------------------------------
@@ -61,7 +63,8 @@
 
   var footerState = null;
 
-  function renderFooterState() {
+  // What the footer says: the consent state and what that means for this browser.
+  function renderFooterState(text) {
     var footer = document.getElementById('site-footer-inner');
     if (!footer) return;
     if (!footerState) {
@@ -69,20 +72,32 @@
       footer.appendChild(footerState);
     }
     footerState.replaceChildren();
-    if (savedChoice()) {
+    if (text) {
+      footerState.append(text);
+    } else if (savedChoice()) {
       var withdraw = el('button', {
         type: 'button', class: 'link-button', id: 'consent-withdraw', text: 'Withdraw consent'
       });
-      withdraw.addEventListener('click', function () {
-        saveChoice(false);
-        consent('denied');
-        renderFooterState();
-        showBanner();
-      });
+      withdraw.addEventListener('click', withdrawConsent);
       footerState.append('Consent: granted. ', withdraw);
     } else {
       footerState.append('Consent: not given. Nothing is sent or stored.');
     }
+  }
+
+  // The loader stops sending at once and asks the node to delete its cookies (tw_id is
+  // HttpOnly, so this page cannot); the footer waits for that answer.
+  function withdrawConsent() {
+    saveChoice(false);
+    renderFooterState('Consent: withdrawn. Deleting the cookies tagwire set…');
+    consent('denied', function (deleted) {
+      renderFooterState(deleted
+        ? 'Consent: withdrawn. Nothing is sent; the cookies and storage keys tagwire set ' +
+          'are deleted.'
+        : 'Consent: withdrawn. Nothing is sent, but the cookies tagwire set could not be ' +
+          'deleted: the tagwire node was not reached.');
+    });
+    showBanner();
   }
 
   // ---- consent banner -------------------------------------------------------------------
@@ -121,6 +136,7 @@
       banner.hidden = true;
       consent('granted');
       renderFooterState();
+      renderThanks();
     });
     decline.addEventListener('click', function () {
       banner.hidden = true;
@@ -173,12 +189,26 @@
     if (leadId) tagwire('event', 'lead', { value: 50, currency: 'EUR', lead_id: leadId });
   }
 
+  // The thank-you page says the lead was reported only with consent: without it the loader
+  // holds the lead until the visitor accepts, and drops it when they decline.
+  var leadReported = false;
+
+  function renderThanks() {
+    var sent = document.getElementById('thanks-sent');
+    var notSent = document.getElementById('thanks-not-sent');
+    if (!sent || !notSent) return;
+    leadReported = leadReported || savedChoice();
+    sent.hidden = !leadReported;
+    notSent.hidden = leadReported;
+  }
+
   // ---- start ----------------------------------------------------------------------------
 
   function start() {
     wireLeadForm();
     reportLead();
     renderFooterState();
+    renderThanks();
     if (savedChoice()) consent('granted');
     else showBanner();
   }

@@ -124,6 +124,13 @@ def test_nothing_is_sent_or_stored_before_consent(server: str, visit: Visit) -> 
     assert re.fullmatch(rf"{re.escape(server)}/demo/thanks\?lead_id=lead-[0-9a-f]{{24}}", page.url)
     # Declining is not remembered either: the banner asks again on the next page.
     expect(banner).to_be_visible()
+    # The thank-you page does not claim a request that was never sent.
+    expect(page.locator("#thanks-sent")).to_be_hidden()
+    expect(page.locator("#thanks-not-sent")).to_be_visible()
+    expect(page.locator("h1:visible")).to_have_text("Your request was not sent")
+    expect(page.locator("#consent-state")).to_have_text(
+        "Consent: not given. Nothing is sent or stored."
+    )
     page.wait_for_timeout(500)
 
     assert rec.collect_requests() == [], [r.url for r in rec.collect_requests()]
@@ -179,6 +186,8 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
         page.click("#lead-submit")
         page.wait_for_url(f"{server}/demo/thanks?lead_id=*")
 
+    expect(page.locator("#thanks-sent")).to_be_visible()
+    expect(page.locator("#thanks-not-sent")).to_be_hidden()
     lead_request = lead_info.value
     assert lead_request.method == "POST"
     assert lead_request.url == f"{server}/collect?id=demo"
@@ -258,6 +267,43 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
         expect(cell).to_have_text(name, timeout=15_000)
         expect(cell).to_have_class("at-platform")
     rec.assert_clean()
+
+
+# ---- withdrawal ---------------------------------------------------------------------------
+
+
+def test_withdrawing_consent_deletes_the_cookies_before_the_footer_says_so(
+    server: str, visit: Visit
+) -> None:
+    page = visit.page
+    page.goto(f"{server}/demo/lead?fbclid=fb-w")
+    with page.expect_response(lambda r: urlparse(r.url).path == "/collect"):
+        page.click("#consent-accept")
+    fill_lead_form(page, "Jane", "jane.doe@example.com")
+    page.click("#lead-submit")
+    page.wait_for_url(f"{server}/demo/thanks?lead_id=*")
+    expect(page.locator("#thanks-sent")).to_be_visible()
+    expect(page.locator("#thanks-not-sent")).to_be_hidden()
+    names = {c["name"] for c in visit.context.cookies()}
+    assert {"tw_id", "_fbp", "_fbc"} <= names, names
+
+    page.click("#consent-withdraw")
+    withdrawn = "Consent: withdrawn. Nothing is sent; the cookies and storage keys tagwire set"
+    expect(page.locator("#consent-state")).to_have_text(withdrawn + " are deleted.")
+    assert visit.context.cookies() == []
+    assert page.evaluate("document.cookie") == ""
+    assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("sessionStorage.length") == 0
+    expect(page.locator("#consent-banner")).to_be_visible()
+    # The lead was reported before the withdrawal: the page still says so.
+    expect(page.locator("#thanks-sent")).to_be_visible()
+
+    page.goto(f"{server}/demo/")
+    expect(page.locator("#consent-state")).to_have_text(
+        "Consent: not given. Nothing is sent or stored."
+    )
+    assert visit.context.cookies() == []
+    visit.rec.assert_clean()
 
 
 # ---- c) CSP ------------------------------------------------------------------------------

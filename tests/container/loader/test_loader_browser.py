@@ -223,7 +223,7 @@ def sent_anything(visit: Visit, server: str) -> list[str]:
     return [
         r.url
         for r in visit.rec.requests
-        if urlparse(r.url).path in ("/collect", "/loader-consented.js")
+        if urlparse(r.url).path in ("/collect", "/loader-consented.js", "/forget")
         or urlparse(r.url).path.startswith("/fake/")
         or not r.url.startswith(server + "/")
     ]
@@ -397,13 +397,24 @@ def test_reloading_the_confirmation_page_sends_no_second_lead(server: str, visit
     visit.rec.assert_clean()
 
 
-def test_revocation_stops_hits_and_pixels_and_clears_storage(server: str, visit: Visit) -> None:
+def test_revocation_stops_hits_and_pixels_and_clears_storage_and_cookies(
+    server: str, visit: Visit
+) -> None:
     page = visit.page
-    page.goto(f"{server}/demo/?gclid=gc-r")
-    page.click("#consent-accept")
-    wait_for(page, "page view", lambda: visit.rec.collect_requests())
-    assert page.evaluate("sessionStorage.getItem('tw_click')") == '{"gclid":"gc-r"}'
-    page.click("#consent-withdraw")
+    page.goto(f"{server}/demo/?gclid=gc-r&fbclid=fb-r")
+    with page.expect_response(lambda r: urlparse(r.url).path == "/collect"):
+        page.click("#consent-accept")
+    assert page.evaluate("sessionStorage.getItem('tw_click')") == (
+        '{"fbclid":"fb-r","gclid":"gc-r"}'
+    )
+    names = {c["name"] for c in visit.context.cookies()}
+    assert {"tw_id", "_fbp", "_fbc"} <= names, names
+    with page.expect_response(lambda r: urlparse(r.url).path == "/forget") as forget:
+        page.click("#consent-withdraw")
+    assert forget.value.request.method == "POST"
+    assert forget.value.request.url == f"{server}/forget?id=demo"
+    expect(page.locator("#consent-state")).to_contain_text("cookies and storage keys")
+    assert visit.context.cookies() == [], "tw_id (HttpOnly) and the tags' cookies are deleted"
     sent = len(visit.rec.collect_requests())
     page.evaluate(
         "tagwire('event', 'purchase', {value: 10, currency: 'EUR', transaction_id: 'T-r'})"
@@ -411,7 +422,25 @@ def test_revocation_stops_hits_and_pixels_and_clears_storage(server: str, visit:
     page.evaluate("tagwire('user', {email: 'someone@example.org'})")
     page.wait_for_timeout(800)
     assert len(visit.rec.collect_requests()) == sent
-    assert page.evaluate("sessionStorage.length") == 0
+    assert_nothing_stored(visit)
+    visit.rec.assert_clean()
+
+
+def test_a_withdrawal_through_the_api_reports_the_deletion_to_its_callback(
+    server: str, visit: Visit
+) -> None:
+    page = visit.page
+    page.goto(f"{server}/demo/")
+    with page.expect_response(lambda r: urlparse(r.url).path == "/collect"):
+        page.click("#consent-accept")
+    assert "tw_id" in {c["name"] for c in visit.context.cookies()}
+    call = "signals => new Promise(done => tagwire('consent', signals, {callback: done}))"
+    granted = page.evaluate(call, {"analytics_storage": "granted"})
+    assert granted is True, "a call that withdraws nothing calls back at once"
+    assert page.evaluate(call, "revoke") is True
+    assert visit.context.cookies() == []
+    forgets = [r for r in visit.rec.requests if urlparse(r.url).path == "/forget"]
+    assert len(forgets) == 1, "only the withdrawal asks the node to delete its cookies"
     visit.rec.assert_clean()
 
 
