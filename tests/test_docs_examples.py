@@ -62,3 +62,19 @@ def test_every_container_document_the_docs_name_validates(capsys, monkeypatch, t
     code, out, err = run_cli(capsys, "validate", *paths)
     assert (code, err) == (0, ""), err
     assert out.count(": valid (container ") == len(paths), out
+
+
+GA4_SERVER_ONLY = re.compile(r"GA4[^.;]*?server\s+call\s+only")
+
+
+def test_the_pages_that_walk_through_the_demo_say_ga4_gets_the_server_call_only():
+    """GA4 does not deduplicate its two copies, so its browser copy is off by default and
+    the demo leaves it off; the README and the docs must not promise both."""
+    template = json.loads((ROOT / "tags" / "templates" / "ga4" / "template.json").read_text())
+    assert template["params"]["send_browser"]["default"] is False
+    demo = json.loads((ROOT / "demo" / "container.json").read_text())
+    [ga4] = [tag for tag in demo["tags"] if tag["template"] == "ga4"]
+    assert "send_browser" not in ga4["params"]
+    for page in ("README.md", "docs/index.md", "docs/getting-started.md"):
+        text = (ROOT / page).read_text(encoding="utf-8")
+        assert GA4_SERVER_ONLY.search(text), f"{page} does not say GA4 gets the server call only"

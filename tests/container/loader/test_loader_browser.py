@@ -359,6 +359,13 @@ def test_lead_reaches_every_platform_with_the_pixels_event_ids_and_no_plaintext(
                 e for e in fake_events(server, "google_ads", v) if e["event_id"] == lead_id
             ],
         )
+    # GA4 does not deduplicate, so the demo leaves its browser copy off (the default).
+    wait_for(
+        page,
+        "ga4 live lead",
+        lambda: [e for e in fake_events(server, "ga4") if e["event_name"] == "generate_lead"],
+    )
+    assert fake_events(server, "ga4", "browser") == []
 
     # The typed email, name and phone never left the page in any form.
     for request in visit.rec.requests:
