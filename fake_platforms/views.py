@@ -100,13 +100,14 @@ def routes(platforms: FakePlatforms) -> list[BaseRoute]:
     async def page(request: Request) -> Response:
         now_ms = platforms.context.now_ms()
         body = "".join(_section(name, platforms, now_ms) for name in PLATFORMS)
+        api = _text(_mounted(request, "/_fake"))
         document = (
             '<!doctype html><html lang="en"><head><meta charset="utf-8">'
             '<meta http-equiv="refresh" content="5">'
             f"<title>Fake platforms: test events</title><style>{STYLE}</style></head><body>"
             "<h1>Fake platforms: events received</h1>"
-            "<p>Refreshes every 5 seconds. JSON: <code>/_fake/events</code>, "
-            "<code>/_fake/requests</code>.</p>"
+            f"<p>Refreshes every 5 seconds. JSON: <code>{api}/events</code>, "
+            f"<code>{api}/requests</code>.</p>"
             f"{body}</body></html>"
         )
         headers = {
@@ -118,7 +119,7 @@ def routes(platforms: FakePlatforms) -> list[BaseRoute]:
         return HTMLResponse(document, headers=headers)
 
     async def home(request: Request) -> Response:
-        return RedirectResponse("/_fake/", 303)
+        return RedirectResponse(_mounted(request, "/_fake/"), 303)
 
     return [
         Route("/_fake/events", events, methods=["GET"]),
@@ -129,6 +130,12 @@ def routes(platforms: FakePlatforms) -> list[BaseRoute]:
         Route("/_fake", home, methods=["GET"]),
         Route("/", home, methods=["GET"]),
     ]
+
+
+def _mounted(request: Request, path: str) -> str:
+    """`path` as the browser reaches it: behind the prefix the fakes are mounted at (the
+    demo serves them under `/fake`) or that a proxy strips (uvicorn's `--root-path`)."""
+    return request.scope.get("root_path", "").rstrip("/") + path
 
 
 def _section(platform: str, platforms: FakePlatforms, now_ms: int) -> str:

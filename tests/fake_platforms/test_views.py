@@ -2,6 +2,8 @@ import json
 import re
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from fake_platforms import FakePlatforms
@@ -257,3 +259,23 @@ def test_short_paths_lead_to_the_page(client, path):
     response = client.get(path, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/_fake/"
+
+
+def test_the_page_names_its_json_urls_where_they_are_served(client):
+    page = client.get("/_fake/").text
+    assert "<code>/_fake/events</code>" in page
+    assert "<code>/_fake/requests</code>" in page
+
+
+def test_mounted_under_a_prefix_the_page_and_redirects_name_the_prefixed_urls(fakes):
+    """The demo serves the fakes under /fake: every URL the page names must answer there."""
+    mounted = TestClient(Starlette(routes=[Mount("/fake", app=fakes.app)]))
+    page = mounted.get("/fake/_fake/").text
+    named = re.findall(r"<code>(/[^<]*)</code>", page)
+    assert named == ["/fake/_fake/events", "/fake/_fake/requests"]
+    for url in named:
+        assert mounted.get(url).status_code == 200, url
+    for path in ("/fake/_fake", "/fake/"):
+        response = mounted.get(path, follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/fake/_fake/"
