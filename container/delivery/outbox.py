@@ -3,6 +3,9 @@
 A request awaits `enqueue` and is acknowledged only after its rows are committed. While
 one commit is running, new rows pile up and go into the next one, so the commit rate
 adapts to load without a fixed delay.
+
+With `routes`, a row whose platform a setting moves is stored with the destination it is
+really sent to (`container.delivery.routes`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from config.storage import DEFAULT_FIRE_ONCE_TTL_MS, OutboxRow, Store
+from container.delivery.routes import PlatformRoutes
 
 __all__ = ["OutboxWriter"]
 
@@ -22,8 +26,10 @@ class OutboxWriter:
         store: Store,
         on_commit: Callable[[], None],
         fire_once_ttl_ms: int = DEFAULT_FIRE_ONCE_TTL_MS,
+        routes: PlatformRoutes | None = None,
     ) -> None:
         self._store = store
+        self._routes = routes or None  # None also when no setting moves a platform
         self._on_commit = on_commit
         self._fire_once_ttl_ms = fire_once_ttl_ms
         self._waiting: list[tuple[list[OutboxRow], asyncio.Future[None]]] = []
@@ -46,6 +52,9 @@ class OutboxWriter:
     async def enqueue(self, rows: list[OutboxRow]) -> None:
         """Return once the rows are committed (rows whose fire-once key exists are dropped)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        routes = self._routes
+        if routes is not None:
+            rows = [routes.row(row) for row in rows]
         self._waiting.append((rows, future))
         self._wakeup.set()
         return await future

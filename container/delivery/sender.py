@@ -31,7 +31,7 @@ from container.delivery.clock import SYSTEM_CLOCK, Clock
 from container.delivery.destination import DESTINATION_LIMITS, DestinationLimits, Destinations
 from container.delivery.grouping import Batch, Batcher
 from container.delivery.outcomes import OutcomeWriter
-from container.delivery.routes import PlatformRoutes
+from container.delivery.routes import PlatformRoutes, requested
 from container.delivery.settle import settle
 from container.secret_refs import MARK, Escape, MissingSecret, json_text, url_text
 
@@ -255,12 +255,14 @@ class Sender:
                 await self._defer(policy, entries, destination.breaker.reopen_at)
                 return []
             sent = None
+            request = policy.merge(entries)
+            url = self._routes(request.url)
+            used = [p for e in entries for p in self._used.get(e.item.id, ())]
             try:
                 await destination.pace()
                 async with self._slots:
                     if not self._stopping:
-                        used = [p for e in entries for p in self._used.get(e.item.id, ())]
-                        sent = await self._send(policy.merge(entries), used)
+                        sent = await self._send(request, url, used)
             finally:
                 if sent is None and admission is Admission.PROBE:
                     destination.breaker.abandoned()
@@ -286,23 +288,24 @@ class Sender:
         self._held -= len(settled.deliveries)
         for delivery in settled.deliveries:
             self._used.pop(delivery.id, None)
-        self._observe(policy, entries, answer, duration_ms, settled.deliveries, len(settled.again))
+        self._observe(
+            policy, entries, answer, duration_ms, settled.deliveries, len(settled.again),
+            _masked(requested(url), used),
+        )  # fmt: skip
         return settled.again
 
     async def _send(
-        self, request: Request, used: list[tuple[str, str]]
+        self, request: Request, url: str, used: list[tuple[str, str]]
     ) -> tuple[Answer, int, str | None]:
         """The answer, the request's duration and, for a request that can never succeed,
-        why. Text kept from the attempt (the answer, an error) gets the secret references
-        of `used` back instead of the values."""
+        why; `url` is where the request goes (the platform's, or where a setting moved it).
+        Text kept from the attempt (the answer, an error) gets the secret references of
+        `used` back instead of the values."""
         start = time.perf_counter()
         fatal = None
         try:
             response = await self._client.request(
-                request.method,
-                self._routes(request.url),
-                headers=request.headers,
-                content=request.body,
+                request.method, url, headers=request.headers, content=request.body
             )
             answer = Answer(
                 response.status_code,
@@ -335,8 +338,10 @@ class Sender:
 
     def _observe(
         self, policy: HttpPolicy, entries: Sequence[Entry], answer: Answer, duration_ms: int,
-        deliveries: list[Delivery], again: int,
+        deliveries: list[Delivery], again: int, url: str,
     ) -> None:  # fmt: skip
+        """Metrics and log lines for one request; `url` is the URL it went to, without the
+        query."""
         name = policy.name
         metrics.BATCHES.labels(name).inc()
         metrics.BATCH_SIZE.labels(name).observe(len(entries))
@@ -349,9 +354,9 @@ class Sender:
                 metrics.OUTCOMES.labels(name, outcome).inc(count)
         log.info(
             "delivery",
-            extra={"fields": {"platform": name, "destination": entries[0].item.destination,
-                              "rows": len(entries), "status": answer.status,
-                              "duration_ms": duration_ms, **counts, "again": again}},
+            extra={"fields": {"platform": name, "url": url, "rows": len(entries),
+                              "status": answer.status, "duration_ms": duration_ms, **counts,
+                              "again": again}},
         )  # fmt: skip
         tags = {entry.item.id: entry.item.tag_id for entry in entries}
         for delivery in deliveries:
@@ -359,7 +364,8 @@ class Sender:
                 log.warning(
                     "delivery dead",
                     extra={"fields": {"outbox_id": delivery.id, "tag": tags[delivery.id],
-                                      "platform": name, "status": delivery.status}},
+                                      "platform": name, "url": url,
+                                      "status": delivery.status}},
                 )  # fmt: skip
 
 
