@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -22,13 +22,14 @@ from config.canonical import CanonicalError, canonical
 from config.errors import DocumentError, Issue
 from config.lua_check import template_issues
 from config.schema import validate_document
-from config.storage import Store, StoredVersion, VersionConflict, Workspace
+from config.storage import AuditStore, StoredVersion, VersionConflict, VersionStore, Workspace
 from config.versions import VersionRecord, seal
 
 __all__ = [
     "ENV_NAME",
     "LIVE",
     "ControlPlane",
+    "ControlPlaneStore",
     "Imported",
     "PublishError",
     "check_env_name",
@@ -68,6 +69,11 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class ControlPlaneStore(VersionStore, AuditStore, Protocol):
+    """The roles `ControlPlane` uses: versions and environments, and the audit log for
+    the actions that change no row (exports)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Imported:
     container_id: str
@@ -79,7 +85,7 @@ class ControlPlane:
 
     def __init__(
         self,
-        store: Store,
+        store: ControlPlaneStore,
         *,
         signer: Ed25519PrivateKey | None = None,
         clock: Callable[[], int] = _now_ms,

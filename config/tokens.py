@@ -13,7 +13,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 
-from config.storage import Store, TokenRecord
+from config.storage import TokenRecord, TokenStore
 
 __all__ = [
     "ADMIN_CONTAINER",
@@ -100,7 +100,7 @@ async def bearer_token(
     return record
 
 
-async def admin_token(header: str | None, store: Store, now_ms: int) -> TokenRecord:
+async def admin_token(header: str | None, store: TokenStore, now_ms: int) -> TokenRecord:
     """The stored record of the request's admin token, for every admin route (outbox,
     history, config): `bearer_token`'s refusals, and 403 for a container's Fire API token.
     Its last use is recorded to the minute, so polling nodes do not write per request."""

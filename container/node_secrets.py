@@ -50,7 +50,7 @@ class NodeSecrets:
         self._references: References | None = None
 
     def use_key(self, key: bytes) -> None:
-        """The node key references are signed with (`Store.node_key`); set before the
+        """The node key references are signed with (`SecretStore.node_key`); set before the
         first hit, so that rows queued by an earlier process stay fillable."""
         self._references = References(key)
 

@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from config.storage import DEFAULT_FIRE_ONCE_TTL_MS, OutboxRow, Store
+from config.storage import DEFAULT_FIRE_ONCE_TTL_MS, OutboxRow, OutboxStore
 from container.delivery.routes import PlatformRoutes
 
 __all__ = ["OutboxWriter"]
@@ -23,7 +23,7 @@ __all__ = ["OutboxWriter"]
 class OutboxWriter:
     def __init__(
         self,
-        store: Store,
+        store: OutboxStore,
         on_commit: Callable[[], None],
         fire_once_ttl_ms: int = DEFAULT_FIRE_ONCE_TTL_MS,
         routes: PlatformRoutes | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from config.storage import Delivery, Store
+from config.storage import Delivery, OutboxStore
 
 __all__ = ["OutcomeWriter"]
 
@@ -18,7 +18,7 @@ log = logging.getLogger("tagwire.delivery")
 
 
 class OutcomeWriter:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: OutboxStore) -> None:
         self._store = store
         self._waiting: list[Delivery] = []
         self._wakeup = asyncio.Event()

@@ -23,7 +23,7 @@ from typing import Protocol
 import httpx
 import orjson
 
-from config.storage import Delivery, OutboxItem, StorageError, Store
+from config.storage import Delivery, OutboxItem, OutboxStore, StorageError
 from container.delivery import metrics
 from container.delivery.batching import POLICIES, Answer, Entry, HttpPolicy, Request, Verdict
 from container.delivery.breaker import Admission, BreakerSettings
@@ -60,7 +60,7 @@ DAY_MS = 86_400_000
 class Sender:
     def __init__(
         self,
-        store: Store,
+        store: OutboxStore,
         *,
         concurrency: int,
         timeout: float,

@@ -1,103 +1,18 @@
-import base64
-import sqlite3
-
 import pytest
 
-import config.sqlite_store as sqlite_store
-from config.sqlite_store import SQLiteStore, migrations
 from config.storage import (
     AuditEntry,
     Environment,
-    OutboxRow,
     StorageError,
-    StoredSecret,
-    StoredVersion,
     UnknownVersion,
     VersionArchived,
     VersionConflict,
     VersionInUse,
     Workspace,
 )
+from tests.config.sqlite.support import actions, query, secret, version
 
 pytestmark = pytest.mark.anyio
-
-
-def version(number, *, container="demo", parent=None, created=1000, note="", archived=None):
-    return StoredVersion(
-        container_id=container,
-        number=number,
-        parent=parent,
-        author="ana",
-        note=note or f"v{number}",
-        created_at_ms=created + number,
-        body=b'{"kind":"tagwire-container-version/1","number":%d}' % number,
-        signature=f"sig-{number}",
-        key_id="k1",
-        archived_at_ms=archived,
-    )
-
-
-def secret(name="api_key", *, container="demo", ciphertext=b"\x01" * 32, at=5000, by="ana"):
-    return StoredSecret(container, name, b"\x00" * 12, ciphertext, "sk1", at, by)
-
-
-@pytest.fixture
-async def store(tmp_path):
-    store = SQLiteStore(tmp_path / "tagwire.db")
-    await store.open()
-    yield store
-    await store.close()
-
-
-def query(path, sql, params=()):
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def actions(entries):
-    return [(entry.action, entry.container_id, entry.detail) for entry in entries]
-
-
-# Migration
-
-
-async def test_a_fresh_store_has_every_new_table(store, tmp_path):
-    assert await store.schema_version() == migrations()[-1][0] == 3
-    tables = {name for (name,) in query(tmp_path / "tagwire.db", "SELECT name FROM sqlite_master")}
-    assert {"workspaces", "versions", "environments", "audit", "secrets"} <= tables
-
-
-async def test_migration_from_schema_2_keeps_queued_rows(tmp_path):
-    path = tmp_path / "tagwire.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
-    for number, sql in migrations()[:2]:
-        for statement in sqlite_store._statements(sql):
-            conn.execute(statement)
-        conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (number,))
-    conn.close()
-    store = SQLiteStore(path)
-    await store.open()
-    assert await store.schema_version() == 3
-    host = "hooks.example.com"
-    row = OutboxRow("demo", "hook", host, "POST", f"https://{host}/x", b"{}", b"{}", "lead", "e1",
-                    None, "webhook", 1, None, None, None, False)  # fmt: skip
-    assert await store.enqueue([row], 1000) == 1
-    await store.close()
-
-    reopened = SQLiteStore(path)
-    await reopened.open()
-    assert await reopened.schema_version() == 3
-    assert await reopened.outbox_counts() == {"pending": 1}
-    await reopened.save_workspace("demo", b"{}", "ana", 2000, {"source": "demo.yaml"})
-    assert await reopened.list_containers() == ["demo"]
-    await reopened.close()
-
-
-# Workspaces
 
 
 async def test_a_workspace_is_upserted_and_each_import_audited(store):
@@ -110,9 +25,6 @@ async def test_a_workspace_is_upserted_and_each_import_audited(store):
         (2000, "bo", "workspace.import", {"source": "demo-2.yaml"}),
         (1000, "ana", "workspace.import", {"source": "demo.yaml"}),
     ]
-
-
-# Versions
 
 
 async def test_versions_are_read_back_newest_first(store):
@@ -199,9 +111,6 @@ async def test_archiving_a_version_in_use_names_its_environments(store):
     ]
 
 
-# Environments
-
-
 async def test_publish_then_rollback_returns_the_previous_version(store):
     for number in (1, 2):
         await store.insert_version(version(number, parent=number - 1 or None), "ana")
@@ -217,12 +126,12 @@ async def test_publish_then_rollback_returns_the_previous_version(store):
     ]
 
 
-async def test_refused_pointer_moves_change_nothing_and_audit_nothing(store, tmp_path):
+async def test_refused_pointer_moves_change_nothing_and_audit_nothing(store):
     await store.insert_version(version(1), "ana")
     await store.insert_version(version(2, parent=1), "ana")
     await store.set_environment("demo", "live", 2, "publish", "ana", 2000)
     await store.archive_version("demo", 1, "ana", 3000)
-    before = query(tmp_path / "tagwire.db", "SELECT * FROM audit ORDER BY id")
+    before = query(store.path, "SELECT * FROM audit ORDER BY id")
     with pytest.raises(UnknownVersion, match=r"version 9 of container 'demo' does not exist"):
         await store.set_environment("demo", "live", 9, "publish", "bo", 4000)
     with pytest.raises(VersionArchived, match=r"version 1 of container 'demo' is archived"):
@@ -232,7 +141,7 @@ async def test_refused_pointer_moves_change_nothing_and_audit_nothing(store, tmp
     with pytest.raises(ValueError, match=r"publish, rollback; not 'promote'"):
         await store.set_environment("demo", "live", 2, "promote", "bo", 4000)
     assert await store.list_environments(None) == [Environment("demo", "live", 2, 2000, "ana")]
-    assert query(tmp_path / "tagwire.db", "SELECT * FROM audit ORDER BY id") == before
+    assert query(store.path, "SELECT * FROM audit ORDER BY id") == before
 
 
 async def test_an_environment_name_outside_the_rules_is_refused(store):
@@ -271,89 +180,6 @@ async def test_deleting_an_environment_frees_its_version(store):
         ("environment.delete", "demo", {"env": "staging", "version": 1}),
     ]
     assert len(await store.audit_log("demo", 10)) == 4
-
-
-# Audit
-
-
-async def test_added_audit_rows_are_read_newest_first_per_container(store):
-    await store.add_audit("ana", "container.export", "demo", {"format": "yaml"}, 1000)
-    await store.add_audit("bo", "keys.rotate", None, {}, 900)
-    await store.add_audit("cy", "container.export", "other", {"format": "json"}, 1100)
-    assert actions(await store.audit_log(None, 10)) == [
-        ("container.export", "other", {"format": "json"}),
-        ("keys.rotate", None, {}),
-        ("container.export", "demo", {"format": "yaml"}),
-    ]
-    assert actions(await store.audit_log(None, 1)) == [
-        ("container.export", "other", {"format": "json"})
-    ]
-    assert [e.actor for e in await store.audit_log("demo", 10)] == ["ana"]
-
-
-# Secrets
-
-
-async def test_secrets_are_upserted_listed_and_deleted(store):
-    await store.put_secret(secret("api_key", ciphertext=b"A" * 20, at=1000, by="ana"))
-    await store.put_secret(secret("api_key", ciphertext=b"B" * 24, at=2000, by="bo"))
-    await store.put_secret(secret("pixel.id", at=2500))
-    await store.put_secret(secret("token", container="other", at=2600))
-    assert await store.list_secrets("demo") == [
-        secret("api_key", ciphertext=b"B" * 24, at=2000, by="bo"),
-        secret("pixel.id", at=2500),
-    ]
-    assert [(s.container_id, s.name) for s in await store.list_secrets(None)] == [
-        ("demo", "api_key"),
-        ("demo", "pixel.id"),
-        ("other", "token"),
-    ]
-    assert await store.delete_secret("demo", "api_key", "cy", 3000) is True
-    assert await store.delete_secret("demo", "api_key", "cy", 3001) is False
-    assert [s.name for s in await store.list_secrets("demo")] == ["pixel.id"]
-    log = await store.audit_log("demo", 10)
-    assert [(e.at_ms, e.actor, e.action, e.detail) for e in log] == [
-        (3000, "cy", "secret.delete", {"name": "api_key"}),
-        (2500, "ana", "secret.set", {"name": "pixel.id", "key_id": "sk1"}),
-        (2000, "bo", "secret.set", {"name": "api_key", "key_id": "sk1"}),
-        (1000, "ana", "secret.set", {"name": "api_key", "key_id": "sk1"}),
-    ]
-
-
-async def test_the_audit_never_holds_a_secrets_value_or_ciphertext(tmp_path):
-    path = tmp_path / "tagwire.db"
-    value = b"PLAINTEXT-VALUE-7f3a9c"
-    ciphertext = bytes(byte ^ 0x5A for byte in value) + b"\xa5" * 16
-    store = SQLiteStore(path)
-    await store.open()
-    await store.put_secret(secret("api_key", ciphertext=ciphertext))
-    await store.delete_secret("demo", "api_key", "bo", 6000)
-    await store.put_secret(secret("api_key", ciphertext=ciphertext, by="cy"))
-    await store.close()
-
-    stored = b"".join(file.read_bytes() for file in tmp_path.iterdir())
-    assert value not in stored
-    assert ciphertext in stored
-    audit = query(path, "SELECT actor, action, container_id, detail FROM audit")
-    assert [row[1] for row in audit] == ["secret.set", "secret.delete", "secret.set"]
-    flat = repr(audit).encode()
-    for encoded in (ciphertext, ciphertext.hex().encode(), base64.b64encode(ciphertext),
-                    base64.urlsafe_b64encode(ciphertext).rstrip(b"=")):  # fmt: skip
-        assert encoded not in flat
-    assert query(path, "SELECT COUNT(*) FROM audit WHERE instr(CAST(detail AS BLOB), ?) > 0",
-                 (ciphertext,)) == [(0,)]  # fmt: skip
-
-
-async def test_a_malformed_secret_is_refused(store):
-    with pytest.raises(StorageError):
-        await store.put_secret(StoredSecret("demo", "x", b"short", b"A" * 16, "sk1", 1, "ana"))
-    with pytest.raises(StorageError):
-        await store.put_secret(StoredSecret("demo", "x", b"\x00" * 12, b"A" * 15, "sk1", 1, "ana"))
-    assert await store.list_secrets(None) == []
-    assert await store.audit_log(None, 10) == []
-
-
-# Containers
 
 
 async def test_containers_are_those_with_a_workspace_or_a_version(store):

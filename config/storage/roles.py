@@ -1,0 +1,285 @@
+"""The store's roles: one protocol per kind of data, and `Store`, all of them at once.
+
+A caller asks for the roles it uses (the sender an `OutboxStore`, the Fire API a
+`TokenStore` and an `IdempotencyStore`), so its test fake implements a few methods, not
+forty. A backend implements every role; the SQLite backend has one module per role in
+`config.sqlite`, and a PostgreSQL backend will mirror them.
+
+Methods are async so a network database can be awaited directly, while SQLite runs its
+blocking calls on its own thread. Every failure raises `StorageError` (or a subclass).
+The protocols are runtime-checkable so a test can tell that a backend has every method.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from config.storage.records import (
+    DEFAULT_FIRE_ONCE_TTL_MS,
+    AuditEntry,
+    Delivery,
+    Environment,
+    HistoryEntry,
+    IdempotentAnswer,
+    OutboxFilter,
+    OutboxItem,
+    OutboxRow,
+    StoredSecret,
+    StoredVersion,
+    TokenRecord,
+    Workspace,
+)
+
+__all__ = [
+    "AuditStore",
+    "FireOnceStore",
+    "HistoryStore",
+    "IdempotencyStore",
+    "OutboxOpsStore",
+    "OutboxStore",
+    "SecretStore",
+    "Store",
+    "StoreLifecycle",
+    "TokenStore",
+    "VersionStore",
+]
+
+
+@runtime_checkable
+class StoreLifecycle(Protocol):
+    """Opening and closing the store, and whether it answers: what a process that owns
+    the store needs, whatever it then does with it."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise `StorageError` when the store cannot answer (readiness)."""
+
+    async def schema_version(self) -> int: ...
+
+
+@runtime_checkable
+class OutboxStore(Protocol):
+    """The durable queue of the data plane: `/collect` and the Fire API enqueue, the
+    sender claims, sends and records."""
+
+    async def enqueue(
+        self, rows: list[OutboxRow], now_ms: int, fire_once_ttl_ms: int = DEFAULT_FIRE_ONCE_TTL_MS
+    ) -> int:
+        """Commit rows in one transaction; how many were new.
+
+        A row whose (container, tag, dedup_key) key is taken and unexpired is dropped,
+        also a second copy in the same call; the others take their key until
+        `now_ms + fire_once_ttl_ms` (an expired key is taken again). A row without a key
+        always goes in; a `held` row goes in as `held`.
+        """
+
+    async def claim(self, limit: int, now_ms: int) -> list[OutboxItem]:
+        """Mark up to `limit` due pending/failed rows inflight and return them, earliest
+        due first (held rows are never claimed)."""
+
+    async def record(self, deliveries: list[Delivery]) -> None:
+        """Store send outcomes on the rows and append each to the firing history, in one
+        transaction (a crash never leaves an outcome without its history)."""
+
+    async def defer(self, ids: list[int], next_attempt_at: int) -> None:
+        """Return claimed (inflight) rows to pending, due at `next_attempt_at`; attempts and
+        history unchanged (the sender held them back: nothing was sent, e.g. while the
+        destination's circuit is open)."""
+
+    async def release_inflight(self) -> int:
+        """Return rows left inflight by a stopped node to pending; how many."""
+
+    async def outbox_counts(self) -> dict[str, int]:
+        """Rows per state."""
+
+
+@runtime_checkable
+class OutboxOpsStore(Protocol):
+    """What an operator does to outbox rows picked by an `OutboxFilter`: count them, send
+    them again, let held ones go, delete finished ones."""
+
+    async def outbox_status(self, filter: OutboxFilter) -> list[tuple[str, str, str, int]]:
+        """(container_id, tag_id, state, rows) for the matching rows, sorted."""
+
+    async def replay(self, filter: OutboxFilter, now_ms: int, dry_run: bool) -> int:
+        """Make matching dead and failed rows pending again, attempts 0, due now; how many
+        (`dry_run`: only count). `filter.states` narrows to dead or failed."""
+
+    async def release_held(self, filter: OutboxFilter, now_ms: int, dry_run: bool) -> int:
+        """Make matching held rows pending, due now; how many (`dry_run`: only count)."""
+
+    async def purge(self, filter: OutboxFilter, dry_run: bool) -> int:
+        """Delete matching sent and dead rows with their history; how many rows
+        (`dry_run`: only count). `filter.states` narrows to sent or dead. Fire-once keys
+        live on until they expire, so purging never lets a repeat through."""
+
+
+@runtime_checkable
+class HistoryStore(Protocol):
+    """The firing history `record` appends to, read back for operators."""
+
+    async def history(self, filter: OutboxFilter, limit: int, offset: int) -> list[HistoryEntry]:
+        """The firing history of the matching rows: one entry per attempt, plus one for
+        each row never attempted; newest row first, its latest attempt first."""
+
+
+@runtime_checkable
+class FireOnceStore(Protocol):
+    """The fire-once keys `enqueue` takes; kept apart so bounding them is its own job."""
+
+    async def expire_fire_once(self, now_ms: int) -> int:
+        """Forget fire-once keys expired at `now_ms`; how many (bounds the key store)."""
+
+
+@runtime_checkable
+class VersionStore(Protocol):
+    """A container's lifecycle on the control plane: the workspace draft, immutable signed
+    versions, and the environments pointing to them. Each change writes its audit row in
+    the same transaction."""
+
+    async def save_workspace(
+        self, container_id: str, document: bytes, actor: str, now_ms: int, detail: dict[str, Any]
+    ) -> None:
+        """Create or replace the container's draft; audited as `workspace.import` with the
+        caller's `detail` (e.g. the source file)."""
+
+    async def get_workspace(self, container_id: str) -> Workspace | None: ...
+
+    async def insert_version(self, version: StoredVersion, actor: str) -> None:
+        """Store a new version, audited as `version.create` at its `created_at_ms`.
+
+        Raises `VersionConflict` when the container already has that number.
+        """
+
+    async def get_version(self, container_id: str, number: int) -> StoredVersion | None: ...
+
+    async def latest_version(self, container_id: str) -> StoredVersion | None:
+        """The highest-numbered version, archived or not (the next number follows it)."""
+
+    async def list_versions(self, container_id: str, include_archived: bool) -> list[StoredVersion]:
+        """The container's versions, newest first."""
+
+    async def archive_version(
+        self, container_id: str, number: int, actor: str, now_ms: int
+    ) -> None:
+        """Archive a version, audited as `version.archive`; archiving it again changes
+        nothing and writes no second audit row.
+
+        Raises `UnknownVersion`, or `VersionInUse` naming the environments that point to it.
+        """
+
+    async def set_environment(
+        self, container_id: str, env: str, number: int, action: str, actor: str, now_ms: int
+    ) -> int | None:
+        """Point an environment at a version (`action`: publish or rollback, audited as
+        `environment.<action>`); the version it pointed to before, None for a new one.
+
+        Raises `UnknownVersion` or `VersionArchived`, changing nothing.
+        """
+
+    async def list_environments(self, container_id: str | None) -> list[Environment]:
+        """Environments of one container (None: all), by container and name."""
+
+    async def delete_environment(
+        self, container_id: str, env: str, actor: str, now_ms: int
+    ) -> bool:
+        """Remove an environment, audited as `environment.delete`; False (and no audit
+        row) when there is none."""
+
+    async def list_containers(self) -> list[str]:
+        """Ids of the containers that have a workspace or a version, sorted."""
+
+
+@runtime_checkable
+class SecretStore(Protocol):
+    """Sealed secrets (the store never sees a value), and the node's own random keys."""
+
+    async def put_secret(self, secret: StoredSecret) -> None:
+        """Create or replace a sealed secret, audited as `secret.set` by its `updated_by`."""
+
+    async def delete_secret(self, container_id: str, name: str, actor: str, now_ms: int) -> bool:
+        """Remove a secret, audited as `secret.delete`; False (and no audit row) when there
+        is none."""
+
+    async def list_secrets(self, container_id: str | None) -> list[StoredSecret]:
+        """Sealed secrets of one container (None: all), by container and name."""
+
+    async def node_key(self, name: str) -> bytes:
+        """The 32 random bytes kept under `name`, made on first use; every process on this
+        store gets the same ones."""
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """API tokens, kept as hashes: Fire API tokens of a container, and admin tokens."""
+
+    async def create_token(self, container_id: str, name: str, token_hash: str, now_ms: int) -> int:
+        """Store a token's hash (the store never sees the token); its id.
+
+        Raises `TokenNameTaken` when the container has a live token with that name.
+        """
+
+    async def list_tokens(self, container_id: str | None) -> list[TokenRecord]:
+        """Tokens of one container (None: all), revoked ones included."""
+
+    async def find_token(self, token_hash: str) -> TokenRecord | None:
+        """The token with this hash, also when revoked (the caller refuses a token whose
+        `revoked_at` is set, and can say why); None when unknown."""
+
+    async def revoke_token(self, container_id: str, name: str, now_ms: int | None = None) -> bool:
+        """Revoke a container's live token by name; False when there is none."""
+
+    async def touch_token(self, token_id: int, now_ms: int) -> None:
+        """Remember when a token was last used."""
+
+
+@runtime_checkable
+class IdempotencyStore(Protocol):
+    """The Fire API's answers by Idempotency-Key, so a retried request gets the same one."""
+
+    async def idempotent_get(self, container_id: str, key: str) -> IdempotentAnswer | None:
+        """The stored answer for an Idempotency-Key, whatever its age (the caller
+        compares `created_at` with its TTL)."""
+
+    async def idempotent_put(
+        self, container_id: str, key: str, fingerprint: str, status: int, body: bytes, now_ms: int
+    ) -> None:
+        """Store (or replace an expired) answer for an Idempotency-Key."""
+
+    async def expire_idempotency(self, before_ms: int) -> int:
+        """Forget answers created before `before_ms`; how many."""
+
+
+@runtime_checkable
+class AuditStore(Protocol):
+    """The control plane's audit log. Changes through the other roles write their own
+    rows; this role adds rows for actions that change nothing, and reads the log."""
+
+    async def add_audit(
+        self, actor: str, action: str, container_id: str | None, detail: dict[str, Any], now_ms: int
+    ) -> None:
+        """Record an action that changes no row (e.g. an export)."""
+
+    async def audit_log(self, container_id: str | None, limit: int) -> list[AuditEntry]:
+        """The latest `limit` audit rows of one container (None: all), newest first."""
+
+
+@runtime_checkable
+class Store(
+    StoreLifecycle,
+    OutboxStore,
+    OutboxOpsStore,
+    HistoryStore,
+    FireOnceStore,
+    VersionStore,
+    SecretStore,
+    TokenStore,
+    IdempotencyStore,
+    AuditStore,
+    Protocol,
+):
+    """Every role: for what composes a node or a command and hands each part its roles."""
