@@ -1,11 +1,12 @@
 """`POST /collect`: the loader's endpoint.
 
-Validates each hit, adds the request facts the browser cannot be trusted for, runs the
-container's pipeline and answers only after the queued requests are committed. Bad input
-gets a 4xx naming the field; good hits in a batch are kept when others are bad. The guards
-(container/guards) stand in between: bots are dropped quietly with a 204, a client over a
-rate limit gets a 429, an impossible value stops the hit's tags, and a volume spike holds
-its rows for an operator.
+Validates each hit, adds the request facts the browser cannot be trusted for, hands it to
+the acceptance path it shares with the Fire API (container/accept.py: PII firewall, spike
+and value guards, the pipeline, the commit) and answers only after the queued requests
+are committed. Bad input gets a 4xx naming the field; good hits in a batch are kept when
+others are bad. What only a browser endpoint does stays here: CORS, the bot filter and the
+rate limits (bots are dropped quietly with a 204, a client over a limit gets a 429), the
+`tw_id` visitor id and the cookies templates ask for, and the pixels in the answer.
 """
 
 from __future__ import annotations
@@ -19,20 +20,20 @@ from urllib.parse import unquote
 
 import orjson
 
-from config.storage import StorageError
+from container.accept import Acceptor, Outcome, StoreUnavailable
+from container.accept_body import BodyError, check_declared_length
 from container.client_ip import Network, client_ip, is_trusted
 from container.containers import ContainerSet, NotServed
 from container.delivery.outbox import OutboxWriter
 from container.guards import Guards
 from container.guards.bot import hit_reason, is_loopback
 from container.guards.rates import IP_LIMIT
-from container.hit import MAX_BODY_BYTES, BodyError, parse_body, validate_hit
+from container.hit import MAX_BODY_BYTES, parse_body, validate_hit
 from container.ids import random_hex, random_urlsafe
-from container.metrics import GUARD_BLOCKS, GUARD_HELD, HITS, count_pii_removed
+from container.metrics import GUARD_BLOCKS, HITS
 from container.pipeline import CompiledContainer, PipelineResult
-from variables.consent import storage_granted
+from variables.consent import ad_cookies_allowed, storage_granted
 from variables.hit import Hit
-from variables.pii_firewall import scrub_hit
 
 __all__ = ["COOKIE_NAME", "CollectEndpoint"]
 
@@ -98,6 +99,69 @@ def _cookies(header: str | None) -> dict[str, str]:
     return cookies
 
 
+class _Batch:
+    """One request's hits: the request facts they share, read once, and what they have
+    produced so far; one object per request, which the per-hit steps fill in."""
+
+    __slots__ = (
+        "accepted", "ad_cookies", "bot_check", "client_id", "cookies", "errors", "headers",
+        "ip", "now_ms", "peer", "pixels", "result", "sec_gpc", "set_client_id", "stopped",
+        "trace_id", "user_agent",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        now_ms: int,
+        peer: str,
+        ip: str,
+        headers: dict[bytes, str],
+        raw_headers: Headers,
+    ) -> None:
+        self.now_ms = now_ms
+        self.peer = peer
+        self.ip = ip
+        self.user_agent = headers.get(b"user-agent", "")[:512]
+        self.sec_gpc = headers.get(b"sec-gpc") == "1"
+        self.trace_id = random_hex(8)
+        self.cookies = _cookies(headers.get(b"cookie"))
+        cookie = self.cookies.get(COOKIE_NAME)
+        self.client_id = cookie if cookie and _CLIENT_ID.fullmatch(cookie) else None
+        self.headers = raw_headers
+        self.bot_check = False  # per-hit bot signals: on when the request's guards ran
+        self.set_client_id = False
+        self.errors: list[dict[str, Any]] = []
+        self.accepted: list[int] = []
+        self.stopped = 0  # accepted by the answer, stopped by a guard before any tag ran
+        self.result = PipelineResult()
+        self.pixels: list[dict[str, Any]] = []
+        self.ad_cookies: list[dict[str, Any]] = []
+
+    def hit(self, container_id: str, wire: dict[str, Any], with_client_id: bool) -> Hit:
+        """The wire hit with the request's facts. The visitor id goes only on a hit whose
+        consent lets it be stored; the first such hit without a tw_id cookie makes one."""
+        client_id = None
+        if with_client_id:
+            if self.client_id is None:
+                self.client_id = random_urlsafe(16)
+            client_id = self.client_id
+        now_ms = self.now_ms
+        return Hit(
+            container_id=container_id,
+            event=wire["event"],
+            event_id=wire["event_id"],
+            wire=wire,
+            event_time_ms=min(now_ms, max(wire.get("ts", now_ms), now_ms - MAX_EVENT_AGE_MS)),
+            received_ms=now_ms,
+            client_ip=self.ip,
+            user_agent=self.user_agent,
+            client_id=client_id,
+            sec_gpc=self.sec_gpc,
+            trace_id=self.trace_id,
+            cookies=self.cookies,
+            headers=self.headers,
+        )
+
+
 class CollectEndpoint:
     """A raw ASGI app: the hot path skips Request objects and reads only what it needs."""
 
@@ -113,7 +177,11 @@ class CollectEndpoint:
     ) -> None:
         """`guards` None runs no guard; `clock` gives the time in epoch milliseconds."""
         self.containers = containers
-        self._writer = writer
+        self._acceptor = (
+            Acceptor(writer)
+            if guards is None
+            else Acceptor(writer, spikes=guards.spikes, value=guards.value)
+        )
         self._guards = guards
         self._clock = clock
         self._warned_untrusted_proxy = False
@@ -183,20 +251,12 @@ class CollectEndpoint:
     async def _handle(
         self, scope: dict[str, Any], receive: Any, headers: dict[bytes, str], out: Headers
     ) -> tuple[int, dict[str, Any] | None]:
+        """The container first, as CORS needs its origins; a preflight ends after CORS."""
         container = self._container(scope["query_string"])
         self._cors(scope, headers, container, out)
         if scope["method"] == "OPTIONS":
-            out.append((b"access-control-allow-methods", b"POST"))
-            out.append((b"access-control-allow-headers", b"content-type"))
-            out.append((b"access-control-max-age", b"86400"))
-            return 204, None
-        media_type = headers.get(b"content-type", "").split(";", 1)[0].strip().lower()
-        if media_type not in _CONTENT_TYPES:
-            raise _Answer(415, "Content-Type", "must be application/json or text/plain")
-        try:
-            candidates = parse_body(await _read_body(receive, headers.get(b"content-length")))
-        except BodyError as exc:
-            raise _Answer(exc.status, exc.field, exc.reason) from None
+            return _preflight(out)
+        candidates = await _read_hits(receive, headers)
         return await self._accept(scope, headers, container, candidates, out)
 
     async def _accept(
@@ -207,127 +267,57 @@ class CollectEndpoint:
         candidates: list[Any],
         out: Headers,
     ) -> tuple[int, dict[str, Any] | None]:
-        now_ms = self._clock()
+        """Guard the request, take each hit, commit their rows, then answer: nothing is
+        acknowledged (no 2xx, no cookie) before its rows are stored."""
         peer = _peer(scope)
-        ip = client_ip(peer, headers.get(b"x-forwarded-for"), self._trusted)
-        user_agent = headers.get(b"user-agent", "")[:512]
-        sec_gpc = headers.get(b"sec-gpc") == "1"
-        trace_id = random_hex(8)
-        cookies = _cookies(headers.get(b"cookie"))
-        cookie = cookies.get(COOKIE_NAME)
-        client_id = cookie if cookie and _CLIENT_ID.fullmatch(cookie) else None
+        batch = _Batch(
+            self._clock(),
+            peer,
+            client_ip(peer, headers.get(b"x-forwarded-for"), self._trusted),
+            headers,
+            scope["headers"],
+        )
         guards = self._guards
-        bot_signals = False
-        if guards is not None and not self._exempt(ip, peer, headers):
-            blocked = self._request_blocked(
-                guards, container.id, ip, user_agent, client_id, len(candidates), now_ms, out
-            )
-            if blocked:
+        if guards is not None and not self._exempt(batch.ip, batch.peer, headers):
+            if _request_blocked(guards, container.id, batch, len(candidates), out):
                 return 204, None
-            bot_signals = guards.bots is not None
-        set_cookie = False
-        cookies_to_set: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        accepted: list[int] = []
-        stopped = 0  # accepted by the answer, stopped by a guard before any tag ran
-        result = PipelineResult()
-        pixels: list[dict[str, Any]] = []
+            batch.bot_check = guards.bots is not None
         for index, wire in enumerate(candidates):
-            problems = validate_hit(wire)
-            if problems:
-                errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
-                continue
-            accepted.append(index)
-            if bot_signals:
-                reason = hit_reason(wire, now_ms)
-                if reason is not None:
-                    GUARD_BLOCKS.labels(container.id, "bot", reason).inc()
-                    stopped += 1
-                    continue
-            count_pii_removed(scrub_hit(wire, container.pii_policy))
-            hold = False
-            if guards is not None:
-                hold = guards.spikes.observe(container.id, wire["event"], now_ms)
-                data = wire.get("data")
-                if data and guards.value.judge(
-                    container.id,
-                    wire["event_id"],
-                    data.get("value"),
-                    data.get("currency"),
-                    currency_default=container.currency_default,
-                ):
-                    stopped += 1
-                    continue
-            hit_client_id = None
-            consent = wire.get("consent")
-            if storage_granted(consent):
-                if client_id is None:
-                    client_id = random_urlsafe(16)
-                hit_client_id = client_id
-                set_cookie = True
-            ts = wire.get("ts", now_ms)
-            hit = Hit(
-                container_id=container.id,
-                event=wire["event"],
-                event_id=wire["event_id"],
-                wire=wire,
-                event_time_ms=min(now_ms, max(ts, now_ms - MAX_EVENT_AGE_MS)),
-                received_ms=now_ms,
-                client_ip=ip,
-                user_agent=user_agent,
-                client_id=hit_client_id,
-                sec_gpc=sec_gpc,
-                trace_id=trace_id,
-                cookies=cookies,
-                headers=scope["headers"],
-            )
-            before, before_cookies, before_rows = (
-                len(result.pixels), len(result.cookies), len(result.rows)
-            )  # fmt: skip
-            container.run(hit, result)
-            if hold:
-                _hold(result, before_rows, container.id)
-                continue  # a held hit's browser commands and cookies are withheld too
-            pixels.extend({"index": index, **p} for p in result.pixels[before:])
-            # Template cookies are ad cookies: only from a hit that grants ad_storage and
-            # does not opt out of sharing with GPC.
-            if (
-                consent
-                and consent.get("ad_storage") == "granted"
-                and not (sec_gpc or consent.get("gpc") is True)
-            ):
-                cookies_to_set.extend(result.cookies[before_cookies:])
-        if errors:
-            log.info(
-                "hits rejected",
-                extra={"fields": {"container": container.id, "trace_id": trace_id,
-                                  "rejected": len(candidates) - len(accepted),
-                                  "errors": errors[:10]}},
-            )  # fmt: skip
-        if errors:
-            HITS.labels(container.id, "rejected").inc(len(candidates) - len(accepted))
-        if not accepted:
-            return 400, {"errors": errors}
-        if len(accepted) > stopped:
-            HITS.labels(container.id, "accepted").inc(len(accepted) - stopped)
-        if result.rows:
-            try:
-                await self._writer.enqueue(result.rows)
-            except StorageError:
-                log.exception("outbox commit failed", extra={"fields": {"trace_id": trace_id}})
-                out.append((b"retry-after", b"5"))
-                raise _Answer(503, "store", "temporarily unavailable; retry later") from None
-        secure = "; Secure" if self._is_https(scope, headers, peer) else ""
-        if set_cookie:
-            value = f"{COOKIE_NAME}={client_id}{self._cookie_suffix}{secure}"
-            out.append((b"set-cookie", value.encode("latin-1")))
-        self._template_cookies(cookies_to_set, secure, out)
-        if errors:
-            body: dict[str, Any] = {"accepted": accepted, "errors": errors}
-            if pixels:
-                body["pixels"] = pixels
-            return 207, body
-        return (200, {"pixels": pixels}) if pixels else (204, None)
+            self._take(container, batch, index, wire)
+        _count(container.id, batch, len(candidates))
+        if not batch.accepted:
+            return 400, {"errors": batch.errors}
+        await _commit(self._acceptor, batch, out)
+        self._set_cookies(scope, headers, batch, out)
+        return _answer(batch)
+
+    def _take(self, container: CompiledContainer, batch: _Batch, index: int, wire: Any) -> None:
+        """One candidate hit: refused with named errors, dropped as a bot, or run through
+        the shared acceptance path; a held hit gets no browser commands or ad cookies."""
+        problems = validate_hit(wire)
+        if problems:
+            batch.errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
+            return
+        batch.accepted.append(index)
+        if batch.bot_check and _bot_hit(container.id, wire, batch.now_ms):
+            batch.stopped += 1
+            return
+        consent = wire.get("consent")
+        with_client_id = storage_granted(consent)
+        result = batch.result
+        pixels_from, cookies_from = len(result.pixels), len(result.cookies)
+        hit = batch.hit(container.id, wire, with_client_id)
+        outcome = self._acceptor.run(container, hit, result)
+        if outcome is Outcome.STOPPED:
+            batch.stopped += 1
+            return
+        if with_client_id:
+            batch.set_client_id = True  # a held hit still gets tw_id: the visitor consented
+        if outcome is Outcome.HELD:
+            return
+        batch.pixels.extend({"index": index, **p} for p in result.pixels[pixels_from:])
+        if ad_cookies_allowed(consent, batch.sec_gpc):
+            batch.ad_cookies.extend(result.cookies[cookies_from:])
 
     def _exempt(self, ip: str, peer: str, headers: dict[bytes, str]) -> bool:
         """Loopback clients skip the bot filter and the rate limits: local tools, tests
@@ -344,36 +334,16 @@ class CollectEndpoint:
             )
         return True
 
-    def _request_blocked(
-        self,
-        guards: Guards,
-        container_id: str,
-        ip: str,
-        user_agent: str,
-        client_id: str | None,
-        hits: int,
-        now_ms: int,
-        out: Headers,
-    ) -> bool:
-        """The request-wide guards: True for a bot (answered 204, so it learns nothing);
-        a client over a rate limit gets a 429 naming the limit, with Retry-After."""
-        if guards.bots is not None:
-            reason = guards.bots.user_agent_reason(user_agent)
-            if reason is not None:
-                GUARD_BLOCKS.labels(container_id, "bot", reason).inc(hits)
-                return True
-        verdict = guards.rates.check(ip, client_id, hits, now_ms)
-        if verdict is None:
-            return False
-        GUARD_BLOCKS.labels(container_id, "rate", verdict.reason).inc(hits)
-        out.append((b"retry-after", str(verdict.retry_after_s).encode()))
-        who = "IP address" if verdict.reason == IP_LIMIT else "client id (tw_id)"
-        raise _Answer(
-            429,
-            verdict.setting,
-            f"more than {verdict.per_minute} hits per minute from this {who}; "
-            f"retry after {verdict.retry_after_s} s",
-        )
+    def _set_cookies(
+        self, scope: dict[str, Any], headers: dict[bytes, str], batch: _Batch, out: Headers
+    ) -> None:
+        """tw_id when a hit let the visitor id be stored, then the templates' ad cookies;
+        `Secure` only for a request that arrived over HTTPS."""
+        secure = "; Secure" if self._is_https(scope, headers, batch.peer) else ""
+        if batch.set_client_id:
+            value = f"{COOKIE_NAME}={batch.client_id}{self._cookie_suffix}{secure}"
+            out.append((b"set-cookie", value.encode("latin-1")))
+        self._template_cookies(batch.ad_cookies, secure, out)
 
     def _template_cookies(self, cookies: list[dict[str, Any]], secure: str, out: Headers) -> None:
         """Cookies templates asked for (pixel ids such as _fbp), set only with ad_storage
@@ -390,12 +360,96 @@ class CollectEndpoint:
             out.append((b"set-cookie", header.encode("latin-1")))
 
 
-def _hold(result: PipelineResult, start: int, container_id: str) -> None:
-    """Store the rows from `start` on as held: the spike guard stopped them."""
-    rows = result.rows
-    if len(rows) > start:
-        rows[start:] = [row._replace(held=True) for row in rows[start:]]
-        GUARD_HELD.labels(container_id).inc(len(rows) - start)
+def _preflight(out: Headers) -> tuple[int, None]:
+    """A CORS preflight for the allowed origin: POST with a JSON body, cached for a day."""
+    out.append((b"access-control-allow-methods", b"POST"))
+    out.append((b"access-control-allow-headers", b"content-type"))
+    out.append((b"access-control-max-age", b"86400"))
+    return 204, None
+
+
+def _request_blocked(
+    guards: Guards, container_id: str, batch: _Batch, hits: int, out: Headers
+) -> bool:
+    """The request-wide guards, before any hit runs: True for a bot (answered 204, so it
+    learns nothing); a client over a rate limit gets a 429 naming the limit, with
+    Retry-After."""
+    if guards.bots is not None:
+        reason = guards.bots.user_agent_reason(batch.user_agent)
+        if reason is not None:
+            GUARD_BLOCKS.labels(container_id, "bot", reason).inc(hits)
+            return True
+    verdict = guards.rates.check(batch.ip, batch.client_id, hits, batch.now_ms)
+    if verdict is None:
+        return False
+    GUARD_BLOCKS.labels(container_id, "rate", verdict.reason).inc(hits)
+    out.append((b"retry-after", str(verdict.retry_after_s).encode()))
+    who = "IP address" if verdict.reason == IP_LIMIT else "client id (tw_id)"
+    raise _Answer(
+        429,
+        verdict.setting,
+        f"more than {verdict.per_minute} hits per minute from this {who}; "
+        f"retry after {verdict.retry_after_s} s",
+    )
+
+
+def _bot_hit(container_id: str, wire: dict[str, Any], now_ms: int) -> bool:
+    """A hit only a bot sends (see guards/bot.py): counted and dropped before its tags."""
+    reason = hit_reason(wire, now_ms)
+    if reason is None:
+        return False
+    GUARD_BLOCKS.labels(container_id, "bot", reason).inc()
+    return True
+
+
+def _count(container_id: str, batch: _Batch, candidates: int) -> None:
+    """Log the refused hits with their errors and count both outcomes; a hit a guard
+    stopped counts as neither, the guard counts it."""
+    rejected = candidates - len(batch.accepted)
+    if batch.errors:
+        log.info(
+            "hits rejected",
+            extra={"fields": {"container": container_id, "trace_id": batch.trace_id,
+                              "rejected": rejected, "errors": batch.errors[:10]}},
+        )  # fmt: skip
+        HITS.labels(container_id, "rejected").inc(rejected)
+    ran = len(batch.accepted) - batch.stopped
+    if ran:
+        HITS.labels(container_id, "accepted").inc(ran)
+
+
+async def _commit(acceptor: Acceptor, batch: _Batch, out: Headers) -> None:
+    """The batch's rows through the shared commit; a store that fails is a 503 with
+    Retry-After, and the client retries the whole request."""
+    try:
+        await acceptor.commit(batch.result.rows)
+    except StoreUnavailable as exc:
+        log.exception("outbox commit failed", extra={"fields": {"trace_id": batch.trace_id}})
+        out.append((b"retry-after", str(exc.retry_after_s).encode()))
+        raise _Answer(exc.status, exc.field, exc.reason) from None
+
+
+def _answer(batch: _Batch) -> tuple[int, dict[str, Any] | None]:
+    """204 when all is done; 200 with pixels for the browser to fire; 207 naming the
+    refused hits next to the accepted ones."""
+    pixels = batch.pixels
+    if batch.errors:
+        body: dict[str, Any] = {"accepted": batch.accepted, "errors": batch.errors}
+        if pixels:
+            body["pixels"] = pixels
+        return 207, body
+    return (200, {"pixels": pixels}) if pixels else (204, None)
+
+
+async def _read_hits(receive: Any, headers: dict[bytes, str]) -> list[Any]:
+    """The candidate hits of a JSON or text/plain (beacon) body."""
+    media_type = headers.get(b"content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in _CONTENT_TYPES:
+        raise _Answer(415, "Content-Type", "must be application/json or text/plain")
+    try:
+        return parse_body(await _read_body(receive, headers.get(b"content-length")))
+    except BodyError as exc:
+        raise _Answer(exc.status, exc.field, exc.reason) from None
 
 
 def _peer(scope: dict[str, Any]) -> str:
@@ -404,21 +458,18 @@ def _peer(scope: dict[str, Any]) -> str:
 
 
 async def _read_body(receive: Any, declared: str | None) -> bytes:
-    if declared is not None:
-        if not declared.isdigit():
-            raise BodyError("Content-Length", "must be a whole number of bytes")
-        if int(declared) > MAX_BODY_BYTES:
-            raise BodyError("body", f"larger than {MAX_BODY_BYTES} bytes", 413)
+    """The whole body from the ASGI messages, refused as soon as it is too large."""
+    check_declared_length(declared, MAX_BODY_BYTES)
     chunks = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise BodyError("body", "client disconnected before sending the whole body")
+            raise BodyError.disconnected()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise BodyError("body", f"larger than {MAX_BODY_BYTES} bytes", 413)
+            raise BodyError.too_large(MAX_BODY_BYTES)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

@@ -2,9 +2,13 @@
 
 A server sends events with plaintext or hashed user details and a per-container bearer
 token; each event becomes a `Hit` exactly as a `/collect` hit does (request facts come
-from the body, not from the caller's connection), runs the container's pipeline, and the
-answer is sent only after the queued requests are committed. Bad input gets a 4xx naming
-the field; good events in a batch are kept when others are bad. See docs/fire-api.md.
+from the body, not from the caller's connection) and goes through the acceptance path
+both endpoints share (container/accept.py: PII firewall, value guard, the pipeline, the
+commit); the answer is sent only after the queued requests are committed. What only this
+endpoint does stays here: the bearer token, hashing plaintext user details (fire_body.py),
+Idempotency-Key, and an answer listing each event's queued tags. Bad input gets a 4xx
+naming the field; good events in a batch are kept when others are bad. See
+docs/fire-api.md.
 """
 
 from __future__ import annotations
@@ -23,23 +27,16 @@ from starlette.routing import BaseRoute, Route
 from config.publishing import LIVE
 from config.storage import StorageError, Store, TokenRecord
 from config.tokens import ADMIN_CONTAINER, TokenRefused, bearer_token
+from container.accept import Acceptor, StoreUnavailable
+from container.accept_body import BodyError, check_declared_length
 from container.containers import ContainerSet
 from container.delivery.outbox import OutboxWriter
-from container.fire_body import (
-    MAX_BODY_BYTES,
-    BodyError,
-    ContainerRules,
-    FireEvent,
-    parse_events,
-    read_event,
-)
+from container.fire_body import MAX_BODY_BYTES, ContainerRules, FireEvent, parse_events, read_event
 from container.fire_idempotency import HEADER, REPLAYED_HEADER, KeyLocks, fingerprint, valid_key
 from container.guards.value import ValueGuard
 from container.ids import random_hex
-from container.metrics import count_pii_removed
 from container.pipeline import CompiledContainer, PipelineResult
 from variables.hit import Hit
-from variables.pii_firewall import scrub_hit
 
 __all__ = ["FIRE_EVENTS", "PATH", "FireEndpoint"]
 
@@ -81,8 +78,15 @@ class _Refusal(Exception):
 
 
 def _unavailable(exc: StorageError, trace_id: str) -> NoReturn:
+    """Any store failure (token lookup, idempotency, outbox commit) gets the one 503 that
+    a client retries, the answer `StoreUnavailable` describes."""
     log.error("fire api store failed", extra={"fields": {"trace_id": trace_id, "error": str(exc)}})
-    raise _Refusal(503, "store", "temporarily unavailable; retry later", {"retry-after": "5"})
+    raise _Refusal(
+        StoreUnavailable.status,
+        StoreUnavailable.field,
+        StoreUnavailable.reason,
+        {"retry-after": str(StoreUnavailable.retry_after_s)},
+    )
 
 
 class FireEndpoint:
@@ -99,9 +103,10 @@ class FireEndpoint:
         clock: Clock = _now_ms,
         value_guard: ValueGuard | None = None,
     ) -> None:
+        """`value_guard` None runs no guard: the value guard is the only per-hit guard a
+        server's events go through (no bot filter, rate limit or spike hold)."""
         self.containers = containers
-        self._value_guard = value_guard
-        self._writer = writer
+        self._acceptor = Acceptor(writer, value=value_guard)
         self._store = store
         self._ttl_ms = idempotency_ttl_hours * 3_600_000
         self._clock = clock
@@ -116,21 +121,7 @@ class FireEndpoint:
         headers: dict[str, str] = {}
         try:
             token = await self._authenticate(request, trace_id)
-            if token.container_id == ADMIN_CONTAINER:
-                raise _Refusal(
-                    403,
-                    "Authorization",
-                    f"admin token {token.name!r} cannot send events; use a token of the "
-                    "container ('tagwire tokens create --container ID --name NAME')",
-                )
-            container = self.containers.get(token.container_id, LIVE)
-            if container is None:
-                raise _Refusal(
-                    404,
-                    "Authorization",
-                    f"the token's container {token.container_id!r} has no {LIVE!r} environment "
-                    "on this node",
-                )
+            container = self._container(token)
             status, payload, headers = await self._accept(request, token, container, trace_id)
         except _Refusal as refusal:
             status, payload = refusal.status, orjson.dumps(refusal.body)
@@ -161,21 +152,33 @@ class FireEndpoint:
                 )
         return record
 
+    def _container(self, token: TokenRecord) -> CompiledContainer:
+        """The token's container as published to "live"; an admin token sends no events."""
+        if token.container_id == ADMIN_CONTAINER:
+            raise _Refusal(
+                403,
+                "Authorization",
+                f"admin token {token.name!r} cannot send events; use a token of the "
+                "container ('tagwire tokens create --container ID --name NAME')",
+            )
+        container = self.containers.get(token.container_id, LIVE)
+        if container is None:
+            raise _Refusal(
+                404,
+                "Authorization",
+                f"the token's container {token.container_id!r} has no {LIVE!r} environment "
+                "on this node",
+            )
+        return container
+
     async def _accept(
         self, request: Request, token: TokenRecord, container: CompiledContainer, trace_id: str
     ) -> tuple[int, bytes, dict[str, str]]:
-        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media_type != _CONTENT_TYPE:
-            raise _Refusal(415, "Content-Type", "must be application/json")
-        key = request.headers.get(HEADER)
-        if key is not None and not valid_key(key):
-            raise _Refusal(
-                400, "Idempotency-Key", "must be 1-255 printable ASCII characters, no spaces"
-            )
-        try:
-            body, candidates = parse_events(await _read_body(request))
-        except BodyError as exc:
-            raise _Refusal(exc.status, exc.field, exc.reason) from None
+        """Read the events, then run them: once per Idempotency-Key when the caller sends
+        one (a retry gets the first answer back), each time when it does not."""
+        _check_media_type(request)
+        key = _idempotency_key(request)
+        body, candidates = await _read_events(request)
         _check_container(candidates, container.id)
         if key is None:
             status, answer = await self._run(candidates, token, container, trace_id)
@@ -228,6 +231,7 @@ class FireEndpoint:
         return status, payload, {}
 
     async def _expire(self, now_ms: int) -> None:
+        """Sweep answers past their time to live, at most once an hour."""
         if now_ms < self._next_expiry_ms:
             return
         self._next_expiry_ms = now_ms + EXPIRE_EVERY_MS
@@ -240,10 +244,32 @@ class FireEndpoint:
         container: CompiledContainer,
         trace_id: str,
     ) -> Answer:
-        """Check each event, run the pipeline for the good ones, commit their requests."""
+        """Check each event, run the good ones, commit their requests, then answer: no
+        event is acknowledged before its rows are stored."""
+        result = PipelineResult()
+        accepted, errors = self._events(candidates, container, trace_id, result)
+        _report(container.id, token, trace_id, len(candidates), accepted, errors)
+        if not accepted:
+            return 400, {"errors": errors}
+        try:
+            await self._acceptor.commit(result.rows)
+        except StoreUnavailable as exc:
+            _unavailable(exc.error, trace_id)
+        if errors:
+            return 207, {"events": accepted, "errors": errors}
+        return 200, {"events": accepted}
+
+    def _events(
+        self,
+        candidates: list[Any],
+        container: CompiledContainer,
+        trace_id: str,
+        result: PipelineResult,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(accepted, errors): each good event through the shared acceptance path, with the
+        tags it queued (none when a guard stopped it); each bad one as its named errors."""
         now_ms = self._clock()
         rules = ContainerRules(container.default_country, container.consent_policy == "strict")
-        result = PipelineResult()
         accepted: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         for index, candidate in enumerate(candidates):
@@ -251,40 +277,31 @@ class FireEndpoint:
             if event is None:
                 errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
                 continue
-            count_pii_removed(scrub_hit(event.wire, container.pii_policy))
-            before = len(result.rows)
-            data = event.wire.get("data") or {}
-            event_id = event.wire["event_id"]
-            if self._value_guard is None or not self._value_guard.judge(
-                container.id,
-                event_id,
-                data.get("value"),
-                data.get("currency"),
-                currency_default=container.currency_default,
-            ):
-                container.run(_hit(container.id, event, now_ms, trace_id), result)
-            queued = sorted({row.tag_id for row in result.rows[before:]})
+            start = len(result.rows)
+            self._acceptor.run(container, _hit(container.id, event, now_ms, trace_id), result)
+            queued = sorted({row.tag_id for row in result.rows[start:]})
             accepted.append({"index": index, "event_id": event.wire["event_id"], "queued": queued})
-        FIRE_EVENTS.labels(container.id, "accepted").inc(len(accepted))
-        log.info(
-            "fire request",
-            extra={"fields": {"container": container.id, "trace_id": trace_id,
-                              "token": token.name, "accepted": len(accepted),
-                              "rejected": len(candidates) - len(accepted),
-                              "errors": errors[:10]}},
-        )  # fmt: skip
-        if errors:
-            FIRE_EVENTS.labels(container.id, "rejected").inc(len(candidates) - len(accepted))
-        if not accepted:
-            return 400, {"errors": errors}
-        if result.rows:
-            try:
-                await self._writer.enqueue(result.rows)
-            except StorageError as exc:
-                _unavailable(exc, trace_id)
-        if errors:
-            return 207, {"events": accepted, "errors": errors}
-        return 200, {"events": accepted}
+        return accepted, errors
+
+
+def _report(
+    container_id: str,
+    token: TokenRecord,
+    trace_id: str,
+    candidates: int,
+    accepted: list[dict[str, Any]],
+    errors: list[dict[str, Any]],
+) -> None:
+    """One log line per request, and the events counted by outcome."""
+    FIRE_EVENTS.labels(container_id, "accepted").inc(len(accepted))
+    log.info(
+        "fire request",
+        extra={"fields": {"container": container_id, "trace_id": trace_id,
+                          "token": token.name, "accepted": len(accepted),
+                          "rejected": candidates - len(accepted), "errors": errors[:10]}},
+    )  # fmt: skip
+    if errors:
+        FIRE_EVENTS.labels(container_id, "rejected").inc(candidates - len(accepted))
 
 
 def _hit(container_id: str, event: FireEvent, now_ms: int, trace_id: str) -> Hit:
@@ -325,21 +342,42 @@ def _check_container(candidates: list[Any], container_id: str) -> None:
             )
 
 
+def _check_media_type(request: Request) -> None:
+    """Events are JSON only: a server has no beacon's text/plain limits, unlike /collect."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != _CONTENT_TYPE:
+        raise _Refusal(415, "Content-Type", "must be application/json")
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The caller's Idempotency-Key (None: none sent), refused before the body is read."""
+    key = request.headers.get(HEADER)
+    if key is not None and not valid_key(key):
+        raise _Refusal(
+            400, "Idempotency-Key", "must be 1-255 printable ASCII characters, no spaces"
+        )
+    return key
+
+
+async def _read_events(request: Request) -> tuple[Any, list[Any]]:
+    """(the decoded body, its candidate events); a body that cannot be read is refused."""
+    try:
+        return parse_events(await _read_body(request))
+    except BodyError as exc:
+        raise _Refusal(exc.status, exc.field, exc.reason) from None
+
+
 async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise BodyError("Content-Length", "must be a whole number of bytes")
-        if int(declared) > MAX_BODY_BYTES:
-            raise BodyError("body", f"larger than {MAX_BODY_BYTES} bytes", 413)
+    """The whole body, refused as soon as it is too large."""
+    check_declared_length(request.headers.get("content-length"), MAX_BODY_BYTES)
     chunks = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise BodyError("body", f"larger than {MAX_BODY_BYTES} bytes", 413)
+                raise BodyError.too_large(MAX_BODY_BYTES)
             chunks.append(chunk)
     except ClientDisconnect:
-        raise BodyError("body", "client disconnected before sending the whole body") from None
+        raise BodyError.disconnected() from None
     return b"".join(chunks)

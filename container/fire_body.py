@@ -5,7 +5,8 @@ request (IP, user agent, time), plus plaintext user details that are hashed here
 platform, before anything else sees them. The sections shared with hit schema v1 (`page`,
 `consent`, `click`, `data`, `custom`) are checked by the same validator, so their rules
 and error names are those of docs/collect.md. Every problem is `(field, reason)`; reasons
-never repeat a value. Nothing here raises on any JSON value.
+never repeat a value. Nothing here raises on any JSON value; only a body that cannot be
+read as events at all raises (`BodyError`, shared with `/collect`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from container.accept_body import BodyError
 from container.hit import validate_hit
 from variables.hit import ACTION_SOURCES, CONSENT_SIGNALS
 from variables.user_variants import PLAIN_USER_FIELDS, user_variants
@@ -29,7 +31,6 @@ __all__ = [
     "MAX_AGE_MS",
     "MAX_BODY_BYTES",
     "MAX_EVENTS",
-    "BodyError",
     "ContainerRules",
     "FireEvent",
     "derived_event_id",
@@ -56,16 +57,6 @@ _TEST_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 Errors = list[tuple[str, str]]
-
-
-class BodyError(Exception):
-    """The body as a whole cannot be read as events."""
-
-    def __init__(self, field: str, reason: str, status: int = 400) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Hit schema v1: parse a `/collect` body and validate each hit strictly and cheaply.
 
 Every problem is reported as `(field, reason)` so the loader author can act on it; a batch
-keeps its good hits when some are bad. Validation never raises on any JSON value.
+keeps its good hits when some are bad. Validation never raises on any JSON value; only a
+body that cannot be read as hits at all raises (`BodyError`, shared with the Fire API).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import Any
 import orjson
 
 from config.currencies import ISO_4217
+from container.accept_body import BodyError
 from variables.hit import CLICK_FIELDS, CONSENT_FIELDS, DATA_FIELDS, USER_FIELDS
 
 __all__ = [
     "MAX_BATCH",
     "MAX_BODY_BYTES",
-    "BodyError",
     "parse_body",
     "validate_hit",
 ]
@@ -47,16 +48,6 @@ TOP_LEVEL = frozenset(
 )
 
 Errors = list[tuple[str, str]]
-
-
-class BodyError(Exception):
-    """The request body as a whole cannot be read as hits."""
-
-    def __init__(self, field: str, reason: str, status: int = 400) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-        self.status = status
 
 
 def parse_body(body: bytes) -> list[Any]:

@@ -11,16 +11,30 @@ the decision says yes or no with the reason, which is logged and counted per tag
   `ad_user_data` and `ad_personalization` are denied whatever else the hit says.
 - TCF purposes and vendors apply when the hit says `gdpr_applies: true`; then a TC string
   is required and must grant them.
+
+The rules for the cookies an answer sets live here too, so every endpoint asks the same
+question: the visitor id needs `analytics_storage` (`storage_granted`), the cookies
+templates ask for are ad cookies and need `ad_storage` without GPC (`ad_cookies_allowed`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from variables.hit import CONSENT_SIGNALS, Hit
 from variables.tcf import TCData, TCStringError, decode_tc_string
 
-__all__ = ["ConsentRequirement", "ConsentState", "Decision", "decide", "storage_granted"]
+__all__ = [
+    "ConsentRequirement",
+    "ConsentState",
+    "Decision",
+    "ad_cookies_allowed",
+    "decide",
+    "gpc_opts_out",
+    "storage_granted",
+]
 
 GPC_DENIES = ("ad_user_data", "ad_personalization")
 
@@ -49,7 +63,7 @@ class ConsentState:
 
     @property
     def gpc(self) -> bool:
-        return self.hit.sec_gpc or self.hit.section("consent").get("gpc") is True
+        return gpc_opts_out(self.hit.section("consent"), self.hit.sec_gpc)
 
     def has_signal(self) -> bool:
         consent = self.hit.section("consent")
@@ -92,6 +106,23 @@ def decide(state: ConsentState, need: ConsentRequirement, policy: str) -> Decisi
     return Decision(True, "granted")
 
 
-def storage_granted(wire_consent: dict | None) -> bool:
-    """Whether a first-party analytics identifier may be stored for this visitor."""
+def gpc_opts_out(wire_consent: Mapping[str, Any] | None, sec_gpc: bool) -> bool:
+    """Global Privacy Control, from the hit (`consent.gpc`) or the browser (`Sec-GPC: 1`):
+    an opt-out of sale and sharing, whichever of the two says it."""
+    return sec_gpc or (bool(wire_consent) and wire_consent.get("gpc") is True)
+
+
+def storage_granted(wire_consent: Mapping[str, Any] | None) -> bool:
+    """Whether the first-party visitor id (the `tw_id` cookie) may be stored: an analytics
+    identifier, so `analytics_storage` decides; GPC does not stop it."""
     return bool(wire_consent) and wire_consent.get("analytics_storage") == "granted"
+
+
+def ad_cookies_allowed(wire_consent: Mapping[str, Any] | None, sec_gpc: bool) -> bool:
+    """Whether the cookies templates ask for (`_fbp`, `_gcl_aw`, ...) may be set for a hit:
+    they are ad cookies, so only with `ad_storage` granted and no GPC opt-out."""
+    return (
+        bool(wire_consent)
+        and wire_consent.get("ad_storage") == "granted"
+        and not gpc_opts_out(wire_consent, sec_gpc)
+    )

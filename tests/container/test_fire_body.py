@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from container.accept_body import BodyError
 from container.fire_body import (
     FIELDS,
     FUTURE_SKEW_MS,
     MAX_AGE_MS,
     MAX_EVENTS,
-    BodyError,
     ContainerRules,
     derived_event_id,
     parse_events,

@@ -3,7 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from container.hit import MAX_BATCH, BodyError, parse_body, validate_hit
+from container.accept_body import BodyError
+from container.hit import MAX_BATCH, parse_body, validate_hit
 from tests.helpers import json_values as json_values_strategy
 from tests.helpers import make_hit
 

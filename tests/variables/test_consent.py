@@ -3,7 +3,14 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.helpers import hit_record, make_hit
-from variables.consent import ConsentRequirement, ConsentState, decide, storage_granted
+from variables.consent import (
+    ConsentRequirement,
+    ConsentState,
+    ad_cookies_allowed,
+    decide,
+    gpc_opts_out,
+    storage_granted,
+)
 from variables.tcf import TCData, encode_tc_string
 
 GRANTED = {"ad_storage": "granted", "analytics_storage": "granted", "ad_user_data": "granted",
@@ -75,3 +82,27 @@ def test_storage_granted():
     assert not storage_granted({"analytics_storage": "denied"})
     assert not storage_granted(None)
     assert not storage_granted({})
+
+
+def test_gpc_opts_out_from_the_hit_or_the_header():
+    assert gpc_opts_out({"gpc": True}, sec_gpc=False)
+    assert gpc_opts_out({}, sec_gpc=True)
+    assert gpc_opts_out(None, sec_gpc=True)
+    assert not gpc_opts_out({"gpc": False}, sec_gpc=False)
+    assert not gpc_opts_out(None, sec_gpc=False)
+
+
+def test_ad_cookies_need_ad_storage_and_no_gpc():
+    assert ad_cookies_allowed({"ad_storage": "granted"}, sec_gpc=False)
+    assert not ad_cookies_allowed({"ad_storage": "denied"}, sec_gpc=False)
+    assert not ad_cookies_allowed({"analytics_storage": "granted"}, sec_gpc=False)
+    assert not ad_cookies_allowed({"ad_storage": "granted", "gpc": True}, sec_gpc=False)
+    assert not ad_cookies_allowed({"ad_storage": "granted"}, sec_gpc=True)
+    assert not ad_cookies_allowed(None, sec_gpc=False)
+    assert not ad_cookies_allowed({}, sec_gpc=False)
+
+
+def test_gpc_stops_ad_cookies_but_not_the_visitor_id():
+    consent = {**GRANTED, "gpc": True}
+    assert storage_granted(consent)
+    assert not ad_cookies_allowed(consent, sec_gpc=False)
