@@ -19,18 +19,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from admin_ui.outbox_ops import (
-    PURGE_STATES,
-    REPLAY_STATES,
-    Actor,
-    FieldError,
-    OutboxOps,
-    check_text,
-    filter_fields,
-    history_record,
-    now_ms,
-    parse_time,
-)
+from admin_ui.audit import Actor
+from admin_ui.errors import FieldError
+from admin_ui.filters import check_text, filter_fields
+from admin_ui.history import history, history_record
+from admin_ui.outbox_ops import PURGE_STATES, REPLAY_STATES, OutboxOps
+from admin_ui.times import now_ms, parse_time
 from config.storage import STATES, OutboxFilter, StorageError, Store, TokenRecord
 from config.tokens import TokenRefused, admin_token
 
@@ -148,7 +142,7 @@ Handler = Callable[[_Fields, Actor], Awaitable[dict[str, Any]]]
 
 
 class AdminEndpoint:
-    """Authenticates admin tokens and runs `OutboxOps` for the admin routes."""
+    """Authenticates admin tokens and runs the outbox and history actions the CLI runs."""
 
     def __init__(self, store: Store, clock: Clock = now_ms) -> None:
         self._store = store
@@ -265,7 +259,7 @@ class AdminEndpoint:
         limit = fields.integer("limit", 1, MAX_LIMIT)
         limit = DEFAULT_LIMIT if limit is None else limit
         offset = fields.integer("offset", 0, MAX_OFFSET) or 0
-        entries = await self._ops.history(filter, limit, offset, status, outcome)
+        entries = await history(self._store, filter, limit, offset, status, outcome)
         return {
             "filters": filter_fields(filter),
             "entries": [history_record(entry) for entry in entries],

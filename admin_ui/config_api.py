@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from admin_ui.outbox_ops import now_ms
+from admin_ui.times import now_ms
 from config.storage import Environment, StorageError, Store, StoredSecret, StoredVersion
 from config.tokens import TokenRefused, admin_token
 

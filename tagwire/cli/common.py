@@ -1,4 +1,5 @@
-"""What every `tagwire` command shares: its errors, its output, the store it opens.
+"""What every `tagwire` command shares: its errors, its output, the store it opens, the
+actor it acts as, and how the control plane's refusals become exit codes.
 
 Kept apart from `tagwire.cli` so that command modules (`ops`, `tokens`) can
 raise the same errors without importing the module that imports them.
@@ -11,10 +12,15 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from admin_ui.audit import Actor, actor_name, os_user
+from admin_ui.containers import check_container_id
+from admin_ui.errors import ActionError, FieldError
+from config.publishing import PublishError
 from config.settings import Settings
 from config.signing import SigningKeyError, load_private_key
 from config.sqlite_store import SQLiteStore
@@ -24,10 +30,16 @@ __all__ = [
     "PASSPHRASE_ENV",
     "CommandError",
     "UsageError",
+    "actor",
+    "argument_type",
+    "cli_actor",
+    "command_error",
+    "container_id",
     "load_signer",
     "out",
     "subcommands",
     "table",
+    "when",
     "with_store",
 ]
 
@@ -42,6 +54,51 @@ class CommandError(Exception):
 
 class UsageError(CommandError):
     """The command line itself is wrong (exit status 2)."""
+
+
+def command_error(exc: ActionError | PublishError) -> CommandError:
+    """A refusal of the control plane as the command's error: bad input exits 2, any
+    other refusal (unknown container, no such token, nothing to roll back) exits 1."""
+    if isinstance(exc, FieldError):
+        return UsageError(str(exc))
+    return CommandError(str(exc))
+
+
+def argument_type(check: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a check that raises a FieldError, PublishError or ValueError
+    with its reason, so a bad value exits 2 naming the argument and the rule."""
+
+    def convert(text: str) -> T:
+        try:
+            return check(text)
+        except FieldError as exc:
+            raise argparse.ArgumentTypeError(exc.reason) from None
+        except (PublishError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = check.__name__
+    return convert
+
+
+container_id = argument_type(check_container_id)
+
+
+def actor(args: argparse.Namespace) -> str:
+    """Who makes a container or secret change: --actor, else TAGWIRE_ACTOR, else login."""
+    try:
+        return actor_name(args.actor)
+    except FieldError as exc:
+        raise UsageError(f"--actor: {exc.reason}") from None
+
+
+def cli_actor() -> Actor:
+    """The OS user running an outbox or token command, for the audit log."""
+    return Actor(who=os_user(), via="cli")
+
+
+def when(ms: int) -> str:
+    """A table cell's time, to the second in UTC."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def out(text: str) -> None:
@@ -73,6 +130,7 @@ def with_store(
 
     Without `create`, a missing database is an error: it almost always means the command
     is looking at the wrong TAGWIRE_DATA_DIR, and an empty new database would hide that.
+    A refusal of the control plane in `work` becomes the command's error (`command_error`).
     """
     path = settings.sqlite_path
     if not create and not path.exists():
@@ -86,6 +144,8 @@ def with_store(
         await store.open()
         try:
             return await work(store)
+        except (ActionError, PublishError) as exc:
+            raise command_error(exc) from None
         finally:
             await store.close()
 

@@ -17,12 +17,12 @@ from typing import Any
 
 import orjson
 
+from admin_ui.versions import Versions
 from config.diff import diff_documents
-from config.publishing import ControlPlane, PublishError
 from config.schema import load_document
 from config.settings import Settings
 from config.storage import Store
-from tagwire.cli.common import CommandError, UsageError, out, with_store
+from tagwire.cli.common import UsageError, out, with_store
 
 __all__ = ["add_diff_commands"]
 
@@ -47,13 +47,10 @@ def _documents(args: argparse.Namespace, settings: Settings) -> list[dict[str, A
     if any(refs):
 
         async def work(store: Store) -> None:
-            control = ControlPlane(store)
+            versions = Versions(store)
             for index, ref in enumerate(refs):
                 if ref is not None:
-                    try:
-                        docs[index] = await control.document(*ref)
-                    except PublishError as exc:
-                        raise CommandError(str(exc)) from None
+                    docs[index] = await versions.document(*ref)
 
         with_store(settings, work)
     return [doc for doc in docs if doc is not None]

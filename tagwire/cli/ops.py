@@ -1,8 +1,9 @@
 """`tagwire outbox status|replay|release|purge` and `tagwire history`: the outbox for operators.
 
 Each command opens the node's store from the settings, runs one short transaction through
-`OutboxOps` (so it is safe next to a running node) and prints a table, or JSON/CSV for
-scripts. Bad arguments are argparse errors (exit 2, naming the argument).
+the actions the admin API runs too (`admin_ui.outbox_ops`, `admin_ui.history`), so it is
+safe next to a running node, and prints a table, or JSON/CSV for scripts. Bad arguments
+are argparse errors (exit 2, naming the argument).
 """
 
 from __future__ import annotations
@@ -15,40 +16,27 @@ from typing import Any
 
 import orjson
 
-from admin_ui.outbox_ops import (
-    HISTORY_FIELDS,
-    PURGE_STATES,
-    REPLAY_STATES,
-    Actor,
-    OutboxOps,
-    check_text,
-    history_record,
-    now_ms,
-    os_user,
-    parse_time,
-)
+from admin_ui.filters import check_text
+from admin_ui.history import HISTORY_FIELDS, history, history_record
+from admin_ui.outbox_ops import PURGE_STATES, REPLAY_STATES, OutboxOps
+from admin_ui.times import now_ms, parse_time
 from config.settings import Settings
 from config.storage import STATES, OutboxFilter, Store
-from tagwire.cli.common import UsageError, out, subcommands, table, with_store
+from tagwire.cli.common import (
+    UsageError,
+    argument_type,
+    cli_actor,
+    out,
+    subcommands,
+    table,
+    with_store,
+)
 
 __all__ = ["add_history_command", "add_outbox_commands"]
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1_000_000
 RESPONSE_COLUMN = 40  # characters of a platform's answer in the history table
-
-
-def _argument(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """An argparse type from a parser that raises ValueError with a reason."""
-
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = parse.__name__
-    return convert
 
 
 def _time(text: str) -> int:
@@ -69,8 +57,8 @@ def _bounded(low: int, high: int, what: str) -> Callable[[str], int]:
 
 
 def _add_filters(parser: argparse.ArgumentParser, *, until: tuple[str, ...] = ("--until",)) -> None:
-    text = _argument(check_text)
-    when = _argument(_time)
+    text = argument_type(check_text)
+    when = argument_type(_time)
     parser.add_argument("--container", type=text, metavar="ID", help="only this container")
     parser.add_argument("--tag", type=text, metavar="ID", help="only this tag")
     parser.add_argument(
@@ -116,10 +104,6 @@ def _filter(args: argparse.Namespace, states: tuple[str, ...] = ()) -> OutboxFil
         since_ms=args.since,
         until_ms=args.until,
     )
-
-
-def _cli_actor() -> Actor:
-    return Actor(who=os_user(), via="cli")
 
 
 def _rows(count: int) -> str:
@@ -180,7 +164,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         args,
         settings,
         "replayed (now pending)",
-        lambda ops: ops.replay(filter, args.dry_run, _cli_actor()),
+        lambda ops: ops.replay(filter, args.dry_run, cli_actor()),
     )
 
 
@@ -190,7 +174,7 @@ def _release(args: argparse.Namespace, settings: Settings) -> int:
         args,
         settings,
         "released (now pending)",
-        lambda ops: ops.release(filter, args.dry_run, _cli_actor()),
+        lambda ops: ops.release(filter, args.dry_run, cli_actor()),
     )
 
 
@@ -207,7 +191,7 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
         args,
         settings,
         "purged",
-        lambda ops: ops.purge(filter, args.all, args.dry_run, _cli_actor()),
+        lambda ops: ops.purge(filter, args.all, args.dry_run, cli_actor()),
     )
 
 
@@ -230,9 +214,7 @@ def _history(args: argparse.Namespace, settings: Settings) -> int:
     filter = _filter(args)
 
     async def work(store: Store) -> list[dict[str, Any]]:
-        entries = await OutboxOps(store).history(
-            filter, args.limit, status=args.status, outcome=args.outcome
-        )
+        entries = await history(store, filter, args.limit, status=args.status, outcome=args.outcome)
         return [history_record(entry) for entry in entries]
 
     records = with_store(settings, work)
@@ -338,35 +320,35 @@ def add_outbox_commands(commands: Any) -> None:
 
 def add_history_command(commands: Any) -> None:
     """Register `tagwire history` on the top-level subparsers."""
-    history = commands.add_parser(
+    command = commands.add_parser(
         "history",
         help="the firing history: every send attempt",
         description="One line per send attempt (and per row not tried yet), newest row "
         "first. --since/--until select rows by the time they were queued.",
     )
-    _add_filters(history)
-    history.add_argument(
+    _add_filters(command)
+    command.add_argument(
         "--status",
-        type=_argument(_bounded(100, 599, "an HTTP status")),
+        type=argument_type(_bounded(100, 599, "an HTTP status")),
         metavar="CODE",
         help="only attempts answered with this HTTP status",
     )
-    history.add_argument(
+    command.add_argument(
         "--outcome",
         choices=STATES,
         help="only attempts with this outcome (pending/held: not tried yet)",
     )
-    history.add_argument(
+    command.add_argument(
         "--limit",
-        type=_argument(_bounded(1, MAX_LIMIT, "a limit")),
+        type=argument_type(_bounded(1, MAX_LIMIT, "a limit")),
         default=DEFAULT_LIMIT,
         metavar="N",
         help=f"at most N lines (default {DEFAULT_LIMIT})",
     )
-    history.add_argument(
+    command.add_argument(
         "--format",
         choices=("table", "json", "csv"),
         default="table",
         help="table (default), json (a list of objects) or csv (with a header)",
     )
-    history.set_defaults(run=_history)
+    command.set_defaults(run=_history)

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from admin_ui.admin_api import AdminEndpoint
-from admin_ui.outbox_ops import HISTORY_FIELDS
+from admin_ui.history import HISTORY_FIELDS
 from config.sqlite_store import SQLiteStore
 from config.storage import StorageError, TokenRecord
 from config.tokens import ADMIN_CONTAINER, hash_token, new_token

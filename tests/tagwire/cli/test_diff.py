@@ -187,8 +187,8 @@ def test_a_diff_is_not_audited_and_changes_nothing(capsys, stored):
     [
         ("demo@9", "container 'demo' has no version 9"),
         ("demo@pr-12", "container 'demo' has no environment 'pr-12'"),
-        ("shop@1", "container 'shop' has no version 1"),
-        ("shop@workspace", "container 'shop' has no workspace"),
+        ("shop@1", "container 'shop' is not in the store (it holds demo)"),
+        ("shop@workspace", "container 'shop' is not in the store (it holds demo)"),
         ("demo@Live", "environment 'Live' is not a valid name"),
     ],
 )

@@ -1,4 +1,6 @@
+import argparse
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -55,6 +57,30 @@ def test_every_subcommand_is_covered_by_the_help_test():
                              "outbox", "history", "tokens", "keys", "diff", "import", "export",
                              "version", "versions", "publish", "rollback", "archive", "unpublish",
                              "audit", "secrets"}  # fmt: skip
+
+
+def _positionals(
+    parser: argparse.ArgumentParser, path: str
+) -> Iterator[tuple[str, argparse.Action]]:
+    """Every positional argument of `parser` and of all its sub-commands, with the
+    command line that reaches it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _positionals(sub, f"{path} {name}")
+        elif not action.option_strings:
+            yield path, action
+
+
+def test_every_positional_argument_has_help():
+    found = list(_positionals(build_parser(), "tagwire"))
+    missing = [
+        f"{path} {action.metavar or action.dest}"
+        for path, action in found
+        if not action.help or action.help == argparse.SUPPRESS
+    ]
+    assert missing == []
+    assert ("tagwire secrets set", "name") in {(path, a.dest) for path, a in found}
 
 
 def test_unknown_command_and_bad_flag_are_usage_errors(capsys):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from admin_ui.outbox_ops import HISTORY_FIELDS
+from admin_ui.history import HISTORY_FIELDS
 from config.sqlite_store import SQLiteStore
 from tests.container.ops_fixtures import filled_database, now_ms, states
 from tests.helpers import isolate_settings

@@ -192,7 +192,8 @@ def test_version_create_signs_and_refuses_an_unchanged_workspace(
 def test_version_create_without_a_workspace(capsys, signing, demo_file):
     ok(capsys, "import", demo_file)
     err = fails(capsys, 1, "version", "create", "nope", "--note", "x")
-    assert "container 'nope' has no workspace" in err
+    assert "container 'nope' is not in the store (it holds demo)" in err
+    assert "`tagwire import FILE`" in err
 
 
 def test_note_is_required(capsys, signing, demo_file):
@@ -424,7 +425,7 @@ def test_export_of_an_unknown_ref(capsys, two_versions, ref, message):
 
 def test_export_of_an_unknown_container(capsys, two_versions):
     err = fails(capsys, 1, "export", "shop")
-    assert "container 'shop' has no workspace" in err
+    assert "container 'shop' is not in the store (it holds demo)" in err
 
 
 @pytest.mark.parametrize("ref", ["workspace", "1", "live"])

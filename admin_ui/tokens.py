@@ -1,0 +1,115 @@
+"""Operator actions on API tokens: create one (shown once), revoke one, list them.
+
+A token belongs to one container (it may call that container's Fire API) or to the
+admin API (owner `config.tokens.ADMIN_CONTAINER`, which no container can have). Making
+and checking tokens is `config.tokens`, because the data plane checks them too; this
+module adds what an operator's action needs: the name rule, refusing a container nobody
+serves, and the audit trail (a stored row and a `tagwire.audit` line).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from admin_ui.audit import Actor, audit
+from admin_ui.containers import check_container_id, require_container
+from admin_ui.errors import FieldError, NotFound
+from admin_ui.times import iso, now_ms
+from config.storage import Store, TokenRecord
+from config.tokens import ADMIN_CONTAINER, hash_token, new_token
+
+__all__ = [
+    "TOKEN_NAME",
+    "check_token_name",
+    "create_token",
+    "describe",
+    "revoke_token",
+    "token_records",
+]
+
+# Names show up in logs and audit lines: plain, short.
+TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# Said when a container for a token is unknown: tokens are also made for file-served nodes.
+_FILE_HINT = (
+    "; for a container a node serves from a file (`tagwire serve --container FILE`), give "
+    "that file: `tagwire tokens create --document FILE` or TAGWIRE_CONTAINERS"
+)
+
+Clock = Callable[[], int]
+
+
+def check_token_name(text: str) -> str:
+    if not TOKEN_NAME.fullmatch(text):
+        raise FieldError(
+            "name",
+            f"{text!r} is not a token name (1-64 of A-Z, a-z, 0-9, '_', '.', '-', starting "
+            "with one of A-Z, a-z, 0-9)",
+        )
+    return text
+
+
+def describe(owner: str, name: str) -> str:
+    """How messages name a token: `admin token 'ops'`, `token 'crm' of container 'shop'`."""
+    if owner == ADMIN_CONTAINER:
+        return f"admin token {name!r}"
+    return f"token {name!r} of container {owner!r}"
+
+
+async def create_token(
+    store: Store,
+    owner: str,
+    name: str,
+    actor: Actor,
+    files: Sequence[Path] = (),
+    clock: Clock = now_ms,
+) -> str:
+    """A new token for `owner` (a container id, or ADMIN_CONTAINER), to show once: only
+    its hash is stored. A container must be in the store or be the container of one of
+    `files` (documents a node serves from files), so a typo never makes a working token
+    for a container nothing serves. Raises TokenNameTaken (a StorageError) when the
+    owner already has a live token with that name."""
+    check_token_name(name)
+    if owner != ADMIN_CONTAINER:
+        await require_container(store, owner, files, _FILE_HINT)
+    token = new_token()
+    await store.create_token(owner, name, hash_token(token), clock())
+    await store.add_audit(actor.who, "token.create", owner, {"name": name}, clock())
+    audit(actor, "token create", {"container": owner, "name": name})
+    return token
+
+
+async def revoke_token(
+    store: Store, owner: str, name: str, actor: Actor, clock: Clock = now_ms
+) -> None:
+    """Revoke the owner's live token by name: requests with it get 403 from then on.
+    The attempt is logged either way; NotFound when there was no live token."""
+    check_token_name(name)
+    if owner != ADMIN_CONTAINER:
+        check_container_id(owner)
+    revoked = await store.revoke_token(owner, name, clock())
+    if revoked:
+        await store.add_audit(actor.who, "token.revoke", owner, {"name": name}, clock())
+    audit(actor, "token revoke", {"container": owner, "name": name, "revoked": revoked})
+    if not revoked:
+        raise NotFound(f"no live {describe(owner, name)}; see 'tagwire tokens list'")
+
+
+async def token_records(store: Store, owner: str | None) -> list[dict[str, Any]]:
+    """Tokens of one owner (None: all), revoked ones too, as operators see them: never
+    the token or its hash."""
+    return [_record(token) for token in await store.list_tokens(owner)]
+
+
+def _record(token: TokenRecord) -> dict[str, Any]:
+    return {
+        "container": token.container_id,
+        "name": token.name,
+        "admin": token.container_id == ADMIN_CONTAINER,
+        "state": "revoked" if token.revoked_at is not None else "live",
+        "created_at": iso(token.created_at),
+        "last_used_at": None if token.last_used_at is None else iso(token.last_used_at),
+        "revoked_at": None if token.revoked_at is None else iso(token.revoked_at),
+    }
