@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
+from variables.consent import gpc_opts_out
 from variables.hit import Hit
 
 __all__ = ["Resolver", "VariableFunction"]
@@ -71,7 +72,7 @@ class Resolver:
             return None
         if root == "client":
             if rest == "gpc":
-                return hit.sec_gpc or bool(hit.section("consent").get("gpc"))
+                return gpc_opts_out(hit.section("consent"), hit.sec_gpc)
             return {"ip": hit.client_ip, "user_agent": hit.user_agent, "id": hit.client_id}[rest]
         if ref == "trace_id":
             return hit.trace_id
