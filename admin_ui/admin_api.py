@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from starlette.requests import Request
@@ -23,9 +23,9 @@ from admin_ui.audit import Actor
 from admin_ui.errors import FieldError
 from admin_ui.filters import check_text, filter_fields
 from admin_ui.history import history, history_record
-from admin_ui.outbox_ops import PURGE_STATES, REPLAY_STATES, OutboxOps
+from admin_ui.outbox_ops import PURGE_STATES, REPLAY_STATES, OperatedOutbox, OutboxOps
 from admin_ui.times import now_ms, parse_time
-from config.storage import STATES, OutboxFilter, StorageError, Store, TokenRecord
+from config.storage import STATES, HistoryStore, OutboxFilter, StorageError, TokenRecord, TokenStore
 from config.tokens import TokenRefused, admin_token
 
 __all__ = ["PREFIX", "AdminEndpoint"]
@@ -141,10 +141,15 @@ class _Fields:
 Handler = Callable[[_Fields, Actor], Awaitable[dict[str, Any]]]
 
 
+class AdminStore(OperatedOutbox, HistoryStore, TokenStore, Protocol):
+    """What the admin API uses: the outbox operations with their audit log, the history,
+    and the tokens its callers authenticate with."""
+
+
 class AdminEndpoint:
     """Authenticates admin tokens and runs the outbox and history actions the CLI runs."""
 
-    def __init__(self, store: Store, clock: Clock = now_ms) -> None:
+    def __init__(self, store: AdminStore, clock: Clock = now_ms) -> None:
         self._store = store
         self._clock = clock
         self._ops = OutboxOps(store, clock)

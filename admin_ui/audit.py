@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from admin_ui.errors import FieldError
-from config.storage import AuditEntry, Store
+from config.storage import AuditEntry, AuditStore
 
 __all__ = [
     "ACTOR_ENV",
@@ -86,7 +86,9 @@ def audit_limit(value: object) -> int:
     return number
 
 
-async def audit_entries(store: Store, container_id: str | None, limit: int) -> list[AuditEntry]:
+async def audit_entries(
+    store: AuditStore, container_id: str | None, limit: int
+) -> list[AuditEntry]:
     """The newest `limit` entries, of one container or (None) of all. A container need
     not be in the store: token and outbox entries name containers served from files."""
     return await store.audit_log(container_id, audit_limit(limit))

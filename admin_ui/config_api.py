@@ -18,7 +18,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from starlette.requests import Request
@@ -26,7 +26,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from admin_ui.times import now_ms
-from config.storage import Environment, StorageError, Store, StoredSecret, StoredVersion
+from config.storage import (
+    Environment,
+    SecretStore,
+    StorageError,
+    StoredSecret,
+    StoredVersion,
+    TokenStore,
+    VersionStore,
+)
 from config.tokens import TokenRefused, admin_token
 
 __all__ = ["PREFIX", "ConfigEndpoint", "b64url"]
@@ -71,10 +79,15 @@ def _matches(header: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
+class ConfigStore(VersionStore, SecretStore, TokenStore, Protocol):
+    """What the config API reads: environments and versions, sealed secrets, and the
+    admin tokens edge nodes authenticate with."""
+
+
 class ConfigEndpoint:
     """Serves the store's environments, versions and sealed secrets to admin tokens."""
 
-    def __init__(self, store: Store, clock: Clock = now_ms) -> None:
+    def __init__(self, store: ConfigStore, clock: Clock = now_ms) -> None:
         self._store = store
         self._clock = clock
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from admin_ui.errors import FieldError, UnknownContainer
 from config.schema import load_document
-from config.storage import Store
+from config.storage import VersionStore
 
 __all__ = ["CONTAINER_ID", "check_container_id", "require_container", "served_ids"]
 
@@ -40,7 +40,7 @@ def served_ids(files: Sequence[Path]) -> set[str]:
 
 
 async def require_container(
-    store: Store, container_id: str, files: Sequence[Path] = (), hint: str = ""
+    store: VersionStore, container_id: str, files: Sequence[Path] = (), hint: str = ""
 ) -> None:
     """Raise UnknownContainer (its message ending in `hint`) unless the store knows
     `container_id` or one of `files` is its document; the files are read only when the

@@ -8,7 +8,7 @@ import dataclasses
 from typing import Any
 
 from admin_ui.times import iso
-from config.storage import STATES, HistoryEntry, OutboxFilter, Store
+from config.storage import STATES, HistoryEntry, HistoryStore, OutboxFilter
 
 __all__ = ["HISTORY_FIELDS", "history", "history_record"]
 
@@ -44,7 +44,7 @@ _OUTCOME_STATES = {state: (state,) for state in STATES if state not in ("failed"
 
 
 async def history(
-    store: Store,
+    store: HistoryStore,
     filter: OutboxFilter,
     limit: int,
     offset: int = 0,

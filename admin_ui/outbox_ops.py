@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from admin_ui.audit import Actor, audit
 from admin_ui.errors import FieldError
 from admin_ui.filters import filter_fields
 from admin_ui.times import now_ms
-from config.storage import STATES, OutboxFilter, Store
+from config.storage import STATES, AuditStore, OutboxFilter, OutboxOpsStore
 
 __all__ = ["PURGE_STATES", "REPLAY_STATES", "OutboxOps"]
 
@@ -26,10 +26,13 @@ REPLAY_STATES = ("dead", "failed")
 PURGE_STATES = ("sent", "dead")
 
 
+class OperatedOutbox(OutboxOpsStore, AuditStore, Protocol):
+    """The outbox operations, and the audit log each one that changes rows goes to."""
+
 class OutboxOps:
     """The operator actions over one store; every change is audited with its actor."""
 
-    def __init__(self, store: Store, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(self, store: OperatedOutbox, clock: Callable[[], int] = now_ms) -> None:
         self._store = store
         self._clock = clock
 

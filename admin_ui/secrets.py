@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from admin_ui.containers import check_container_id
 from admin_ui.errors import FieldError, NotConfigured, NotFound
 from admin_ui.times import now_ms
 from config.secret_box import SecretBox
-from config.storage import Store, StoredSecret
+from config.storage import SecretStore, StoredSecret, VersionStore
 
 __all__ = [
     "SECRET_NAME",
@@ -79,8 +79,12 @@ def secret_box(key: str | None) -> SecretBox:
     return SecretBox.from_text(key)
 
 
+class SecretsAndContainers(SecretStore, VersionStore, Protocol):
+    """What setting a secret uses: the secrets, and the containers to say whether the
+    secret's container is known yet."""
+
 async def set_secret(
-    store: Store,
+    store: SecretsAndContainers,
     box: SecretBox,
     container_id: str,
     name: str,
@@ -109,7 +113,7 @@ async def set_secret(
 
 
 async def delete_secret(
-    store: Store, container_id: str, name: str, actor: str, clock: Clock = now_ms
+    store: SecretStore, container_id: str, name: str, actor: str, clock: Clock = now_ms
 ) -> None:
     """Remove a secret (audited as `secret.delete`); NotFound when there is none."""
     check_container_id(container_id)
@@ -118,7 +122,7 @@ async def delete_secret(
         raise NotFound(f"container {container_id!r} has no secret {name!r}")
 
 
-async def secret_records(store: Store, container_id: str | None) -> list[dict[str, Any]]:
+async def secret_records(store: SecretStore, container_id: str | None) -> list[dict[str, Any]]:
     """Secrets of one container (None: all) as operators see them: never a value."""
     return [
         {

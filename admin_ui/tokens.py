@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from admin_ui.audit import Actor, audit
 from admin_ui.containers import check_container_id, require_container
 from admin_ui.errors import FieldError, NotFound
 from admin_ui.times import iso, now_ms
-from config.storage import Store, TokenRecord
+from config.storage import AuditStore, TokenRecord, TokenStore, VersionStore
 from config.tokens import ADMIN_CONTAINER, hash_token, new_token
 
 __all__ = [
@@ -58,8 +58,15 @@ def describe(owner: str, name: str) -> str:
     return f"token {name!r} of container {owner!r}"
 
 
+class AuditedTokens(TokenStore, AuditStore, Protocol):
+    """Tokens, and the audit log their changes go to."""
+
+
+class TokenIssuer(AuditedTokens, VersionStore, Protocol):
+    """What issuing a token uses: audited tokens, and the containers a token may be for."""
+
 async def create_token(
-    store: Store,
+    store: TokenIssuer,
     owner: str,
     name: str,
     actor: Actor,
@@ -82,7 +89,7 @@ async def create_token(
 
 
 async def revoke_token(
-    store: Store, owner: str, name: str, actor: Actor, clock: Clock = now_ms
+    store: AuditedTokens, owner: str, name: str, actor: Actor, clock: Clock = now_ms
 ) -> None:
     """Revoke the owner's live token by name: requests with it get 403 from then on.
     The attempt is logged either way; NotFound when there was no live token."""
@@ -97,7 +104,7 @@ async def revoke_token(
         raise NotFound(f"no live {describe(owner, name)}; see 'tagwire tokens list'")
 
 
-async def token_records(store: Store, owner: str | None) -> list[dict[str, Any]]:
+async def token_records(store: TokenStore, owner: str | None) -> list[dict[str, Any]]:
     """Tokens of one owner (None: all), revoked ones too, as operators see them: never
     the token or its hash."""
     return [_record(token) for token in await store.list_tokens(owner)]

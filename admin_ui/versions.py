@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from admin_ui.containers import require_container
 from admin_ui.times import now_ms
-from config.publishing import ControlPlane, Imported
-from config.storage import Environment, Store, StoredVersion
+from config.publishing import ControlPlane, ControlPlaneStore, Imported
+from config.storage import Environment, StoredVersion
 
 __all__ = ["VersionListing", "Versions", "listing_record"]
 
@@ -65,7 +65,7 @@ class Versions:
 
     def __init__(
         self,
-        store: Store,
+        store: ControlPlaneStore,
         *,
         signer: Ed25519PrivateKey | None = None,
         clock: Callable[[], int] = now_ms,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import orjson
 from prometheus_client import Counter
@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from config.publishing import LIVE
-from config.storage import StorageError, Store, TokenRecord
+from config.storage import IdempotencyStore, StorageError, TokenRecord, TokenStore
 from config.tokens import ADMIN_CONTAINER, TokenRefused, bearer_token
 from container.accept import Acceptor, StoreUnavailable
 from container.accept_body import BodyError, check_declared_length
@@ -89,6 +89,11 @@ def _unavailable(exc: StorageError, trace_id: str) -> NoReturn:
     )
 
 
+class FireStore(TokenStore, IdempotencyStore, Protocol):
+    """What the Fire API reads and writes: the tokens callers send, and the answers kept
+    for a repeated Idempotency-Key."""
+
+
 class FireEndpoint:
     """Authenticates, reads, deduplicates (Idempotency-Key) and runs Fire API requests.
     Events run the token's container as published to "live": a back end sends real
@@ -98,7 +103,7 @@ class FireEndpoint:
         self,
         containers: ContainerSet,
         writer: OutboxWriter,
-        store: Store,
+        store: FireStore,
         idempotency_ttl_hours: int,
         clock: Clock = _now_ms,
         value_guard: ValueGuard | None = None,

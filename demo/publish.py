@@ -15,10 +15,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from config.publishing import LIVE, ControlPlane
+from config.publishing import LIVE, ControlPlane, ControlPlaneStore
 from config.settings import Settings
 from config.signing import generate_keypair
-from config.storage import Store
 
 __all__ = ["DEMO_ACTOR", "DemoKeyError", "demo_keys", "publish_demo"]
 
@@ -58,7 +57,7 @@ def _write(path: Path, data: bytes, mode: int) -> None:
 
 
 async def publish_demo(
-    store: Store, signer: Ed25519PrivateKey | None, doc: dict[str, Any]
+    store: ControlPlaneStore, signer: Ed25519PrivateKey | None, doc: dict[str, Any]
 ) -> int | None:
     """Publish the bundled document as version 1 to `live`, signed by `signer`, when the
     store has no version of it; returns the version published, or None when there was
