@@ -80,17 +80,21 @@ def create_app(
     following them (hot reload). `secrets` fills the
     secret references in requests as the sender sends them. `remote`, when given, is
     the control plane the watcher pulls from; its connections close on shutdown."""
+    platforms = PlatformRoutes.from_settings(settings)
     sender = Sender(
         store,
         concurrency=settings.sender_concurrency,
         timeout=settings.send_timeout,
         max_attempts=settings.max_attempts,
-        routes=PlatformRoutes.from_settings(settings),
+        routes=platforms,
         batch_flush_ms=settings.batch_flush_ms,
         secrets=secrets,
     )
     writer = OutboxWriter(
-        store, on_commit=sender.wake, fire_once_ttl_ms=settings.fire_once_ttl_hours * 3_600_000
+        store,
+        on_commit=sender.wake,
+        fire_once_ttl_ms=settings.fire_once_ttl_hours * 3_600_000,
+        routes=platforms,
     )
     guards = Guards.from_settings(settings, int(time.time() * 1000))
     collect = CollectEndpoint(
@@ -153,7 +157,9 @@ def create_app(
     fire = FireEndpoint(
         containers, writer, store, settings.idempotency_ttl_hours, value_guard=guards.value
     )
-    loader = LoaderFiles(containers, loader_scripts(settings))
+    loader = LoaderFiles(
+        containers, loader_scripts(settings), cookie_domain=settings.cookie_domain
+    )
     routes: list[BaseRoute] = [
         Route("/collect", collect, methods=["POST", "OPTIONS"]),
         *fire.routes(),

@@ -114,6 +114,19 @@ def test_a_lead_reaches_all_five_platforms_with_one_event_id(node, tmp_path) -> 
         assert value.encode() not in stored
 
 
+def test_the_outbox_names_where_each_request_really_went(node, tmp_path) -> None:
+    """The fakes stand in for the platforms through base-URL settings: every row's
+    destination names the fake's address, not the platform host nothing was sent to."""
+    base, fakes = node
+    assert post(base, lead("lead-e2e-where")).status_code == 200
+    with sqlite3.connect(tmp_path / "data" / "tagwire.db") as conn:
+        rows = dict(conn.execute("SELECT platform, destination FROM outbox").fetchall())
+    fakes_host = fakes.removeprefix("http://")
+    assert set(rows) >= {"meta", "tiktok", "linkedin", "google_ads", "ga4"}
+    for platform in ("meta", "tiktok", "linkedin", "google_ads", "ga4"):
+        assert rows[platform].startswith(fakes_host), (platform, rows[platform])
+
+
 def test_test_fires_reach_the_test_views_and_not_live(node) -> None:
     base, fakes = node
     assert post(base, lead("contact-e2e-01", event="contact")).status_code == 200
