@@ -84,12 +84,14 @@ def _write(value: object, path: str, depth: int, parts: list[str]) -> None:
         )  # fmt: skip
 
 
-def _write_object(value: dict, path: str, depth: int, parts: list[str]) -> None:
+def _write_object(value: dict[object, object], path: str, depth: int, parts: list[str]) -> None:
+    keys: list[str] = []
     for key in value:
         if not isinstance(key, str):
             raise CanonicalError(path, f"object keys must be strings, not {type(key).__name__}")
+        keys.append(key)
     parts.append("{")
-    for index, key in enumerate(sorted(value, key=_utf16)):
+    for index, key in enumerate(sorted(keys, key=_utf16)):
         member = _member_path(path, key)
         if index:
             parts.append(",")

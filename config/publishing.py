@@ -238,8 +238,11 @@ class ControlPlane:
 
     async def document(self, container_id: str, ref: str) -> dict[str, Any]:
         """The document at `ref`: `workspace`, a version number, or an environment name."""
+        # Both bodies are JSON this store wrote: the workspace a document object, a version
+        # the signed record that holds one.
         if ref == "workspace":
-            return orjson.loads((await self.workspace(container_id)).document)
+            workspace: dict[str, Any] = orjson.loads((await self.workspace(container_id)).document)
+            return workspace
         if ref.isascii() and ref.isdigit():
             number = check_version_number(ref)
         else:
@@ -256,7 +259,8 @@ class ControlPlane:
                 f"container {container_id!r} has no version {number}; "
                 f"`tagwire versions {container_id}` lists them"
             )
-        return orjson.loads(version.body)["document"]
+        document: dict[str, Any] = orjson.loads(version.body)["document"]
+        return document
 
     async def export(self, container_id: str, ref: str, actor: str) -> dict[str, Any]:
         """The document at `ref`, audited: an export leaves the control plane."""

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Collection
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 import yaml as pyyaml  # aliased: parse_document has a keyword argument called `yaml`
@@ -86,9 +86,11 @@ def _key_path(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _dict(value: object, path: str, out: list[Issue]) -> dict | None:
+def _dict(value: object, path: str, out: list[Issue]) -> dict[str, object] | None:
     """Check that `value` is an object whose keys are all strings (only YAML can break the
-    latter). Returns it, or None when it is not an object at all."""
+    latter). Returns it, or None when it is not an object at all. A key that is not a
+    string is reported here; the checks after this look fields up by name, so they never
+    meet one, and the object is typed by its string keys."""
     if not isinstance(value, dict):
         out.append(Issue(path or "$", "must be an object"))
         return None
@@ -103,15 +105,16 @@ def _object(
 ) -> dict[str, object] | None:
     """Check that `value` is an object with only known fields and all required ones.
     Returns it for the field checks, or None when it is not an object at all."""
-    if _dict(value, path, out) is None:
+    obj = _dict(value, path, out)
+    if obj is None:
         return None
-    for key in value:
+    for key in obj:
         if isinstance(key, str) and key not in fields:
             out.append(Issue(_key_path(path, key), f"unknown field {_show(key)}"))
     for key in required:
-        if key not in value:
+        if key not in obj:
             out.append(Issue(_key_path(path, key), "required field is missing"))
-    return value
+    return obj
 
 
 def _check_fields(
@@ -139,7 +142,9 @@ def _string(value: object, path: str, out: list[Issue]) -> str | None:
     return None
 
 
-def _list(value: object, path: str, out: list[Issue], *, non_empty: bool = False) -> list | None:
+def _list(
+    value: object, path: str, out: list[Issue], *, non_empty: bool = False
+) -> list[object] | None:
     if not isinstance(value, list):
         out.append(Issue(path, "must be a list"))
         return None
@@ -149,7 +154,7 @@ def _list(value: object, path: str, out: list[Issue], *, non_empty: bool = False
 
 
 def _each_unique(
-    items: list,
+    items: list[object],
     path: str,
     out: list[Issue],
     item: Callable[[object, str, list[Issue]], _T | None],
@@ -539,8 +544,15 @@ def _check_variables(value: object, out: list[Issue]) -> set[str]:
         kind, params = variable.get("type"), variable.get("params", {})
         problems = check_variable(kind, params, ids)
         out.extend(Issue(f"{path}.{at}", reason) for at, reason in problems)
-        if not problems and isinstance(variable.get("id"), str):
-            inputs[variable["id"]] = variable_inputs(kind, params)
+        # No problems means a known type (a string) with params (an object).
+        ident = variable.get("id")
+        if (
+            not problems
+            and isinstance(ident, str)
+            and isinstance(kind, str)
+            and isinstance(params, dict)
+        ):
+            inputs[ident] = variable_inputs(kind, params)
     for ident, path in first_at.items():
         cycle = _cycle(ident, inputs)
         if cycle:
@@ -590,7 +602,7 @@ def validate_document(doc: object) -> list[Issue]:
     return out
 
 
-def apply_defaults(doc: dict) -> dict:
+def apply_defaults(doc: dict[str, Any]) -> dict[str, Any]:
     """A deep copy of a valid document with every optional field filled in, so the code that
     compiles and runs a container reads one shape and never guesses a default itself."""
     result = copy.deepcopy(doc)
@@ -612,7 +624,7 @@ def apply_defaults(doc: dict) -> dict:
     return result
 
 
-def template_package(doc: dict, name: str) -> TemplatePackage:
+def template_package(doc: dict[str, Any], name: str) -> TemplatePackage:
     """The template a tag of a valid document names: defined in the document, or shipped."""
     for item in doc.get("templates", []):
         if item["id"] == name:
@@ -655,7 +667,7 @@ def _parse(text: str, *, yaml: bool) -> object:
         raise ValueError(f"not valid YAML: a value cannot be read ({exc})") from None
 
 
-def parse_document(text: bytes | str, source: str, *, yaml: bool = False) -> dict:
+def parse_document(text: bytes | str, source: str, *, yaml: bool = False) -> dict[str, Any]:
     """Parse and validate a document given as text (JSON, or YAML when `yaml` is true).
 
     Raises DocumentError naming `source` when the bytes are not UTF-8, the text does not
@@ -682,7 +694,7 @@ def parse_document(text: bytes | str, source: str, *, yaml: bool = False) -> dic
     return doc
 
 
-def load_document(path: str | os.PathLike[str]) -> dict:
+def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read, parse and validate a `.json`, `.yaml` or `.yml` file; raises DocumentError."""
     file = Path(path)
     source = os.fspath(path)

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import orjson
+from starlette.types import Receive, Scope, Send
 
 from container.accept import Acceptor, Outcome, StoreUnavailable
 from container.accept_body import BodyError, check_declared_length
@@ -191,7 +192,7 @@ class CollectEndpoint:
         if cookie_domain:
             self._cookie_suffix += f"; Domain={cookie_domain}"
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k: v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
         out: Headers = []
         try:
@@ -216,7 +217,7 @@ class CollectEndpoint:
         except NotServed as refused:
             raise _Answer(refused.status, refused.field, refused.reason) from None
 
-    def _is_https(self, scope: dict[str, Any], headers: dict[bytes, str], peer: str) -> bool:
+    def _is_https(self, scope: Scope, headers: dict[bytes, str], peer: str) -> bool:
         if scope["scheme"] == "https":
             return True
         return (
@@ -227,7 +228,7 @@ class CollectEndpoint:
 
     def _cors(
         self,
-        scope: dict[str, Any],
+        scope: Scope,
         headers: dict[bytes, str],
         container: CompiledContainer,
         out: Headers,
@@ -249,7 +250,7 @@ class CollectEndpoint:
         out.append((b"vary", b"Origin"))
 
     async def _handle(
-        self, scope: dict[str, Any], receive: Any, headers: dict[bytes, str], out: Headers
+        self, scope: Scope, receive: Receive, headers: dict[bytes, str], out: Headers
     ) -> tuple[int, dict[str, Any] | None]:
         """The container first, as CORS needs its origins; a preflight ends after CORS."""
         container = self._container(scope["query_string"])
@@ -261,7 +262,7 @@ class CollectEndpoint:
 
     async def _accept(
         self,
-        scope: dict[str, Any],
+        scope: Scope,
         headers: dict[bytes, str],
         container: CompiledContainer,
         candidates: list[Any],
@@ -335,7 +336,7 @@ class CollectEndpoint:
         return True
 
     def _set_cookies(
-        self, scope: dict[str, Any], headers: dict[bytes, str], batch: _Batch, out: Headers
+        self, scope: Scope, headers: dict[bytes, str], batch: _Batch, out: Headers
     ) -> None:
         """tw_id when a hit let the visitor id be stored, then the templates' ad cookies;
         `Secure` only for a request that arrived over HTTPS."""
@@ -441,7 +442,7 @@ def _answer(batch: _Batch) -> tuple[int, dict[str, Any] | None]:
     return (200, {"pixels": pixels}) if pixels else (204, None)
 
 
-async def _read_hits(receive: Any, headers: dict[bytes, str]) -> list[Any]:
+async def _read_hits(receive: Receive, headers: dict[bytes, str]) -> list[Any]:
     """The candidate hits of a JSON or text/plain (beacon) body."""
     media_type = headers.get(b"content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in _CONTENT_TYPES:
@@ -452,12 +453,12 @@ async def _read_hits(receive: Any, headers: dict[bytes, str]) -> list[Any]:
         raise _Answer(exc.status, exc.field, exc.reason) from None
 
 
-def _peer(scope: dict[str, Any]) -> str:
+def _peer(scope: Scope) -> str:
     client = scope.get("client")
     return client[0] if client else ""
 
 
-async def _read_body(receive: Any, declared: str | None) -> bytes:
+async def _read_body(receive: Receive, declared: str | None) -> bytes:
     """The whole body from the ASGI messages, refused as soon as it is too large."""
     check_declared_length(declared, MAX_BODY_BYTES)
     chunks = []

@@ -206,8 +206,9 @@ def read_event(
     if type(candidate) is not dict:
         return None, [("event", "must be a JSON object")]
     errors: Errors = [(_key(k), "unknown field") for k in candidate.keys() - FIELDS]
-    action_source = candidate.get("action_source")
-    if action_source not in ACTION_SOURCES:
+    source = candidate.get("action_source")
+    action_source = source if type(source) is str and source in ACTION_SOURCES else None
+    if action_source is None:
         errors.append(("action_source", f"required, one of {', '.join(ACTION_SOURCES)}"))
     event_time = (
         _event_time(errors, candidate["event_time"], now_ms)
@@ -261,7 +262,7 @@ def read_event(
         client_id = _string(errors, "client_id", candidate["client_id"], 64)
         if client_id is not None and not _CLIENT_ID.fullmatch(client_id):
             errors.append(("client_id", "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'"))
-    if errors or event_time is None:
+    if errors or event_time is None or action_source is None:
         return None, errors
     wire["ts"] = event_time
     return FireEvent(

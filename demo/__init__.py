@@ -49,7 +49,7 @@ def demo_document(receiver_url: str) -> dict[str, Any]:
     LinkedIn retires an API version about a year after its release, so the demo asks for
     last month's version instead of pinning one that would stop working.
     """
-    doc = orjson.loads((HERE / "container.json").read_bytes())
+    doc: dict[str, Any] = orjson.loads((HERE / "container.json").read_bytes())
     today = dt.datetime.now(dt.UTC)
     last_month = today.year * 12 + today.month - 2
     for tag in doc["tags"]:

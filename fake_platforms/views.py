@@ -135,7 +135,8 @@ def routes(platforms: FakePlatforms) -> list[BaseRoute]:
 def _mounted(request: Request, path: str) -> str:
     """`path` as the browser reaches it: behind the prefix the fakes are mounted at (the
     demo serves them under `/fake`) or that a proxy strips (uvicorn's `--root-path`)."""
-    return request.scope.get("root_path", "").rstrip("/") + path
+    root_path: str = request.scope.get("root_path", "")  # a str in ASGI; the scope is untyped
+    return root_path.rstrip("/") + path
 
 
 def _section(platform: str, platforms: FakePlatforms, now_ms: int) -> str:

@@ -109,20 +109,20 @@ def decide(state: ConsentState, need: ConsentRequirement, policy: str) -> Decisi
 def gpc_opts_out(wire_consent: Mapping[str, Any] | None, sec_gpc: bool) -> bool:
     """Global Privacy Control, from the hit (`consent.gpc`) or the browser (`Sec-GPC: 1`):
     an opt-out of sale and sharing, whichever of the two says it."""
-    return sec_gpc or (bool(wire_consent) and wire_consent.get("gpc") is True)
+    return sec_gpc or (wire_consent is not None and wire_consent.get("gpc") is True)
 
 
 def storage_granted(wire_consent: Mapping[str, Any] | None) -> bool:
     """Whether the first-party visitor id (the `tw_id` cookie) may be stored: an analytics
     identifier, so `analytics_storage` decides; GPC does not stop it."""
-    return bool(wire_consent) and wire_consent.get("analytics_storage") == "granted"
+    return wire_consent is not None and wire_consent.get("analytics_storage") == "granted"
 
 
 def ad_cookies_allowed(wire_consent: Mapping[str, Any] | None, sec_gpc: bool) -> bool:
     """Whether the cookies templates ask for (`_fbp`, `_gcl_aw`, ...) may be set for a hit:
     they are ad cookies, so only with `ad_storage` granted and no GPC opt-out."""
     return (
-        bool(wire_consent)
+        wire_consent is not None
         and wire_consent.get("ad_storage") == "granted"
         and not gpc_opts_out(wire_consent, sec_gpc)
     )

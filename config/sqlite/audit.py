@@ -29,7 +29,10 @@ class SQLiteAudit(SQLiteConnection):
                 " WHERE ?1 IS NULL OR container_id = ?1 ORDER BY id DESC LIMIT ?2",
                 (container_id, limit),
             ).fetchall()
-            return [AuditEntry(*row[:5], orjson.loads(row[5])) for row in rows]
+            return [
+                AuditEntry(ident, at_ms, actor, action, container, orjson.loads(detail))
+                for ident, at_ms, actor, action, container, detail in rows
+            ]
 
         return await self._run(log)
 

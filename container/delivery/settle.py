@@ -35,7 +35,9 @@ def retry_after_s(value: str | None, now: float) -> float | None:
 def retry_delay_s(attempts: int, retry_after: str | None, now: float, jitter: float) -> float:
     """After attempt `attempts` failed: jitter (0.5 to 1) * min(900 s, 2 s * 2^(n-1)),
     at least `Retry-After` (capped at 900 s)."""
-    delay = min(MAX_BACKOFF_S, BASE_BACKOFF_S * 2 ** (attempts - 1)) * jitter
+    # int ** int is typed Any (a negative exponent gives a float), so the float is named.
+    backoff: float = BASE_BACKOFF_S * 2 ** (attempts - 1)
+    delay = min(MAX_BACKOFF_S, backoff) * jitter
     hinted = retry_after_s(retry_after, now)
     if hinted is not None:
         delay = max(delay, min(hinted, MAX_BACKOFF_S))
