@@ -151,3 +151,12 @@ def test_validate_compiles_document_templates(tmp_path, capsys):
     path.write_text(json.dumps(doc))
     assert main(["validate", str(path)]) == 1
     assert "templates[0].lua: broken:1:" in capsys.readouterr().err
+
+
+def test_version_names_the_installed_release(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"tagwire {version('tagwire')}"
