@@ -27,6 +27,7 @@ __all__ = [
     "new_visit",
     "post_body",
     "require_chromium",
+    "screenshot",
 ]
 
 
@@ -135,6 +136,18 @@ def new_visit(browser: Browser, *init_scripts: str, **context_options: object) -
     rec = Recorder()
     context.on("page", rec.attach)
     return Visit(context, context.new_page(), rec)
+
+
+SCREENSHOTS = Path(__file__).parents[1] / "build" / "screenshots"
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save the whole page as build/screenshots/NAME.png, so that a person can look at
+    what the browser tests saw (the folder is ignored by git and rewritten every run)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 def post_body(request: Request) -> str:

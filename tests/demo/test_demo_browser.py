@@ -22,7 +22,15 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import Visit, hits_of, launch, new_visit, post_body, require_chromium
+from tests.browser import (
+    Visit,
+    hits_of,
+    launch,
+    new_visit,
+    post_body,
+    require_chromium,
+    screenshot,
+)
 from tests.helpers import tagwire_process
 
 require_chromium()
@@ -112,9 +120,11 @@ def test_nothing_is_sent_or_stored_before_consent(server: str, visit: Visit) -> 
 
     page.goto(f"{server}/demo/")
     expect(banner).to_be_visible()
+    screenshot(page, "demo-home-consent-banner")
 
     page.goto(f"{server}/demo/lead")
     expect(banner).to_be_visible()
+    screenshot(page, "demo-lead-consent-banner")
     page.click("#consent-decline")
     expect(banner).to_be_hidden()
 
@@ -131,6 +141,7 @@ def test_nothing_is_sent_or_stored_before_consent(server: str, visit: Visit) -> 
     expect(page.locator("#consent-state")).to_have_text(
         "Consent: not given. Nothing is sent or stored."
     )
+    screenshot(page, "demo-thanks-declined")
     page.wait_for_timeout(500)
 
     assert rec.collect_requests() == [], [r.url for r in rec.collect_requests()]
@@ -266,6 +277,7 @@ def test_lead_is_hashed_delivered_and_listed(server: str, visit: Visit) -> None:
         cell = at_platforms.locator(f'td[data-platform="{platform}"]')
         expect(cell).to_have_text(name, timeout=15_000)
         expect(cell).to_have_class("at-platform")
+    screenshot(page, "demo-events")
     rec.assert_clean()
 
 
@@ -284,12 +296,14 @@ def test_withdrawing_consent_deletes_the_cookies_before_the_footer_says_so(
     page.wait_for_url(f"{server}/demo/thanks?lead_id=*")
     expect(page.locator("#thanks-sent")).to_be_visible()
     expect(page.locator("#thanks-not-sent")).to_be_hidden()
+    screenshot(page, "demo-thanks-sent")
     names = {c["name"] for c in visit.context.cookies()}
     assert {"tw_id", "_fbp", "_fbc"} <= names, names
 
     page.click("#consent-withdraw")
     withdrawn = "Consent: withdrawn. Nothing is sent; the cookies and storage keys tagwire set"
     expect(page.locator("#consent-state")).to_have_text(withdrawn + " are deleted.")
+    screenshot(page, "demo-thanks-after-withdrawal")
     assert visit.context.cookies() == []
     assert page.evaluate("document.cookie") == ""
     assert page.evaluate("localStorage.length") == 0
