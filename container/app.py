@@ -89,6 +89,7 @@ def create_app(
         routes=platforms,
         batch_flush_ms=settings.batch_flush_ms,
         secrets=secrets,
+        egress=settings.egress_allow,
     )
     writer = OutboxWriter(
         store,
@@ -169,7 +170,10 @@ def create_app(
         Route("/metrics", metrics),
         *(extra_routes or []),
     ]
-    return DataPlane(collect, Starlette(routes=routes, lifespan=lifespan))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    # No trailing-slash redirects: Starlette builds their Location from the Host header.
+    app.router.redirect_slashes = False
+    return DataPlane(collect, app)
 
 
 def _live(containers: ContainerSet) -> list[str]:

@@ -56,6 +56,8 @@ class FakePlatforms:
             *views.routes(self),
         ]
         self.app = Starlette(routes=routes)
+        # No trailing-slash redirects: Starlette builds their Location from the Host header.
+        self.app.router.redirect_slashes = False
         self.app.state.platforms = self
 
     def events(
