@@ -29,8 +29,10 @@ WIRE = {
     "event": "lead",
     "event_id": "0b8f7a1e-7c2d-4f7b-9a51-3e0c2b9d6f10",
     "ts": 1763900000000,
-    "page": {"url": "http://127.0.0.1:8000/demo/lead", "referrer": "http://127.0.0.1:8000/demo/",
-             "title": "Get a quote", "locale": "en-GB"},
+    # The demo reports a lead from its thank-you page, where its `leads` trigger fires.
+    "page": {"url": "http://127.0.0.1:8000/demo/thanks?lead_id=L-1001",
+             "referrer": "http://127.0.0.1:8000/demo/lead", "title": "Thanks",
+             "locale": "en-GB"},
     "consent": {"ad_storage": "granted", "analytics_storage": "granted",
                 "ad_user_data": "granted", "ad_personalization": "denied"},
     "user": {"em": H, "ph": H[::-1], "ph_d": H[1:] + "0", "fn": H[2:] + "01"},
