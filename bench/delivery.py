@@ -23,6 +23,7 @@ from pathlib import Path
 import orjson
 from timing import machine
 
+from config.egress import EgressPolicy
 from config.sqlite_store import SQLiteStore
 from config.storage import OutboxRow
 from container.delivery.batching import MetaPolicy, Policies
@@ -90,6 +91,7 @@ async def run(base: str, events: int, batched: bool, paced: int | None, folder: 
     policies = Policies([] if batched else [OneEventPerRequest()])
     sender = Sender(store, concurrency=8, timeout=10, max_attempts=17,
                     routes=PlatformRoutes({"https://graph.facebook.com": base}),
+                    egress=EgressPolicy.parse("127.0.0.1"),  # the fake Meta on loopback
                     **({} if batched else {"policies": policies}))  # fmt: skip
     if not paced:
         await store.enqueue(rows(events, 0, now_s), int(time.time() * 1000))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from config.egress import EgressPolicy
 from config.secret_box import SecretBox
 
 __all__ = ["SPECS", "Settings", "SettingsError", "load_settings"]
@@ -58,6 +59,7 @@ class Settings:
     value_max: float = 100_000.0
     value_policy: str = "block"
     allow_http_loopback: bool = False
+    egress_allow: EgressPolicy = EgressPolicy()  # noqa: RUF009 - frozen, shared safely
     meta_base_url: str = "https://graph.facebook.com"
     tiktok_base_url: str = "https://business-api.tiktok.com"
     linkedin_base_url: str = "https://api.linkedin.com"
@@ -323,6 +325,12 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("value_policy", _value_policy, "block or flag: what the value guard does."),
     Spec("allow_http_loopback", _switch, "on: templates may send plain http to loopback hosts."),
+    Spec(
+        "egress_allow",
+        EgressPolicy.parse,
+        "Comma-separated host names (`*.` for subdomains), IPs and CIDRs the sender may "
+        "reach although they are loopback, private, link-local or metadata addresses.",
+    ),
     Spec("meta_base_url", _base_url, "Meta Graph API base URL (tests point it at a fake)."),
     Spec("tiktok_base_url", _base_url, "TikTok Business API base URL."),
     Spec("linkedin_base_url", _base_url, "LinkedIn REST API base URL."),

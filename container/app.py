@@ -89,6 +89,7 @@ def create_app(
         routes=platforms,
         batch_flush_ms=settings.batch_flush_ms,
         secrets=secrets,
+        egress=settings.egress_allow,
     )
     writer = OutboxWriter(
         store,

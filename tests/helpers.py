@@ -21,6 +21,10 @@ import uvicorn
 
 EMAIL_HASH = hashlib.sha256(b"jane.doe@example.com").hexdigest()
 
+# The egress policy refuses loopback targets: a test node that delivers to a receiver or
+# to the fake platforms on 127.0.0.1 allows exactly that address.
+LOOPBACK_EGRESS = {"TAGWIRE_EGRESS_ALLOW": "127.0.0.1"}
+
 
 def make_hit(**overrides: Any) -> dict[str, Any]:
     hit: dict[str, Any] = {

@@ -23,19 +23,28 @@ from typing import Protocol
 import httpx
 import orjson
 
+from config.egress import EgressPolicy
 from config.storage import Delivery, OutboxItem, OutboxStore, StorageError
 from container.delivery import metrics
 from container.delivery.batching import POLICIES, Answer, Entry, HttpPolicy, Request, Verdict
 from container.delivery.breaker import Admission, BreakerSettings
 from container.delivery.clock import SYSTEM_CLOCK, Clock
 from container.delivery.destination import DESTINATION_LIMITS, DestinationLimits, Destinations
+from container.delivery.egress import EgressRefused, EgressTransport, Resolver, system_resolver
 from container.delivery.grouping import Batch, Batcher
 from container.delivery.outcomes import OutcomeWriter
 from container.delivery.routes import PlatformRoutes, requested
 from container.delivery.settle import settle
 from container.secret_refs import MARK, Escape, MissingSecret, json_text, url_text
 
-__all__ = ["CLAIM_LIMIT", "MAX_AGE_MARGIN_MS", "MAX_HELD", "SecretFiller", "Sender"]
+__all__ = [
+    "CLAIM_LIMIT",
+    "MAX_AGE_MARGIN_MS",
+    "MAX_HELD",
+    "TRANSPORT_FAILED",
+    "SecretFiller",
+    "Sender",
+]
 
 log = logging.getLogger("tagwire.delivery")
 
@@ -55,6 +64,8 @@ POLL_S = 1.0
 MAX_AGE_MARGIN_MS = 60_000
 SECRET_MARK = MARK.encode()  # a body without it holds no secret reference: not decoded
 DAY_MS = 86_400_000
+# What a row keeps when no answer came (connection refused or reset, TLS, DNS, timeout).
+TRANSPORT_FAILED = "connection failed: no answer from the destination"
 
 
 class Sender:
@@ -73,9 +84,14 @@ class Sender:
         clock: Clock = SYSTEM_CLOCK,
         transport: httpx.AsyncBaseTransport | None = None,
         secrets: SecretFiller | None = None,
+        egress: EgressPolicy = EgressPolicy(),  # noqa: B008 - frozen, shared safely
+        resolver: Resolver = system_resolver,
     ) -> None:
         """`secrets` fills the secret references (`container.secret_refs`) of a row as it
-        is claimed; without it, references stay as they are."""
+        is claimed; without it, references stay as they are. Every connection is checked
+        against the egress policy (`egress`, the operator's exceptions; `resolver` looks
+        host names up) after resolving and before connecting, unless a test passes its
+        own `transport`, which then decides where requests go."""
         self._store = store
         self._secrets = secrets
         self._used: dict[int, list[tuple[str, str]]] = {}  # row id -> (value, reference)
@@ -83,11 +99,13 @@ class Sender:
         self._max_attempts = max_attempts
         self._policies = policies
         self._clock = clock
+        pool = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        # Redirects are not followed: a 3xx is the answer (dead), and no second host is
+        # reached. The transport checks every connection it opens against the policy.
         self._client = httpx.AsyncClient(
             timeout=timeout,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             follow_redirects=False,
-            transport=transport,
+            transport=transport or EgressTransport(egress, limits=pool, resolver=resolver),
         )
         self._slots = asyncio.Semaphore(concurrency)
         self._destinations = Destinations(concurrency, limits, breaker, clock)
@@ -312,11 +330,19 @@ class Sender:
                 _masked(response.text, used),
                 response.headers.get("retry-after"),
             )
+        except EgressRefused as exc:  # before any connection: no answer to keep
+            answer, fatal = Answer(None, ""), _masked(exc.reason, used)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             answer, fatal = Answer(None, ""), _masked(f"invalid URL: {exc}", used)
         except httpx.HTTPError as exc:
-            text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            answer = Answer(None, _masked(text, used))
+            # Stored for admins to read: one text for every failure to get an answer, so
+            # that it tells no open port from a closed one. The log keeps the error's type.
+            answer = Answer(None, TRANSPORT_FAILED)
+            log.info(
+                "delivery transport error",
+                extra={"fields": {"url": _masked(requested(url), used),
+                                  "error": type(exc).__name__}},
+            )  # fmt: skip
         return answer, round((time.perf_counter() - start) * 1000), fatal
 
     async def _defer(self, policy: HttpPolicy, entries: list[Entry], until_s: float) -> None:

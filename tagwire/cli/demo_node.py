@@ -54,7 +54,12 @@ def prepare_demo(
     except DemoKeyError as exc:
         raise UsageError(str(exc)) from None
     fake_urls: dict[str, Any] = {**base_urls(fakes), **pixel_script_urls(fakes)}
-    settings = dataclasses.replace(keyed, allow_http_loopback=True, **fake_urls)
+    # The fakes and the receiver are this node, on a loopback (or local) address that the
+    # egress policy refuses by default: allow exactly that host.
+    egress = keyed.egress_allow.allowing(receiver_host)
+    settings = dataclasses.replace(
+        keyed, allow_http_loopback=True, egress_allow=egress, **fake_urls
+    )
     signer = load_signer(settings)
     published = with_store(settings, lambda store: publish_demo(store, signer, doc), create=True)
     base = f"http://{display_host}:{port}"

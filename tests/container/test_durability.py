@@ -34,7 +34,7 @@ import pytest
 
 from demo import demo_document, demo_secrets
 from fake_platforms import serve
-from tests.helpers import free_port
+from tests.helpers import LOOPBACK_EGRESS, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +74,7 @@ class Node:
             "TAGWIRE_LOG_LEVEL": "warning",
             "TAGWIRE_DATA_DIR": str(workdir / "data"),
             **{f"TAGWIRE_{k.upper()}": v for k, v in fakes_base_urls.items()},
+            **LOOPBACK_EGRESS,  # the fakes run on 127.0.0.1
             **{f"TAGWIRE_SECRET_{k.upper()}": v for k, v in demo_secrets().items()},
             **env,
         }

@@ -13,6 +13,7 @@ import pytest
 
 from tests.helpers import (
     EMAIL_HASH,
+    LOOPBACK_EGRESS,
     Recorder,
     make_document,
     make_hit,
@@ -34,7 +35,8 @@ def test_hits_reach_the_receiver_mapped_and_once(tmp_path):
     with serve_in_thread(recorder) as receiver:
         doc = make_document(url=f"{receiver}/hook", fire_once="lead_id")
         (tmp_path / "shop.json").write_text(json.dumps(doc))
-        env = {"TAGWIRE_DATA_DIR": str(tmp_path / "data"), "TAGWIRE_ALLOW_HTTP_LOOPBACK": "on"}
+        env = {"TAGWIRE_DATA_DIR": str(tmp_path / "data"), "TAGWIRE_ALLOW_HTTP_LOOPBACK": "on",
+               **LOOPBACK_EGRESS}
         with tagwire_process("--container", str(tmp_path / "shop.json"), env=env) as base:
             assert post(base, make_hit()).status_code == 204
             # the same lead again (a CRM resend or a refresh) and a page view (no tag)
@@ -57,11 +59,45 @@ def test_hits_reach_the_receiver_mapped_and_once(tmp_path):
     conn.close()
 
 
-def test_pending_rows_survive_a_restart(tmp_path):
+def test_a_loopback_receiver_is_refused_unless_the_node_allows_it(tmp_path):
+    """The egress policy in a real node: without TAGWIRE_EGRESS_ALLOW the row is dead with
+    the reason and the receiver sees nothing; a replay after allowing it delivers."""
     recorder = Recorder()
     with serve_in_thread(recorder) as receiver:
         (tmp_path / "shop.json").write_text(json.dumps(make_document(url=f"{receiver}/hook")))
         env = {"TAGWIRE_DATA_DIR": str(tmp_path / "data"), "TAGWIRE_ALLOW_HTTP_LOOPBACK": "on"}
+        args = ("--container", str(tmp_path / "shop.json"))
+        db = tmp_path / "data" / "tagwire.db"
+
+        def outbox():
+            conn = sqlite3.connect(db)
+            try:
+                query = "SELECT state, last_status, last_response FROM outbox"
+                return conn.execute(query).fetchall()
+            finally:
+                conn.close()
+
+        with tagwire_process(*args, env=env) as base:
+            assert post(base, make_hit()).status_code == 204
+            wait_until(lambda: outbox() and outbox()[0][0] == "dead", what="refusal")
+        assert recorder.requests == []
+        assert outbox() == [("dead", None, "egress refused: 127.0.0.1 is a loopback address "
+                             "(allow it with TAGWIRE_EGRESS_ALLOW)")]  # fmt: skip
+        replay = subprocess.run([sys.executable, "-m", "tagwire", "outbox", "replay"],
+                                env={**os.environ, **env}, capture_output=True, text=True,
+                                timeout=60, check=False)  # fmt: skip
+        assert replay.returncode == 0, replay.stderr
+        with tagwire_process(*args, env={**env, **LOOPBACK_EGRESS}):
+            wait_until(lambda: len(recorder.requests) == 1, what="delivery once allowed")
+    assert outbox()[0][:2] == ("sent", 204)
+
+
+def test_pending_rows_survive_a_restart(tmp_path):
+    recorder = Recorder()
+    with serve_in_thread(recorder) as receiver:
+        (tmp_path / "shop.json").write_text(json.dumps(make_document(url=f"{receiver}/hook")))
+        env = {"TAGWIRE_DATA_DIR": str(tmp_path / "data"), "TAGWIRE_ALLOW_HTTP_LOOPBACK": "on",
+               **LOOPBACK_EGRESS}
         args = ("--container", str(tmp_path / "shop.json"))
         with tagwire_process(*args, env={**env, "TAGWIRE_SENDER": "off"}) as base:
             assert post(base, make_hit()).status_code == 204

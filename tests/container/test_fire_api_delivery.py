@@ -22,7 +22,7 @@ from tests.container.fire_api_helpers import (
     crm_event,
     fire_document,
 )
-from tests.helpers import serve_in_thread, wait_until
+from tests.helpers import LOOPBACK_EGRESS, serve_in_thread, wait_until
 from variables.pii import hash_identifier
 
 pytestmark = pytest.mark.e2e
@@ -34,6 +34,7 @@ def node(tmp_path: Path):
         db = tmp_path / "tagwire.db"
         token = add_token(db)
         env = {f"TAGWIRE_{name.upper()}": url for name, url in fakes.base_urls.items()}
+        env |= LOOPBACK_EGRESS  # the fakes run on 127.0.0.1
         doc = fire_document()
         doc["tags"] = [t for t in doc["tags"] if t["template"] != "webhook"]  # 127.0.0.1 only
         app = build_app(db, doc, TAGWIRE_SENDER="on", **env)

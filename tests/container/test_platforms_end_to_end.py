@@ -18,7 +18,7 @@ import pytest
 
 from demo import demo_document, demo_secrets
 from fake_platforms import serve
-from tests.helpers import tagwire_process, wait_until
+from tests.helpers import LOOPBACK_EGRESS, tagwire_process, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -72,6 +72,7 @@ def node(tmp_path: Path):
         (tmp_path / "shop.json").write_text(json.dumps(container_document()))
         env = {"TAGWIRE_DATA_DIR": str(tmp_path / "data")}
         env |= {f"TAGWIRE_{name.upper()}": url for name, url in fakes.base_urls.items()}
+        env |= LOOPBACK_EGRESS  # the fakes run on 127.0.0.1
         env |= {f"TAGWIRE_SECRET_{name.upper()}": value for name, value in demo_secrets().items()}
         with tagwire_process("--container", str(tmp_path / "shop.json"), env=env) as base:
             yield base, fakes.url

@@ -25,7 +25,7 @@ from config.signing import generate_keypair
 from demo import demo_secrets
 from fake_platforms import serve
 from tests.container.test_platforms_end_to_end import PLATFORMS, container_document, lead
-from tests.helpers import free_port, tagwire_cli, wait_until
+from tests.helpers import LOOPBACK_EGRESS, free_port, tagwire_cli, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +58,7 @@ def test_stored_tokens_are_used_but_never_shown(tmp_path: Path) -> None:
 
     with serve() as fakes:
         env |= {f"TAGWIRE_{name.upper()}": url for name, url in fakes.base_urls.items()}
+        env |= LOOPBACK_EGRESS  # the fakes run on 127.0.0.1
         port = free_port()
         log = tmp_path / "node.log"
         with log.open("wb") as sink:

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
+from config.egress import EgressPolicy
 from config.sqlite_store import SQLiteStore
 from config.storage import OutboxFilter
 from container.delivery.batching import LinkedInPolicy, MetaPolicy, Policies
@@ -21,7 +22,7 @@ from container.delivery.clock import Clock
 from container.delivery.destination import DestinationLimits
 from container.delivery.ratelimit import Rate
 from container.delivery.routes import PlatformRoutes
-from container.delivery.sender import Sender
+from container.delivery.sender import TRANSPORT_FAILED, Sender
 from fake_platforms import FakePlatforms
 from tests.container.delivery.support import (
     ManualClock,
@@ -220,11 +221,14 @@ async def test_retry_after_is_honoured(store, tmp_path) -> None:
     assert rows_in_db(tmp_path)["hook-a"][:3] == ("failed", 1, NOW_MS + 120_000)
 
 
-async def test_unreachable_destination_is_retried_not_lost(store) -> None:
+async def test_unreachable_destination_is_retried_not_lost(store, tmp_path) -> None:
     await store.enqueue([hook_row("a", "http://127.0.0.1:9/nothing")], NOW_MS)
     sender = Sender(store, concurrency=1, timeout=1, max_attempts=5, batch_flush_ms=0,
-                    clock=ManualClock().clock)  # fmt: skip
+                    clock=ManualClock().clock,
+                    egress=EgressPolicy.parse("127.0.0.1"))  # fmt: skip
     assert await run(sender, store) == {"failed": 1}
+    # The stored text says nothing of the port being closed.
+    assert rows_in_db(tmp_path)["hook-a"][3] == TRANSPORT_FAILED
 
 
 async def test_an_invalid_url_is_dead_at_once(store, tmp_path) -> None:
