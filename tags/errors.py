@@ -1,4 +1,8 @@
-"""Typed template failures. `kind` is part of the `tagwire template run` contract."""
+"""Typed template failures. `kind` is part of the `tagwire template run` contract.
+
+`budget` is deterministic (the same template on the same hit always exceeds it), as are
+all kinds but `deadline`: the wall-clock safety net, which depends on the machine's load.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,10 @@ from typing import Literal
 
 __all__ = ["KINDS", "ErrorKind", "TemplateError"]
 
-ErrorKind = Literal["syntax", "runtime", "permission", "limit", "params"]
-KINDS: tuple[ErrorKind, ...] = ("syntax", "runtime", "permission", "limit", "params")
+ErrorKind = Literal["syntax", "runtime", "permission", "limit", "budget", "deadline", "params"]
+KINDS: tuple[ErrorKind, ...] = (
+    "syntax", "runtime", "permission", "limit", "budget", "deadline", "params"
+)  # fmt: skip
 
 
 class TemplateError(Exception):

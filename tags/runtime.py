@@ -20,7 +20,7 @@ import orjson
 from lupa.lua54 import LuaError, LuaMemoryError, LuaRuntime
 
 from tags.errors import TemplateError
-from tags.limits import Limits
+from tags.limits import DEADLINE_MS, Limits
 from tags.package import TemplatePackage
 from tags.params import resolve_params
 from tags.urls import NormalizedUrl, UrlError, UrlPattern, normalize_url
@@ -29,7 +29,6 @@ __all__ = ["BoundTemplate", "SecretLookup", "TagResult", "TemplateRuntime"]
 
 RUNTIME_MEMORY_BYTES = 64 * 1024 * 1024
 GC_THRESHOLD_BYTES = 16 * 1024 * 1024
-HOOK_EVERY = 1000  # instructions between two limit checks
 URL_CACHE_SIZE = 256  # allowed URLs remembered per bound tag (refused ones are not cached)
 
 SecretLookup = Callable[[str], str | None]
@@ -44,6 +43,8 @@ class TagResult:
     logs: list[str] = field(default_factory=list)
     cookies: list[dict[str, Any]] = field(default_factory=list)
     error: TemplateError | None = None
+    # Budget units the execution used (deterministic); on a budget error, what it needed.
+    cost: int = 0
 
 
 UrlGrants = tuple[tuple[UrlPattern | NormalizedUrl, tuple[str, ...]], ...]
@@ -125,13 +126,15 @@ class TemplateRuntime:
         *,
         allow_http_loopback: bool = False,
         wall_clock: bool = True,
+        deadline_ms: int = DEADLINE_MS,
     ) -> None:
-        """`wall_clock=False` leaves the deadline unenforced, for template tests whose
-        outcome must not depend on how busy the machine is; the instruction, memory and
-        depth limits, which are deterministic, still apply."""
+        """`deadline_ms` is the wall-clock safety net per execution (kind "deadline");
+        `wall_clock=False` leaves it unenforced, for template tests whose outcome must not
+        depend on how busy the machine is. The cost budget, memory and depth limits, which
+        are deterministic, always apply."""
         self._secrets = secrets or (lambda name: None)
         self._allow_http_loopback = allow_http_loopback
-        self._wall_clock = wall_clock
+        self._deadline_s = deadline_ms / 1000 if wall_clock else math.inf
         self._compiled: dict[str, Any] = {}
         self._memory_limit = 0  # the current execution's, 0 for none
         self._lua = LuaRuntime(
@@ -277,7 +280,7 @@ class TemplateRuntime:
         return self._execute(bound, context, limited=True)
 
     def execute_unlimited(self, bound: BoundTemplate, context: Any) -> TagResult:
-        """The same execution without the instruction, deadline, depth and memory limits.
+        """The same execution without the budget, deadline, depth and memory limits.
         Only for measuring what the limits cost (bench/lua.py); never for real hits."""
         return self._execute(bound, context, limited=False)
 
@@ -289,15 +292,14 @@ class TemplateRuntime:
         lua.set_max_memory(self._memory_limit)
         failure = None
         try:
-            ok, kind, message, out = self._run(
+            ok, kind, message, out, cost = self._run(
                 bound.function,
                 bound.api,
                 context,
-                max(1, limits.instructions // HOOK_EVERY) if limited else 0,
-                time.monotonic() + limits.deadline_ms / 1000
-                if limited and self._wall_clock
-                else math.inf,
+                max(1, limits.instructions) if limited else 0,
+                time.monotonic() + self._deadline_s if limited else math.inf,
                 limits.max_depth + 4,  # the host's own frames sit below the template
+                limits.max_output_bytes,
             )
         except LuaMemoryError:
             failure = TemplateError("limit", "memory: allocated more than the memory budget")
@@ -314,14 +316,17 @@ class TemplateRuntime:
             lua.gccollect()
         if failure is not None:
             return TagResult(error=failure)
+        cost = int(cost)
         if not ok:
-            return TagResult(error=TemplateError(kind, message))
+            return TagResult(error=TemplateError(kind, message), cost=cost)
         try:
-            return self._result(out, limits)
+            return self._result(out, limits, cost)
         except TemplateError as exc:
-            return TagResult(error=exc)
+            return TagResult(error=exc, cost=cost)
 
-    def _result(self, output: str, limits: Limits) -> TagResult:
+    def _result(self, output: str, limits: Limits, cost: int) -> TagResult:
+        # The sandbox's encoder charged the budget for these bytes and stopped at
+        # max_output_bytes of strings; this check also counts the JSON around them.
         # The sandbox only lets valid UTF-8 out, so output is text; limits count its bytes.
         if len(output.encode()) > limits.max_output_bytes:
             raise TemplateError(
@@ -343,4 +348,4 @@ class TemplateRuntime:
             _check_headers(headers)
             requests.append({"method": item["method"], "url": item["url"], "headers": headers,
                              "body": body})  # fmt: skip
-        return TagResult(out["pixels"], requests, out["logs"], out["cookies"])
+        return TagResult(out["pixels"], requests, out["logs"], out["cookies"], cost=cost)

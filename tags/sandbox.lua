@@ -10,6 +10,7 @@ local setmetatable, rawget, rawequal, tostring, tonumber = setmetatable, rawget,
 local pack, unpack, concat, str_find, str_sub, str_format =
   table.pack, table.unpack, table.concat, string.find, string.sub, string.format
 local str_gsub, str_byte, str_len, str_rep, utf8_len = string.gsub, string.byte, string.len, string.rep, utf8.len
+local math_type, tointeger = math.type, math.tointeger
 
 -- Defence in depth: nothing dangerous stays reachable even from the real globals.
 string.dump = nil
@@ -19,10 +20,19 @@ debug, io, os, package, require, dofile, loadfile, collectgarbage = nil, nil, ni
 
 local KILL = setmetatable({}, { __metatable = false })
 local MEMORY_MESSAGE = "memory: allocated more than the memory budget"
-local DEADLINE_MESSAGE = "deadline: ran longer than the wall-clock deadline"
+local DEADLINE_MESSAGE = "ran longer than the wall-clock safety net"
 local killed, kill_message = nil, nil       -- why the current execution was stopped
-local steps, deadline, max_depth = 0, 0, 0
+-- The cost budget (see docs/writing-templates.md): one unit per VM instruction, counted by
+-- the hook in steps of HOOK_EVERY, plus what charge() takes up front for C work.
+local HOOK_EVERY = 1000
+-- The hook and charge() each add to a counter of their own: the hook can fire between
+-- charge() reading and writing a shared one, and that update would be lost.
+local counted, charged, budget_total, deadline, max_depth = 0, 0, 0, 0, 0
 local run
+
+local function budget_message()
+  return "cost: needs more than the budget of " .. budget_total .. " units"
+end
 
 local function hook()
   if killed then
@@ -30,11 +40,11 @@ local function hook()
     if getinfo(2, "f").func == run then sethook(); return end
     error(KILL, 0)
   end
-  steps = steps - 1
-  if steps <= 0 then
-    killed, kill_message = "limit", "instructions: more than the instruction budget"
+  counted = counted + HOOK_EVERY
+  if counted + charged > budget_total then
+    killed, kill_message = "budget", budget_message()
   elseif py_now() > deadline then
-    killed, kill_message = "limit", DEADLINE_MESSAGE
+    killed, kill_message = "deadline", DEADLINE_MESSAGE
   elseif getinfo(max_depth, "l") then
     killed, kill_message = "limit", "depth: call stack deeper than allowed"
   end
@@ -48,6 +58,49 @@ local function stop(kind, message)
   error(KILL, 0)
 end
 
+-- Takes n units from the budget before the C work they pay for, so a call the budget
+-- cannot pay for fails before it starts. Charges are computed from sizes known up front.
+local function charge(n)
+  if n > 0 then
+    charged = charged + n
+    if charged + counted > budget_total then stop("budget", budget_message()) end
+  end
+end
+-- For hot paths that charge inline: charged = charged + n, then this when over.
+local function over() stop("budget", budget_message()) end
+
+-- What the C work costs, in units. One unit is one VM instruction; the rates below were
+-- measured so that a unit of C work never takes longer than ~2 ns, about what a hooked
+-- instruction takes (docs/writing-templates.md, "The cost budget", has the table).
+local COPY = 3      -- bytes >> COPY: copying bytes (sub, rep, concat, format %s, error)
+local SCAN = 1      -- bytes >> SCAN: a C loop over each byte (lower, upper, reverse, tonumber)
+local VALUE = 4     -- per value a C function pushes or reads (unpack, pack, byte, codepoint)
+local MOVE = 3      -- per table element table.insert/remove shifts
+local COMPARE = 8   -- per comparison table.sort makes (n * log2 n of them)
+local PATTERN = 8   -- per byte a Lua pattern is matched against (the encoder's escaping)
+local FIND = 2      -- per byte of text a plain search looks at, plus the needle's width
+local UTF8_CHAR = 16  -- per code point utf8.char encodes
+local JSON_BYTE = 2   -- per byte json.decode parses and converts to Lua tables
+local HOST_CALL = 200  -- per call of a host (Python) function, plus its bytes
+
+-- The whole-number value of an optional argument, or nil when the C function would refuse it.
+local function int(x, default)
+  if x == nil then return default end
+  return tointeger(x)
+end
+
+-- Bytes from i to j of a string of length l, as string.sub counts them (l if unknown).
+local function span(l, i, j)
+  i, j = tointeger(i), tointeger(j)
+  if not i or not j then return l end
+  if i < 0 then i = l + i + 1 end
+  if i < 1 then i = 1 end
+  if j < 0 then j = l + j + 1 elseif j > l then j = l end
+  return j >= i and j - i + 1 or 0
+end
+
+local function slen(s) return type(s) == "string" and #s or 0 end
+
 local function rethrow_if_stopped(ok, err)
   if killed then error(KILL, 0) end
   if not ok and err == "not enough memory" then error(err, 0) end
@@ -56,6 +109,7 @@ end
 local function safe_pcall(f, ...)
   local results = pack(pcall(f, ...))
   rethrow_if_stopped(results[1], results[2])
+  if results.n > 16 then charge(results.n * VALUE) end
   return unpack(results, 1, results.n)
 end
 
@@ -66,6 +120,7 @@ local function safe_xpcall(f, handler, ...)
   end
   local results = pack(xpcall(f, guarded, ...))
   rethrow_if_stopped(results[1], results[2])
+  if results.n > 16 then charge(results.n * VALUE) end
   return unpack(results, 1, results.n)
 end
 
@@ -98,28 +153,88 @@ end
 -- a few milliseconds. Short needles in any text a template can hold stay allowed.
 local FIND_WORK = 1 << 26
 local function check_search(what, s, needle)
-  if str_len(s) * (str_len(needle) - 1) > FIND_WORK then
+  local text, width = str_len(s), str_len(needle)
+  if text * (width - 1) > FIND_WORK then
     error(what .. ": text and search string too long to search together", 3)
   end
+  -- worst case: the needle's first byte at every position, then a compare of the rest
+  charge(text * (FIND + (width >> 5)))
 end
 
 -- Plain-text string helpers: Lua patterns backtrack in C where no limit can stop them,
 -- so find is always plain and match/gmatch/gsub are not offered.
+-- The library functions a template can reach are wrapped to charge() for their C work;
+-- functions whose work does not grow with their arguments (math, len, ...) are not.
+local str_char, str_lower, str_upper, str_reverse =
+  string.char, string.lower, string.upper, string.reverse
+
+-- Bytes of the string arguments among the first n values of ... (format, log).
+local function string_bytes(n, ...)
+  local bytes = 0
+  if n <= 8 then
+    for i = 1, n do
+      local v = (select(i, ...))
+      if type(v) == "string" then bytes = bytes + #v end
+    end
+  else
+    local args = pack(...)
+    for i = 1, n do
+      local v = args[i]
+      if type(v) == "string" then bytes = bytes + #v end
+    end
+  end
+  return bytes
+end
+
 local safe_string = {
-  byte = string.byte, char = string.char, format = string.format, len = string.len,
-  lower = string.lower, upper = string.upper, reverse = string.reverse, sub = string.sub,
-  -- rep("", n) copies nothing n times in a C loop, which no hook can stop
+  len = string.len,
+  byte = function(s, i, j)
+    i = i or 1
+    charge(span(slen(s), i, j or i) * VALUE)
+    return str_byte(s, i, j)
+  end,
+  char = function(...)
+    charge(select("#", ...) * VALUE)
+    return str_char(...)
+  end,
+  format = function(fmt, ...)
+    local n = select("#", ...)
+    -- numbers print into a bounded buffer; %q escapes byte by byte (~36 ns a byte)
+    local bytes = slen(fmt) + string_bytes(n, ...)
+    local quoting = type(fmt) == "string" and str_find(fmt, "q", 1, true)
+    charge(n * VALUE + (quoting and bytes * 20 or bytes >> SCAN))
+    return str_format(fmt, ...)
+  end,
+  lower = function(s) charge(slen(s) >> SCAN) return str_lower(s) end,
+  upper = function(s) charge(slen(s) >> SCAN) return str_upper(s) end,
+  reverse = function(s) charge(slen(s) >> SCAN) return str_reverse(s) end,
+  sub = function(s, i, j)
+    charge(span(slen(s), i or 1, j or -1) >> COPY)
+    return str_sub(s, i, j)
+  end,
   rep = function(s, n, sep)
+    -- rep("", n) copies nothing n times in a C loop, which no hook can stop
     if str_len(s) == 0 and (sep == nil or str_len(sep) == 0) then return "" end
+    local count = tointeger(n)
+    if count and count > 0 then
+      charge(count + ((count * (slen(s) + slen(sep))) >> COPY))
+    end
     return str_rep(s, n, sep)
   end,
   find = function(s, needle, init)
     check_search("string.find", s, needle)
     return str_find(s, needle, init, true)
   end,
-  starts_with = function(s, prefix) return str_sub(s, 1, #prefix) == prefix end,
-  ends_with = function(s, suffix) return suffix == "" or str_sub(s, -#suffix) == suffix end,
+  starts_with = function(s, prefix)
+    charge(slen(prefix) >> COPY)
+    return str_sub(s, 1, #prefix) == prefix
+  end,
+  ends_with = function(s, suffix)
+    charge(slen(suffix) >> COPY)
+    return suffix == "" or str_sub(s, -#suffix) == suffix
+  end,
   trim = function(s)
+    charge(slen(s) >> COPY)
     local first, last = 1, #s
     while first <= last and str_find(" \t\r\n", str_sub(s, first, first), 1, true) do first = first + 1 end
     while last >= first and str_find(" \t\r\n", str_sub(s, last, last), 1, true) do last = last - 1 end
@@ -139,10 +254,15 @@ local safe_string = {
   replace = function(s, old, new)
     if old == "" then error("replace: the text to replace must not be empty", 2) end
     check_search("string.replace", s, old)
-    local out, start = {}, 1
+    local out, start, count = {}, 1, 0
     while true do
       local i, j = str_find(s, old, start, true)
-      if not i then out[#out + 1] = str_sub(s, start); return concat(out) end
+      if not i then
+        out[#out + 1] = str_sub(s, start)
+        charge((#s + count * slen(new)) >> COPY)
+        return concat(out)
+      end
+      count = count + 1
       out[#out + 1] = str_sub(s, start, i - 1)
       out[#out + 1] = new
       start = j + 1
@@ -154,14 +274,100 @@ local string_mt = getmetatable("")
 string_mt.__index = string_proxy
 string_mt.__metatable = false
 
+local tbl_insert, tbl_remove, tbl_sort = table.insert, table.remove, table.sort
+local utf8_char, utf8_codepoint, utf8_offset = utf8.char, utf8.codepoint, utf8.offset
+
+local function charged_unpack(t, i, j)
+  local first = int(i, 1)
+  local last = int(j, type(t) == "table" and #t or 0)
+  if first and last and last >= first then charge((last - first + 1) * VALUE) end
+  return unpack(t, i, j)
+end
+
+local function charged_concat(t, sep, i, j)
+  if type(t) == "table" then
+    local first, last = int(i, 1), int(j, #t)
+    if first and last and last >= first then
+      charge((last - first + 1) * VALUE)  -- before the scan: a huge range fails at once
+      local bytes = slen(sep) * (last - first)
+      for k = first, last do
+        local v = t[k]
+        if type(v) == "string" then bytes = bytes + #v end
+      end
+      charge(bytes >> COPY)
+    end
+  end
+  return concat(t, sep, i, j)
+end
+
+local function charged_sort(t, comp)
+  if type(t) == "table" then
+    local n = #t
+    if n > 1 then
+      local log = 1
+      local m = n
+      while m > 1 do m = m >> 1; log = log + 1 end
+      local compares = n * log
+      charge(compares * COMPARE)
+      if comp == nil then
+        -- the default order compares strings byte by byte
+        local longest = 0
+        for k = 1, n do
+          local v = rawget(t, k)
+          if type(v) == "string" and #v > longest then longest = #v end
+        end
+        charge(compares * (longest >> SCAN))
+      end
+    end
+  end
+  return tbl_sort(t, comp)
+end
+
 local BASE = {
-  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, select = select,
-  tonumber = tonumber, tostring = tostring, type = type, rawequal = rawequal, rawlen = rawlen,
-  rawget = rawget, pcall = safe_pcall, xpcall = safe_xpcall, unpack = unpack,
+  assert = assert, ipairs = ipairs, next = next, pairs = pairs, tostring = tostring,
+  type = type, rawlen = rawlen, rawget = rawget, pcall = safe_pcall, xpcall = safe_xpcall,
+  unpack = charged_unpack,
+  -- a tail call, so the level still counts from the template's function
+  error = function(message, level)
+    charge(slen(message) >> COPY)
+    return error(message, level)
+  end,
+  select = function(n, ...)
+    local count = select("#", ...)
+    if count > 16 then charge(count * VALUE) end
+    return select(n, ...)
+  end,
+  tonumber = function(v, base)
+    if type(v) == "string" then charge(#v >> SCAN) end
+    return tonumber(v, base)
+  end,
+  rawequal = function(a, b)
+    if type(a) == "string" and type(b) == "string" and #a == #b then charge(#a >> COPY) end
+    return rawequal(a, b)
+  end,
   string = string_proxy,
   table = readonly("table", {
-    concat = table.concat, insert = table.insert, remove = table.remove, sort = table.sort,
-    unpack = table.unpack, pack = table.pack,
+    concat = charged_concat,
+    insert = function(t, ...)
+      if select("#", ...) == 2 and type(t) == "table" then
+        local pos = int((...))
+        if pos then charge((#t + 1 - pos) * MOVE) end
+      end
+      return tbl_insert(t, ...)
+    end,
+    remove = function(t, pos)
+      if pos ~= nil and type(t) == "table" then
+        local at = int(pos)
+        if at then charge((#t - at) * MOVE) end
+      end
+      return tbl_remove(t, pos)
+    end,
+    sort = charged_sort,
+    unpack = charged_unpack,
+    pack = function(...)
+      charge(select("#", ...) * VALUE)
+      return pack(...)
+    end,
   }),
   math = readonly("math", {
     abs = math.abs, ceil = math.ceil, floor = math.floor, fmod = math.fmod, huge = math.huge,
@@ -170,8 +376,24 @@ local BASE = {
     mininteger = math.mininteger,
   }),
   utf8 = readonly("utf8", {
-    char = utf8.char, charpattern = utf8.charpattern, codepoint = utf8.codepoint,
-    len = utf8.len, offset = utf8.offset,
+    charpattern = utf8.charpattern,
+    char = function(...)
+      charge(select("#", ...) * UTF8_CHAR)
+      return utf8_char(...)
+    end,
+    codepoint = function(s, i, j)
+      i = i or 1
+      charge(span(slen(s), i, j or i) * VALUE)
+      return utf8_codepoint(s, i, j)
+    end,
+    len = function(s, i, j, lax)
+      charge(span(slen(s), i or 1, j or -1))  -- ~1 ns a byte of multi-byte text
+      return utf8_len(s, i, j, lax)
+    end,
+    offset = function(s, n, i)
+      charge(slen(s) >> SCAN)
+      return utf8_offset(s, n, i)
+    end,
   }),
 }
 local BASE_MT = { __index = BASE, __metatable = false }
@@ -182,13 +404,14 @@ local BASE_MT = { __index = BASE, __metatable = false }
 -- Errors point two levels up, at the template's line, so callers must not tail-call it.
 -- The memory limit is lifted around the call: a Lua memory error while lupa converts its
 -- arguments or results would deadlock the worker (see TemplateRuntime._host_memory).
-local function call_host(fn, ...)
+local function call_host(fn, bytes, ...)
+  charge(HOST_CALL + bytes)
   py_host_memory(true)
   local ok, value, kind, message = pcall(fn, ...)
   if py_host_memory(false) then stop("limit", MEMORY_MESSAGE) end
   -- Host work runs no VM instruction, so the hook would see its time only 1000
   -- instructions later: a loop of json.decode calls could overrun the deadline 20 times.
-  if py_now() > deadline then stop("limit", DEADLINE_MESSAGE) end
+  if py_now() > deadline then stop("deadline", DEADLINE_MESSAGE) end
   if not ok then
     if value == "not enough memory" then error(value, 0) end
     error("host API could not convert a value", 3)
@@ -202,6 +425,8 @@ end
 local function check_string(value, what, max)
   if type(value) ~= "string" then error(what .. " must be a string", 3) end
   if #value > max then stop("limit", what .. " longer than " .. max .. " bytes") end
+  charged = charged + #value  -- utf8.len
+  if charged + counted > budget_total then over() end
   -- lupa decodes strings for Python as UTF-8 and raises on anything else
   if not utf8_len(value) then error(what .. " must be UTF-8 text", 3) end
 end
@@ -228,13 +453,28 @@ end
 -- JSON encoding of plain Lua data, used for json.encode and to hand a run's output to the
 -- host in one string. Tables with keys 1..n are arrays, tables with string keys objects,
 -- an empty table is an object (`{}`) except where the host knows it is a list.
-local math_type, huge = math.type, math.huge
+local huge = math.huge
+-- Bytes the output encoder has produced, and how many it may produce (max_output_bytes);
+-- json.encode inside a template is bounded by the budget and the memory limit instead.
+local out_bytes, out_max = 0, huge
 local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
 local function escape_char(c) return ESCAPES[c] or str_format("\\u%04x", str_byte(c)) end
 
 local function quote(s)
+  local n = #s
+  -- utf8.len, then a pattern search; each copy of a shared string is paid for again
+  charged = charged + 4 + n * (1 + PATTERN)
+  if charged + counted > budget_total then over() end
   if not utf8_len(s) then error("strings must be UTF-8 text", 0) end
-  if str_find(s, '[%c"\\]') then s = str_gsub(s, '[%c"\\]', escape_char) end
+  if str_find(s, '[%c"\\]') then
+    -- the pattern again, and a Lua call per escaped byte (json.encode is also counted
+    -- by the hook; the output encoder runs without it)
+    charged = charged + n * (PATTERN + 16)
+    if charged + counted > budget_total then over() end
+    s = str_gsub(s, '[%c"\\]', escape_char)
+  end
+  out_bytes = out_bytes + #s + 2
+  if out_bytes > out_max then stop("limit", "output: more than " .. out_max .. " bytes in all") end
   return '"' .. s .. '"'
 end
 
@@ -249,6 +489,9 @@ local function encode_table(t, depth, buf)
       error("table keys must be strings (objects) or 1..n (lists)", 0)
     end
   end
+  -- the loops below, per entry (a table referenced twice is paid for twice)
+  charged = charged + 4 + count * 16
+  if charged + counted > budget_total then over() end
   if count == 0 then buf[#buf + 1] = "{}"; return end
   if n == count and rawget(t, 1) ~= nil then
     buf[#buf + 1] = "["
@@ -298,7 +541,9 @@ end
 
 local function json_encode(v)
   local buf = {}
+  out_bytes, out_max = 0, huge
   encode_value(v, 0, buf)
+  charge(#buf + (out_bytes >> COPY))
   return concat(buf)
 end
 
@@ -306,7 +551,8 @@ local function encode_list(list, buf)
   if #list == 0 then buf[#buf + 1] = "[]" else encode_table(list, 0, buf) end
 end
 
-local function encode_output(out)
+local function encode_output(out, max_bytes)
+  out_bytes, out_max = 0, max_bytes
   local buf = { '{"requests":' }
   encode_list(out.requests, buf)
   buf[#buf + 1] = ',"pixels":'
@@ -316,21 +562,31 @@ local function encode_output(out)
   buf[#buf + 1] = ',"cookies":'
   encode_list(out.cookies, buf)
   buf[#buf + 1] = "}"
+  -- the concat, and the host's decoding of the result
+  charge(#buf + (out_bytes >> COPY))
   return concat(buf)
 end
 
 -- The API a tag's template sees is built once per bound tag (closures over its grants);
 -- the hit being processed and the output being collected are swapped in per execution.
 local cur_hit, cur_out
+local cur_paths  -- event keys resolved in this execution (see bind_api)
 
 local function bind_api(grants, limits)
   local api = setmetatable({}, BASE_MT)
 
-  -- Keys this tag was allowed to read, split into path parts: the permission check and
-  -- the split happen once per key, not once per execution. Bounded like the key length.
-  local allowed_paths, allowed_count = {}, 0
+  -- Keys this tag may read, split into path parts. The manifest's exact keys are split
+  -- once, here; other keys (granted by a prefix) once per execution and key. No cache
+  -- may outlive an execution: a first run that costs more than the next would make the
+  -- cost depend on what ran before.
+  local static_paths = {}
+  for key in next, grants.read_keys do static_paths[key] = split_key(key) end
+  for _, prefix in ipairs(grants.read_prefixes) do  -- "data.*" grants "data" itself
+    local root = str_sub(prefix, 1, -2)
+    static_paths[root] = split_key(root)
+  end
   local function allow(key)
-    if not grants.read_any and not grants.read_keys[key] then
+    if not grants.read_any then
       local allowed = false
       for _, prefix in ipairs(grants.read_prefixes) do
         -- "data.*" grants "data" itself and everything below it
@@ -341,13 +597,15 @@ local function bind_api(grants, limits)
       if not allowed then stop("permission", "read_event_data does not allow '" .. key .. "'") end
     end
     local parts = split_key(key)
-    if allowed_count < 256 then allowed_paths[key] = parts; allowed_count = allowed_count + 1 end
+    local paths = cur_paths
+    if not paths then paths = {}; cur_paths = paths end
+    paths[key] = parts
     return parts
   end
 
   api.event = readonly("event", {
     get = function(key)
-      local parts = allowed_paths[key]
+      local parts = static_paths[key] or cur_paths and cur_paths[key]
       if not parts then
         check_string(key, "event key", 256)
         parts = allow(key)
@@ -389,7 +647,7 @@ local function bind_api(grants, limits)
     local method = spec.method or "POST"
     check_string(spec.url, "send_http url", 4096)
     check_string(method, "send_http method", 10)
-    local url = call_host(grants.check_url, spec.url, method)
+    local url = call_host(grants.check_url, #spec.url >> SCAN, spec.url, method)
     local headers = {}
     if spec.headers ~= nil then
       if type(spec.headers) ~= "table" then error("send_http headers must be a table", 2) end
@@ -421,7 +679,7 @@ local function bind_api(grants, limits)
   api.hash = readonly("hash", {
     sha256 = function(s)
       check_string(s, "hash.sha256 input", 65536)
-      local digest = call_host(py_sha256, s)
+      local digest = call_host(py_sha256, #s >> SCAN, s)
       return digest
     end,
   })
@@ -433,7 +691,8 @@ local function bind_api(grants, limits)
     end,
     decode = function(text)
       check_string(text, "json.decode input", 262144)
-      local value = call_host(py_json_decode, text)
+      -- parsing, then building a Lua table per object or array
+      local value = call_host(py_json_decode, #text * JSON_BYTE, text)
       return value
     end,
   })
@@ -466,7 +725,7 @@ local function bind_api(grants, limits)
     check_string(name, "secret name", 64)
     local ref = grants.secrets[name]
     if not ref then stop("permission", "secrets does not allow '" .. name .. "'") end
-    local value = call_host(py_secret, ref)
+    local value = call_host(py_secret, 0, ref)
     return value
   end
 
@@ -474,9 +733,11 @@ local function bind_api(grants, limits)
     if not grants.logging then stop("permission", "logging is not granted to this template") end
     local logs = cur_out.logs
     if #logs >= limits.max_logs then stop("limit", "logs: more than " .. limits.max_logs .. " log lines") end
+    local args = pack(...)
+    charge(args.n * VALUE + (string_bytes(args.n, ...) >> COPY))
     local parts = {}
-    for i = 1, select("#", ...) do
-      local v = select(i, ...)
+    for i = 1, args.n do
+      local v = args[i]
       local t = type(v)
       parts[i] = (t == "string" or t == "number" or t == "boolean" or t == "nil") and tostring(v) or t
     end
@@ -508,35 +769,41 @@ local function message_text(s)
   return s
 end
 
-run = function(fn, bound, hit, max_steps, deadline_at, depth)
-  killed, kill_message = nil, nil
-  steps, deadline, max_depth = max_steps, deadline_at, depth
+-- units 0 runs without the budget/deadline/depth hook: only bench/ does that, to price
+-- the limits; execute() always passes a budget.
+run = function(fn, bound, hit, units, deadline_at, depth, max_output)
+  killed, kill_message, cur_paths = nil, nil, nil
+  counted, charged, budget_total = 0, 0, units > 0 and units or huge
+  deadline, max_depth = deadline_at, depth
   cur_hit = hit
   local out = { requests = {}, pixels = {}, logs = {}, cookies = {} }
   cur_out = out
   -- A fresh environment per execution: globals a template sets die with the execution.
   local env = setmetatable({ params = copy(bound.params, 0) }, bound.env_mt)
   setupvalue(fn, 1, env)
-  -- max_steps 0 runs without the instruction/deadline/depth hook: only bench/ does that,
-  -- to price the limits; execute() always passes at least 1.
-  if max_steps > 0 then sethook(hook, "", 1000) end
+  if units > 0 then sethook(hook, "", HOOK_EVERY) end
   local done, err = pcall(fn)
   sethook()
+  -- The output is encoded under the same budget, which it charges as it goes (per table
+  -- entry and string byte): it is work the template asked for. Without the hook: its
+  -- charges cover its instructions.
+  local encoded, output = false, nil
+  if done and not killed then encoded, output = pcall(encode_output, out, max_output) end
   setupvalue(fn, 1, nil)
   cur_hit, cur_out = nil, nil
-  -- Always four results: ok, kind, message, output.
-  if killed then return false, killed, message_text(kill_message), false end
+  local cost = units > 0 and counted + charged or 0
+  -- Always five results: ok, kind, message, output, cost.
+  if killed then return false, killed, message_text(kill_message), false, cost end
   if not done then
-    if err == "not enough memory" then return false, "limit", MEMORY_MESSAGE, false end
+    if err == "not enough memory" then return false, "limit", MEMORY_MESSAGE, false, cost end
     if type(err) ~= "string" then err = "error object of type " .. type(err) end
-    return false, "runtime", message_text(err), false
+    return false, "runtime", message_text(err), false, cost
   end
-  local encoded, output = pcall(encode_output, out)
   if not encoded then
-    if output == "not enough memory" then return false, "limit", MEMORY_MESSAGE, false end
-    return false, "runtime", "output: " .. output, false
+    if output == "not enough memory" then return false, "limit", MEMORY_MESSAGE, false, cost end
+    return false, "runtime", "output: " .. tostring(output), false, cost
   end
-  return true, false, false, output
+  return true, false, false, output, cost
 end
 
 local function set_of(list)

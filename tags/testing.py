@@ -88,6 +88,7 @@ class CaseOutcome:
     name: str
     passed: bool
     diff: str
+    cost: int = 0  # budget units the run used (deterministic; see TagResult.cost)
 
 
 def _comparable(result: TagResult, expect: Mapping[str, Any]) -> tuple[Any, Any]:
@@ -164,5 +165,7 @@ def run_tests(package: TemplatePackage, check_hit: HitCheck | None = None) -> li
         )
         actual, wanted = _comparable(result, test.get("expect", {}))
         passed = actual == wanted
-        outcomes.append(CaseOutcome(name, passed, "" if passed else _diff(actual, wanted)))
+        outcomes.append(
+            CaseOutcome(name, passed, "" if passed else _diff(actual, wanted), result.cost)
+        )
     return outcomes

@@ -404,8 +404,8 @@ def test_a_lower_limit_in_the_manifest_applies(harness: Harness) -> None:
     assert harness.run(loop).error is None
     error = error_of(harness, loop, limits={"instructions": 10_000})
     assert (error.kind, error.message) == (
-        "limit",
-        "instructions: more than the instruction budget",
+        "budget",
+        "cost: needs more than the budget of 10000 units",
     )
     error = error_of(harness, "log(1) log(2) log(3)", permissions=LOGGING, limits={"max_logs": 2})
     assert (error.kind, error.message) == ("limit", "logs: more than 2 log lines")
@@ -413,8 +413,8 @@ def test_a_lower_limit_in_the_manifest_applies(harness: Harness) -> None:
 
 def test_a_higher_limit_in_the_manifest_applies(harness: Harness) -> None:
     loop = "local n = 0 for i = 1, 1000000 do n = n + i end"
-    assert error_of(harness, loop).kind == "limit"
-    assert harness.run(loop, limits={"instructions": 10**7, "deadline_ms": 500}).error is None
+    assert error_of(harness, loop).kind == "budget"
+    assert harness.run(loop, limits={"instructions": 10**7}).error is None
 
 
 # --- Sustained use --------------------------------------------------------------------
@@ -424,8 +424,9 @@ FAILING = [
     ("runtime", "local t = nil; t.x = 1"),
     ("permission", "event.get('user.em')"),
     ("permission", "log('no grant')"),
-    ("limit", "while true do end"),
-    ("limit", "local s = ('x'):rep(2^30)"),
+    ("budget", "while true do end"),
+    ("budget", "local s = ('x'):rep(2^30)"),
+    ("limit", "local s = ('x'):rep(1024):rep(2^14)"),  # memory, with the budget below
     ("limit", "local function f() return 1 + f() end f()"),
     ("limit", "for i = 1, 11 do pixel{vendor = 'meta', command = 'x'} end"),
     ("runtime", "fail('stop')"),
@@ -435,8 +436,9 @@ FAILING = [
 
 def test_the_runtime_stays_usable_after_200_failures_in_a_row(harness: Harness) -> None:
     permissions = {"read_event_data": ["event"], "pixel": ["meta"]}
+    limits = {"instructions": 10_000_000}
     bound = [
-        (kind, harness.bind(source, key=f"c1/fail{i}", permissions=permissions))
+        (kind, harness.bind(source, key=f"c1/fail{i}", permissions=permissions, limits=limits))
         for i, (kind, source) in enumerate(FAILING)
     ]
     for i in range(200):
@@ -470,13 +472,27 @@ def test_memory_stays_bounded_over_2000_executions(harness: Harness) -> None:
 
 
 def test_without_wall_clock_only_the_deterministic_limits_apply() -> None:
-    harness = Harness(TemplateRuntime(wall_clock=False))
+    harness = Harness(TemplateRuntime(wall_clock=False, deadline_ms=1))
     busy = "local n = 0 for i = 1, 200000 do n = n + i end log(n)"
     # a 1 ms deadline, which this loop overruns on a machine like this one, is not enforced ...
-    result = harness.run(busy, permissions=LOGGING, limits={"deadline_ms": 1})
+    result = harness.run(busy, permissions=LOGGING)
     assert result.error is None, result.error
     assert result.logs == ["20000100000"]
-    # ... while the instruction budget still stops an endless loop
-    error = error_of(harness, "while true do end", limits={"deadline_ms": 1})
-    assert error.kind == "limit"
-    assert error.message == "instructions: more than the instruction budget"
+    # ... while the cost budget still stops an endless loop
+    error = error_of(harness, "while true do end")
+    assert error.kind == "budget"
+    assert error.message == "cost: needs more than the budget of 1000000 units"
+
+
+def test_the_deadline_is_a_safety_net_with_a_kind_of_its_own() -> None:
+    # 10 M units of instructions take far longer than 1 ms on any machine
+    harness = Harness(TemplateRuntime(deadline_ms=1))
+    error = error_of(harness, "while true do end", limits={"instructions": 10_000_000})
+    assert (error.kind, error.message) == ("deadline", "ran longer than the wall-clock safety net")
+    harness.assert_healthy()
+
+
+def test_the_deadline_in_a_manifest_no_longer_applies(harness: Harness) -> None:
+    # deadline_ms is still accepted (older manifests load) but the node's safety net rules
+    busy = "local n = 0 for i = 1, 200000 do n = n + i end"
+    assert harness.run(busy, limits={"deadline_ms": 1}).error is None

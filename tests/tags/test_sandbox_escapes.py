@@ -29,9 +29,12 @@ EVERYTHING: dict[str, Any] = {
     "pixel": ["meta"],
     "logging": True,
 }
-# Every attack runs with a generous deadline, so that the budget under test trips first even
-# on a loaded machine; the deadline itself is tested with the default one.
-SLOW_CI = {"deadline_ms": 500}
+# Attacks run with the default cost budget; the wall-clock deadline is a node-wide safety
+# net (1.5 s) far above what the budget lets a template do, so it never trips first here.
+SLOW_CI: dict[str, int] = {}
+# Room in the budget for attacks aimed at another limit (memory, output) to reach it.
+BIG_BUDGET = {"instructions": 10_000_000}
+MIB_16 = "string.rep(('x'):rep(1024), 2^14)"  # 16 MiB for ~2.1 M units: a memory bomb
 
 
 @dataclass(frozen=True)
@@ -83,43 +86,48 @@ ATTACKS: list[Attack] = [
            "attempt to index a string value"),
     Attack("protected env metatable", "setmetatable(_ENV, nil)", "runtime",
            "global 'setmetatable'"),
-    Attack("string.rep memory bomb", "local s = string.rep('x', 2^30)", "limit", "memory"),
-    Attack("concatenation memory bomb", "local s = ('x'):rep(2^22); local t = s .. s .. s",
-           "limit", "memory"),
+    Attack("string.rep memory bomb", f"local s = {MIB_16}", "limit", "memory",
+           limits=BIG_BUDGET),
+    Attack("string.rep of 2^30 bytes", "local s = string.rep('x', 2^30)", "budget", "cost"),
+    Attack("concatenation memory bomb",
+           "local s = ('x'):rep(1024):rep(2^12); local t = s .. s .. s", "limit", "memory"),
     Attack("table-growth memory bomb",
            "local t, i = {}, 0 while true do i = i + 1; t[i] = {i, i, i, i, i, i, i, i} end",
            "limit", "memory", limits={"instructions": 10_000_000, "deadline_ms": 500}),
     # lupa deadlocked when a memory error hit while it converted a host call's result
     Attack("json.decode results filling memory",
-           "local big = '\"' .. ('x'):rep(200000) .. '\"' local keep = {}"
-           " while true do keep[#keep + 1] = json.decode(big) end", "limit", "memory"),
+           "local big = '\"' .. ('x'):rep(1000):rep(200) .. '\"' local keep = {}"
+           " while true do keep[#keep + 1] = json.decode(big) end", "limit", "memory",
+           limits={**BIG_BUDGET, "memory_bytes": 2 << 20}),
     Attack("memory limit back after a host call",
-           "local v = json.decode('[1]') local s = string.rep('x', 2^30)", "limit", "memory"),
+           f"local v = json.decode('[1]') local s = {MIB_16}", "limit", "memory",
+           limits=BIG_BUDGET),
     Attack("json.decode of 80000 empty arrays",
            "local p = {} for i = 1, 80000 do p[i] = '[]' end"
-           " json.decode('[' .. table.concat(p, ',') .. ']')", "limit", "memory"),
+           " json.decode('[' .. table.concat(p, ',') .. ']')", "limit", "memory",
+           limits=BIG_BUDGET),
     Attack("hash.sha256 results filling memory",
            "local keep = {} while true do keep[#keep + 1] = hash.sha256('x' .. #keep) end",
-           "limit", ""),
-    # host work runs no VM instruction: the deadline is checked after each host call
+           "limit", "", limits={**BIG_BUDGET, "memory_bytes": 1 << 20}),
+    # host work runs no VM instruction: each host call is charged before it runs
     Attack("json.decode in a loop",
            "local p = {} for i = 1, 20000 do p[i] = '[]' end"
            " local doc = '[' .. table.concat(p, ',') .. ']'"
-           " while true do pcall(json.decode, doc) end", "limit", "deadline", limits={}),
-    Attack("while true do end", "while true do end", "limit", "instructions",),
-    Attack("numeric for loop to 1e12", "local n = 0 for i = 1, 1e12 do n = n + i end", "limit",
-           "instructions"),
+           " while true do pcall(json.decode, doc) end", "budget", "cost"),
+    Attack("while true do end", "while true do end", "budget", "cost",),
+    Attack("numeric for loop to 1e12", "local n = 0 for i = 1, 1e12 do n = n + i end", "budget",
+           "cost"),
     Attack("loop inside pcall, retried forever",
-           "while true do pcall(function() while true do end end) end", "limit", "instructions",),
+           "while true do pcall(function() while true do end end) end", "budget", "cost",),
     Attack("xpcall with a looping handler",
            "xpcall(function() while true do end end, function() while true do end end)",
-           "limit", "instructions"),
+           "budget", "cost"),
     Attack("xpcall handler looping after a plain error",
-           "xpcall(function() error('x') end, function() while true do end end)", "limit",
-           "instructions"),
+           "xpcall(function() error('x') end, function() while true do end end)", "budget",
+           "cost"),
     Attack("table.sort comparator loop",
-           "table.sort({3, 2, 1}, function(a, b) while true do end end)", "limit",
-           "instructions"),
+           "table.sort({3, 2, 1}, function(a, b) while true do end end)", "budget",
+           "cost"),
     Attack("deep recursion", "local function f(n) return 1 + f(n + 1) end f(1)", "limit",
            "depth"),
     Attack("recursion through pcall", "local function f() return pcall(f) end f()", "limit",
@@ -128,9 +136,10 @@ ATTACKS: list[Attack] = [
            "local function f() table.sort({2, 1}, function(a, b) f() return a < b end) end f()",
            "limit", "depth"),
     Attack("quadratic plain find",
-           "local s = ('a'):rep(2^20); local r = s:find(('a'):rep(2^19) .. 'b')", "runtime",
-           "too long to search together"),
-    Attack("quadratic split", "local s = ('a'):rep(2^20); string.split(s, ('a'):rep(2^19) .. 'b')",
+           "local s = ('a'):rep(2^10):rep(2^10); local r = s:find(('a'):rep(2^19) .. 'b')",
+           "runtime", "too long to search together"),
+    Attack("quadratic split",
+           "local s = ('a'):rep(2^10):rep(2^10); string.split(s, ('a'):rep(2^19) .. 'b')",
            "runtime", "too long to search together"),
     Attack("coroutine.wrap loop", "coroutine.wrap(function() while true do end end)()",
            "runtime", "global 'coroutine'"),
@@ -172,13 +181,14 @@ ATTACKS: list[Attack] = [
     Attack("too many log lines", "for i = 1, 21 do log(i) end", "limit", "logs: more than 20"),
     Attack("body over max_body_bytes",
            "send_http{url = 'https://allowed.example/api/x', body = ('x'):rep(262145)}",
-           "limit", "body: request body over 262144 bytes"),
+           "limit", "body: request body over 262144 bytes", limits=BIG_BUDGET),
     Attack("multi-byte body over max_body_bytes",
            "send_http{url = 'https://allowed.example/api/x', body = ('é'):rep(131073)}",
-           "limit", "body: request body over 262144 bytes"),
+           "limit", "body: request body over 262144 bytes", limits=BIG_BUDGET),
     Attack("output over max_output_bytes",
-           "for i = 1, 3 do pixel{vendor = 'meta', command = 'x', args = {('x'):rep(200000)}} end",
-           "limit", "output: more than 524288 bytes"),
+           "for i = 1, 3 do pixel{vendor = 'meta', command = 'x',"
+           " args = {('x'):rep(1000):rep(200)}} end",
+           "limit", "output: more than 524288 bytes", limits=BIG_BUDGET),
     Attack("reserved header",
            "send_http{url = 'https://allowed.example/api/x', headers = {Host = 'evil.example'}}",
            "permission", "set by tagwire itself"),
@@ -228,11 +238,12 @@ ATTACKS: list[Attack] = [
            "output: strings must be UTF-8 text"),
     Attack("invalid UTF-8 in an error message", "error('bad \\255 byte')", "runtime",
            "bad ? byte"),
-    Attack("huge error message", "error(('x'):rep(2^20))", "runtime", "xxxx"),
-    Attack("table.unpack of 1e8 values", "local t = {table.unpack({}, 1, 1e8)}", "runtime",
-           "too many results"),
+    Attack("huge error message", "error(('x'):rep(2^10):rep(2^10))", "runtime", "xxxx"),
+    # charged before the C function runs: it never gets to refuse the size itself
+    Attack("table.unpack of 1e8 values", "local t = {table.unpack({}, 1, 1e8)}", "budget",
+           "cost"),
     Attack("string.rep over the size limit", "local s = ('x'):rep(1e5, ('y'):rep(1e5))",
-           "runtime", "resulting string too large"),
+           "budget", "cost"),
     Attack("json.encode of a cycle", "local t = {}; t.t = t; json.encode(t)", "runtime",
            "nested deeper"),
     Attack("pixel args with a cycle", "local t = {}; t.t = t; pixel{vendor = 'meta', "
@@ -298,7 +309,7 @@ def _fields(package: TemplatePackage) -> dict[str, Any]:
         "assert(('').rep('', 2^53) == '' and string.rep('', 1e15, '') == '')",
         "assert(('ab'):rep(3, ',') == 'ab,ab,ab')",
         # a short needle in a long text stays allowed
-        "local s = ('a'):rep(2^20); assert(s:find('ab') == nil and s:find('a', 5) == 5)",
+        "local s = ('a'):rep(2^16); assert(s:find('ab') == nil and s:find('a', 5) == 5)",
     ],
     ids=[
         "magic characters are plain",

@@ -61,7 +61,7 @@ def test_success_prints_exactly_the_contract(tmp_path, capsys):
         ('error("boom")', {}, None, "runtime"),
         ('fail("no consent id")', {}, None, "runtime"),
         ('event.get("user.em")', {}, None, "permission"),
-        ("while true do end", {}, None, "limit"),
+        ("while true do end", {}, None, "budget"),
         ("local x = params.url", {"params": {"url": {"type": "string", "required": True}}}, {},
          "params"),
     ],
