@@ -186,15 +186,20 @@ local function string_bytes(n, ...)
   return bytes
 end
 
+-- Fast paths: work that cannot grow (one byte, a short string) is left to the call's
+-- instructions, so the common per-character loops stay cheap. Still deterministic.
+local SHORT = 64
+
 local safe_string = {
   len = string.len,
   byte = function(s, i, j)
-    i = i or 1
-    charge(span(slen(s), i, j or i) * VALUE)
+    if j == nil then return str_byte(s, i) end  -- one value at most
+    charge(span(slen(s), i or 1, j) * VALUE)
     return str_byte(s, i, j)
   end,
   char = function(...)
-    charge(select("#", ...) * VALUE)
+    local n = select("#", ...)
+    if n > 8 then charge(n * VALUE) end
     return str_char(...)
   end,
   format = function(fmt, ...)
@@ -205,11 +210,17 @@ local safe_string = {
     charge(n * VALUE + (quoting and bytes * 20 or bytes >> SCAN))
     return str_format(fmt, ...)
   end,
-  lower = function(s) charge(slen(s) >> SCAN) return str_lower(s) end,
-  upper = function(s) charge(slen(s) >> SCAN) return str_upper(s) end,
+  lower = function(s)
+    if type(s) == "string" and #s > SHORT then charge(#s >> SCAN) end
+    return str_lower(s)
+  end,
+  upper = function(s)
+    if type(s) == "string" and #s > SHORT then charge(#s >> SCAN) end
+    return str_upper(s)
+  end,
   reverse = function(s) charge(slen(s) >> SCAN) return str_reverse(s) end,
   sub = function(s, i, j)
-    charge(span(slen(s), i or 1, j or -1) >> COPY)
+    if type(s) == "string" and #s > SHORT then charge(span(#s, i or 1, j or -1) >> COPY) end
     return str_sub(s, i, j)
   end,
   rep = function(s, n, sep)
@@ -226,11 +237,11 @@ local safe_string = {
     return str_find(s, needle, init, true)
   end,
   starts_with = function(s, prefix)
-    charge(slen(prefix) >> COPY)
+    if type(prefix) == "string" and #prefix > SHORT then charge(#prefix >> COPY) end
     return str_sub(s, 1, #prefix) == prefix
   end,
   ends_with = function(s, suffix)
-    charge(slen(suffix) >> COPY)
+    if type(suffix) == "string" and #suffix > SHORT then charge(#suffix >> COPY) end
     return suffix == "" or str_sub(s, -#suffix) == suffix
   end,
   trim = function(s)
@@ -329,7 +340,7 @@ local BASE = {
   unpack = charged_unpack,
   -- a tail call, so the level still counts from the template's function
   error = function(message, level)
-    charge(slen(message) >> COPY)
+    if type(message) == "string" and #message > SHORT then charge(#message >> COPY) end
     return error(message, level)
   end,
   select = function(n, ...)
@@ -338,7 +349,7 @@ local BASE = {
     return select(n, ...)
   end,
   tonumber = function(v, base)
-    if type(v) == "string" then charge(#v >> SCAN) end
+    if type(v) == "string" and #v > SHORT then charge(#v >> SCAN) end
     return tonumber(v, base)
   end,
   rawequal = function(a, b)
