@@ -76,6 +76,9 @@ class Settings:
     environments: tuple[str, ...] = ()
     config_url: str = ""
     config_token: str = field(default="", repr=False)
+    max_url_bytes: int = 8192
+    max_headers: int = 100
+    max_header_bytes: int = 32768
 
     @property
     def sqlite_path(self) -> Path:
@@ -374,6 +377,21 @@ SPECS: tuple[Spec, ...] = (
         "config_token",
         _config_token,
         "Admin token this node reads the control plane's config API with.",
+    ),
+    Spec(
+        "max_url_bytes",
+        lambda v: _integer(v, 1024, 1_048_576),
+        "Longest request target (path and query), in bytes; longer is refused with 414.",
+    ),
+    Spec(
+        "max_headers",
+        lambda v: _integer(v, 16, 10_000),
+        "Most header fields in one request; more is refused with 431.",
+    ),
+    Spec(
+        "max_header_bytes",
+        lambda v: _integer(v, 4096, 1_048_576),
+        "Most bytes of header names and values in one request; more is refused with 431.",
     ),
 )
 

@@ -29,6 +29,7 @@ from container.reload import ConfigSource, ConfigWatcher, builder
 from tags.errors import TemplateError
 from tags.runtime import TemplateRuntime
 from tagwire.cli.common import CommandError, UsageError, out
+from tagwire.http_limits import HeadLimits, limited_httptools
 from tagwire.node import build_node
 
 __all__ = ["add_serve_commands"]
@@ -224,7 +225,10 @@ def _server(
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        # httptools, with limits on the request line and headers (431/414 before buffering)
+        http=limited_httptools(
+            HeadLimits(settings.max_url_bytes, settings.max_headers, settings.max_header_bytes)
+        ),
         proxy_headers=False,  # tagwire resolves X-Forwarded-For itself, only for trusted proxies
         server_header=False,
         access_log=False,
