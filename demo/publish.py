@@ -15,6 +15,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from config.file_modes import make_private_dir
 from config.publishing import LIVE, ControlPlane, ControlPlaneStore
 from config.settings import Settings
 from config.signing import generate_keypair
@@ -43,7 +44,7 @@ def demo_keys(settings: Settings) -> Settings:
         )
     private, public = settings.data_dir / PRIVATE_KEY, settings.data_dir / PUBLIC_KEY
     if not private.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)  # 0700 when it is new, as the store makes it
         private_pem, public_pem = generate_keypair()
         _write(private, private_pem, 0o600)
         _write(public, public_pem, 0o644)

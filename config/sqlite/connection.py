@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from config.file_modes import check_private_dir, private_file, tighten_file
 from config.sqlite.migrations import applied_version, migrate
 from config.storage import StorageError
 
@@ -53,7 +54,13 @@ class SQLiteConnection:
 
     def _open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # The folder 0700 when we make it, the files 0600 (config/file_modes.py). The
+            # database file is made before SQLite would make it 0644; SQLite gives the
+            # -wal and -shm files it makes later the database file's mode.
+            check_private_dir(self.path.parent)
+            private_file(self.path)
+            for suffix in ("-wal", "-shm"):
+                tighten_file(self.path.with_name(self.path.name + suffix))
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
