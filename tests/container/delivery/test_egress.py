@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -18,7 +17,6 @@ import orjson
 import pytest
 
 from config.egress import EgressPolicy, IPAddress
-from config.sqlite_store import SQLiteStore
 from config.storage import OutboxFilter
 from container.delivery.egress import EgressRefused, EgressTransport, GuardedNetwork
 from container.delivery.sender import Sender
@@ -239,14 +237,6 @@ async def test_the_guard_refuses_unix_sockets() -> None:
 
 
 # ---- in the sender ----------------------------------------------------------------------
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SQLiteStore(tmp_path / "t.db")
-    await store.open()
-    yield store
-    await store.close()
 
 
 def hook_row(key: str, url: str) -> Any:

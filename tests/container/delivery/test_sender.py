@@ -14,7 +14,6 @@ import pytest
 from prometheus_client import REGISTRY
 
 from config.egress import EgressPolicy
-from config.sqlite_store import SQLiteStore
 from config.storage import OutboxFilter
 from container.delivery.batching import LinkedInPolicy, MetaPolicy, Policies
 from container.delivery.breaker import BreakerSettings
@@ -48,14 +47,6 @@ pytestmark = pytest.mark.anyio
 
 HOOK = "http://hook.test/in"
 DAY_MS = 86_400_000
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SQLiteStore(tmp_path / "t.db")
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import httpx
 import orjson
 import pytest
 
-from config.sqlite_store import SQLiteStore
 from container.delivery.sender import TRANSPORT_FAILED, Sender
 from container.node_secrets import NodeSecrets
 from container.secret_refs import References
@@ -29,14 +28,6 @@ from tests.fake_platforms.payloads import NOW_MS, meta_event, tiktok_event
 pytestmark = pytest.mark.anyio
 
 VALUES = {"meta": "meta-test-token", "tiktok": "tiktok-test-token", "victim": "VICTIM-TOKEN"}
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SQLiteStore(tmp_path / "t.db")
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

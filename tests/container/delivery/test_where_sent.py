@@ -5,13 +5,11 @@ name stays beside it."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import httpx
 import pytest
 
 from config.settings import Settings
-from config.sqlite_store import SQLiteStore
 from config.storage import OutboxFilter
 from container.delivery.outbox import OutboxWriter
 from container.delivery.routes import PlatformRoutes, requested
@@ -29,14 +27,6 @@ ROUTES = PlatformRoutes(
         "https://www.google-analytics.com": "http://127.0.0.1:8000/fake/ga4",
     }
 )
-
-
-@pytest.fixture
-async def store(tmp_path: Path):
-    store = SQLiteStore(tmp_path / "t.db")
-    await store.open()
-    yield store
-    await store.close()
 
 
 def sender(store, recorder: Recorder, routes: PlatformRoutes = ROUTES) -> Sender:
