@@ -21,6 +21,7 @@ from config.storage import StorageError, Store
 from container.collect import CollectEndpoint
 from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
+from container.delivery.fire_once import FireOnceSweeper
 from container.delivery.outbox import OutboxWriter
 from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
@@ -97,6 +98,7 @@ def create_app(
         fire_once_ttl_ms=settings.fire_once_ttl_hours * 3_600_000,
         routes=platforms,
     )
+    sweeper = FireOnceSweeper(store)
     guards = Guards.from_settings(settings, int(time.time() * 1000))
     collect = CollectEndpoint(
         containers, writer, settings.trusted_proxies, settings.cookie_domain, guards=guards
@@ -137,6 +139,7 @@ def create_app(
             await watcher.sync()
             watcher.start()
         writer.start()
+        sweeper.start()
         if settings.sender:
             sender.start()
         log.info(
@@ -150,6 +153,7 @@ def create_app(
                 await watcher.stop()
             if remote is not None:
                 await remote.aclose()
+            await sweeper.stop()
             await writer.stop()
             await sender.stop(settings.shutdown_grace_s)
             await store.close()
