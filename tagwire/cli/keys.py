@@ -182,7 +182,13 @@ def add_keys_commands(commands: Any) -> None:
         allow_abbrev=False,
     )
     verifier.add_argument("file", type=Path, metavar="FILE", help="container document")
-    verifier.add_argument("--signature", required=True, help="the signature (base64url)")
+    verifier.add_argument(
+        "--signature",
+        required=True,
+        metavar="SIG",
+        help="the signature (base64url); write --signature=SIG, since a signature can start "
+        "with '-'",
+    )
     verifier.add_argument(
         "--public-key", type=Path, required=True, metavar="PUBFILE", help="the public key file"
     )

@@ -143,7 +143,7 @@ def test_sign_then_verify_a_document_file(tmp_path, capsys):
     assert code == 0
     pub = str(tmp_path / "k" / PUBLIC_KEY_FILE)
     code, said, _ = run(
-        capsys, "keys", "verify", str(doc), "--signature", signature.strip(), "--public-key", pub
+        capsys, "keys", "verify", str(doc), f"--signature={signature.strip()}", "--public-key", pub
     )
     assert code == 0
     assert "signature valid" in said
@@ -151,7 +151,7 @@ def test_sign_then_verify_a_document_file(tmp_path, capsys):
     changed.write_text(doc.read_text().replace('"name": "', '"name": "x', 1))
     assert changed.read_text() != doc.read_text()
     code, _, err = run(
-        capsys, "keys", "verify", str(changed), "--signature", signature.strip(),
+        capsys, "keys", "verify", str(changed), f"--signature={signature.strip()}",
         "--public-key", pub,
     )  # fmt: skip
     assert code == 1
@@ -166,3 +166,17 @@ def test_sign_with_a_public_key_names_the_file(tmp_path, capsys):
     code, _, err = run(capsys, "keys", "sign", str(doc), "--key", str(pub))
     assert code == 1
     assert str(pub) in err
+
+
+def test_a_signature_starting_with_a_dash_is_read_as_the_signature(tmp_path, capsys):
+    """Base64url signatures start with '-' one time in 64; with `--signature=SIG` such a
+    value is the signature (checked and refused here, exit 1), not a missing argument."""
+    code, _, _ = run(capsys, "keys", "generate", "--out", str(tmp_path / "k"))
+    assert code == 0
+    doc = Path(__file__).parents[3] / "examples" / "container.json"
+    pub = str(tmp_path / "k" / PUBLIC_KEY_FILE)
+    code, _, err = run(
+        capsys, "keys", "verify", str(doc), "--signature=-" + "A" * 85, "--public-key", pub
+    )
+    assert code == 1, err
+    assert "signature refused" in err
