@@ -111,6 +111,23 @@ def serve_in_thread(app: Any) -> Iterator[str]:
         thread.join(10)
 
 
+async def answer_lifespan(receive: Any, send: Any) -> None:
+    """What a raw ASGI test app says to uvicorn's lifespan messages: ready, then stopped."""
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+async def read_body(receive: Any) -> bytes:
+    """A request's whole body, however many messages it came in."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 class Recorder:
     """A fake destination that records requests and answers with scripted responses."""
 
@@ -120,16 +137,9 @@ class Recorder:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await answer_lifespan(receive, send)
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         self.requests.append(
             {
                 "path": scope["path"],

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagwire.http_limits import HeadLimits, limited_httptools
-from tests.helpers import free_port, tagwire_process
+from tests.helpers import answer_lifespan, free_port, read_body, tagwire_process
 
 EXAMPLE_CONTAINER = Path(__file__).parents[2] / "examples" / "container.json"
 
@@ -29,16 +29,9 @@ HANG_GUARD_S = 10  # a socket timeout against a hung test, not a measurement
 async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Answers what it saw: the target's length, the header count, the body's length."""
     if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+        await answer_lifespan(receive, send)
         return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     target = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
     payload = json.dumps(
         {"target": len(target), "headers": len(scope["headers"]), "body": len(body)}
