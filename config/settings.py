@@ -79,6 +79,9 @@ class Settings:
     max_url_bytes: int = 8192
     max_headers: int = 100
     max_header_bytes: int = 32768
+    tag_deadline_ms: int = 1500
+    tag_workers: int = 4
+    tag_queue: int = 256
 
     @property
     def sqlite_path(self) -> Path:
@@ -392,6 +395,21 @@ SPECS: tuple[Spec, ...] = (
         "max_header_bytes",
         lambda v: _integer(v, 4096, 1_048_576),
         "Most bytes of header names and values in one request; more is refused with 431.",
+    ),
+    Spec(
+        "tag_deadline_ms",
+        lambda v: _integer(v, 100, 60_000),
+        "Wall-clock safety net of one tag run, in ms; a run past it is retried later.",
+    ),
+    Spec(
+        "tag_workers",
+        lambda v: _integer(v, 1, 64),
+        "Threads that run tag templates; one container uses at most one at a time.",
+    ),
+    Spec(
+        "tag_queue",
+        lambda v: _integer(v, 1, 100_000),
+        "Requests that may wait for one container's tags; more are answered 503.",
     ),
 )
 

@@ -13,6 +13,7 @@ from config.sqlite.idempotency import SQLiteIdempotency
 from config.sqlite.outbox import SQLiteOutbox
 from config.sqlite.outbox_ops import SQLiteOutboxOps
 from config.sqlite.secrets import SQLiteSecrets
+from config.sqlite.tag_runs import SQLiteTagRuns
 from config.sqlite.tokens import SQLiteTokens
 from config.sqlite.versions import SQLiteVersions
 
@@ -21,6 +22,7 @@ __all__ = ["SQLiteStore"]
 
 class SQLiteStore(
     SQLiteOutbox,
+    SQLiteTagRuns,
     SQLiteOutboxOps,
     SQLiteHistory,
     SQLiteFireOnce,

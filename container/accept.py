@@ -2,35 +2,37 @@
 
 Whichever endpoint took it, a validated hit goes the same way: the PII firewall scrubs
 it, the guards its endpoint runs judge it (a volume spike holds its rows, an impossible
-value stops its tags), the container's pipeline runs it, and the request's rows are
-committed in one go before anything is answered. What really differs stays with each
-endpoint: reading and checking the body, the request facts a `Hit` carries, which guards
-run (given here once, at construction), the request-wide guards, cookies, idempotency
-and the shape of the answer.
+value stops its tags), the container's pipeline runs its tags on the container's lane
+(off the event loop, see container/lanes.py), and the request's rows and failed tag
+runs are committed in one go before anything is answered. What really differs stays
+with each endpoint: reading and checking the body, the request facts a `Hit` carries,
+which guards run (given here once, at construction), the request-wide guards, cookies,
+idempotency and the shape of the answer.
 """
 
 from __future__ import annotations
 
 import enum
 
-from config.storage import OutboxRow, StorageError
+from config.storage import StorageError
 from container.delivery.outbox import OutboxWriter
 from container.guards.spike import SpikeDetector
 from container.guards.value import ValueGuard
+from container.lanes import TagLanes
 from container.metrics import GUARD_HELD, count_pii_removed
 from container.pipeline import CompiledContainer, PipelineResult
 from variables.hit import Hit
 from variables.pii_firewall import scrub_hit
 
-__all__ = ["Acceptor", "Outcome", "StoreUnavailable"]
+__all__ = ["Acceptor", "StoreUnavailable", "Verdict", "add", "hold"]
 
 
-class Outcome(enum.Enum):
-    """What became of one accepted hit."""
+class Verdict(enum.Enum):
+    """What the guards decided for one hit, before its tags run."""
 
-    RAN = "ran"  # its tags ran; their rows go out and the browser gets their commands
-    HELD = "held"  # its tags ran, but a volume spike holds their rows for an operator
-    STOPPED = "stopped"  # the value guard stopped it before any tag ran
+    RUN = "run"  # its tags run; their rows go out and the browser gets their commands
+    HOLD = "hold"  # its tags run, but a volume spike holds their rows for an operator
+    STOP = "stop"  # the value guard stopped it: no tag runs
 
 
 class StoreUnavailable(Exception):
@@ -50,35 +52,47 @@ class StoreUnavailable(Exception):
 class Acceptor:
     """The shared path, built once per endpoint with the per-hit guards that endpoint runs
     (None: not run). `/collect` runs the spike and value guards, the Fire API the value
-    guard only. It keeps no per-request state, so a hit costs no object of its own here."""
+    guard only. It keeps no per-request state."""
 
-    __slots__ = ("_spikes", "_value", "_writer")
+    __slots__ = ("_lanes", "_spikes", "_value", "_writer")
 
     def __init__(
         self,
         writer: OutboxWriter,
+        lanes: TagLanes,
         *,
         spikes: SpikeDetector | None = None,
         value: ValueGuard | None = None,
     ) -> None:
         self._writer = writer
+        self._lanes = lanes
         self._spikes = spikes
         self._value = value
 
-    def run(self, container: CompiledContainer, hit: Hit, result: PipelineResult) -> Outcome:
-        """Scrub the hit, judge it and run its tags, adding what they produce to `result`.
-        Scrubbing comes first, so neither a guard's log nor a template sees plaintext PII."""
+    def judge(self, container: CompiledContainer, hit: Hit) -> Verdict:
+        """Scrub the hit and let the guards judge it, on the event loop (the guards keep
+        state). Scrubbing comes first, so neither a guard's log nor a template sees
+        plaintext PII."""
         count_pii_removed(scrub_hit(hit.wire, container.pii_policy))
         spikes = self._spikes
         hold = spikes is not None and spikes.observe(container.id, hit.event, hit.received_ms)
         if self._value_stops(container, hit):
-            return Outcome.STOPPED
-        start = len(result.rows)
-        container.run(hit, result)
-        if hold:
-            _hold(result, start, container.id)
-            return Outcome.HELD
-        return Outcome.RAN
+            return Verdict.STOP
+        return Verdict.HOLD if hold else Verdict.RUN
+
+    async def run(self, container: CompiledContainer, hits: list[Hit]) -> list[PipelineResult]:
+        """Each hit's tags, run on the container's lane: one result per hit, in order.
+        Raises LaneBusy when the lane cannot take them now (nothing ran)."""
+
+        def job() -> list[PipelineResult]:
+            results = []
+            for hit in hits:
+                result = PipelineResult()
+                container.run(hit, result)
+                results.append(result)
+            return results
+
+        return await self._lanes.run(container.lane, job)
 
     def _value_stops(self, container: CompiledContainer, hit: Hit) -> bool:
         """An impossible value or currency keeps a platform's bidding from learning it."""
@@ -94,20 +108,28 @@ class Acceptor:
             currency_default=container.currency_default,
         )
 
-    async def commit(self, rows: list[OutboxRow]) -> None:
-        """Return once the request's rows are committed: only then may it be acknowledged.
-        Raises StoreUnavailable when the store cannot commit them."""
-        if not rows:
+    async def commit(self, result: PipelineResult) -> None:
+        """Return once the request's rows and failed runs are committed: only then may it
+        be acknowledged. Raises StoreUnavailable when the store cannot commit them."""
+        if not result.rows and not result.failures:
             return
         try:
-            await self._writer.enqueue(rows)
+            await self._writer.enqueue(result.rows, result.failures)
         except StorageError as exc:
             raise StoreUnavailable(exc) from exc
 
 
-def _hold(result: PipelineResult, start: int, container_id: str) -> None:
-    """Store the rows from `start` on as held: the spike guard stopped them."""
+def hold(result: PipelineResult, container_id: str) -> None:
+    """Store a held hit's rows and failed runs as held: the spike guard stopped them."""
     rows = result.rows
-    if len(rows) > start:
-        rows[start:] = [row._replace(held=True) for row in rows[start:]]
-        GUARD_HELD.labels(container_id).inc(len(rows) - start)
+    if rows:
+        result.rows = [row._replace(held=True) for row in rows]
+        GUARD_HELD.labels(container_id).inc(len(rows))
+    if result.failures:
+        result.failures = [f._replace(row=f.row._replace(held=True)) for f in result.failures]
+
+
+def add(total: PipelineResult, result: PipelineResult) -> None:
+    """Gather one hit's rows and failed runs into the request's commit."""
+    total.rows.extend(result.rows)
+    total.failures.extend(result.failures)

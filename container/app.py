@@ -27,9 +27,11 @@ from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
 from container.fire_api import FireEndpoint
 from container.guards import Guards
+from container.lanes import TagLanes
 from container.loader import LoaderFiles, loader_scripts
 from container.node_secrets import NodeSecrets
 from container.reload import ConfigWatcher
+from container.tag_retry import TagRetrier
 
 __all__ = ["DataPlane", "create_app"]
 
@@ -99,10 +101,24 @@ def create_app(
         routes=platforms,
     )
     sweeper = FireOnceSweeper(store)
+    lanes = TagLanes(
+        settings.tag_workers,
+        settings.tag_queue,
+        stuck_after_s=max(10.0, 4 * settings.tag_deadline_ms / 1000),
+    )
+    retrier = TagRetrier(
+        store,
+        containers,
+        lanes,
+        on_queued=sender.wake,
+        routes=platforms,
+        fire_once_ttl_ms=settings.fire_once_ttl_hours * 3_600_000,
+    )
     guards = Guards.from_settings(settings, int(time.time() * 1000))
     collect = CollectEndpoint(
-        containers, writer, settings.trusted_proxies, settings.cookie_domain, guards=guards
-    )
+        containers, writer, lanes, settings.trusted_proxies, settings.cookie_domain,
+        guards=guards,
+    )  # fmt: skip
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -119,6 +135,7 @@ def create_app(
                 "status": "ready",
                 "containers": _live(containers),
                 "environments": _served(containers),
+                "quarantined": _quarantined(containers),
             }
         )
 
@@ -138,10 +155,12 @@ def create_app(
         if watcher is not None:
             await watcher.sync()
             watcher.start()
+        lanes.start()
         writer.start()
         sweeper.start()
         if settings.sender:
             sender.start()
+            retrier.start()
         log.info(
             "tagwire ready",
             extra={"fields": {"containers": _live(containers), "sender": settings.sender}},
@@ -154,17 +173,17 @@ def create_app(
             if remote is not None:
                 await remote.aclose()
             await sweeper.stop()
+            await retrier.stop()
             await writer.stop()
+            await lanes.stop()
             await sender.stop(settings.shutdown_grace_s)
             await store.close()
             log.info("tagwire stopped")
 
     fire = FireEndpoint(
-        containers, writer, store, settings.idempotency_ttl_hours, value_guard=guards.value
+        containers, writer, lanes, store, settings.idempotency_ttl_hours, value_guard=guards.value
     )
-    loader = LoaderFiles(
-        containers, loader_scripts(settings), cookie_domain=settings.cookie_domain
-    )
+    loader = LoaderFiles(containers, loader_scripts(settings), cookie_domain=settings.cookie_domain)
     routes: list[BaseRoute] = [
         Route("/collect", collect, methods=["POST", "OPTIONS"]),
         *fire.routes(),
@@ -189,4 +208,13 @@ def _served(containers: ContainerSet) -> list[dict[str, Any]]:
     return [
         {"container": container_id, "env": env, "version": compiled.version}
         for (container_id, env), compiled in containers.items()
+    ]
+
+
+def _quarantined(containers: ContainerSet) -> list[dict[str, Any]]:
+    """Tags this node stopped running because their templates keep hitting limits."""
+    return [
+        {"container": container_id, "env": env, **entry}
+        for (container_id, env), compiled in containers.items()
+        for entry in compiled.quarantine.snapshot()
     ]

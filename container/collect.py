@@ -21,7 +21,7 @@ from urllib.parse import unquote
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from container.accept import Acceptor, Outcome, StoreUnavailable
+from container.accept import Acceptor, StoreUnavailable, Verdict, add, hold
 from container.accept_body import BodyError, check_declared_length
 from container.client_ip import Network, client_ip, is_trusted
 from container.containers import ContainerSet, NotServed
@@ -31,6 +31,7 @@ from container.guards.bot import hit_reason, is_loopback
 from container.guards.rates import IP_LIMIT
 from container.hit import MAX_BODY_BYTES, parse_body, validate_hit
 from container.ids import random_hex, random_urlsafe
+from container.lanes import LaneBusy, TagLanes
 from container.metrics import GUARD_BLOCKS, HITS
 from container.pipeline import CompiledContainer, PipelineResult
 from variables.consent import ad_cookies_allowed, storage_granted
@@ -107,7 +108,7 @@ class _Batch:
     __slots__ = (
         "accepted", "ad_cookies", "bot_check", "client_id", "cookies", "errors", "headers",
         "ip", "now_ms", "peer", "pixels", "result", "sec_gpc", "set_client_id", "stopped",
-        "trace_id", "user_agent",
+        "to_run", "trace_id", "user_agent",
     )  # fmt: skip
 
     def __init__(
@@ -133,6 +134,8 @@ class _Batch:
         self.errors: list[dict[str, Any]] = []
         self.accepted: list[int] = []
         self.stopped = 0  # accepted by the answer, stopped by a guard before any tag ran
+        # the hits whose tags run: (index, hit, held, ad cookies allowed)
+        self.to_run: list[tuple[int, Hit, bool, bool]] = []
         self.result = PipelineResult()
         self.pixels: list[dict[str, Any]] = []
         self.ad_cookies: list[dict[str, Any]] = []
@@ -170,6 +173,7 @@ class CollectEndpoint:
         self,
         containers: ContainerSet,
         writer: OutboxWriter,
+        lanes: TagLanes,
         trusted_proxies: Sequence[Network],
         cookie_domain: str,
         *,
@@ -179,9 +183,9 @@ class CollectEndpoint:
         """`guards` None runs no guard; `clock` gives the time in epoch milliseconds."""
         self.containers = containers
         self._acceptor = (
-            Acceptor(writer)
+            Acceptor(writer, lanes)
             if guards is None
-            else Acceptor(writer, spikes=guards.spikes, value=guards.value)
+            else Acceptor(writer, lanes, spikes=guards.spikes, value=guards.value)
         )
         self._guards = guards
         self._clock = clock
@@ -288,13 +292,15 @@ class CollectEndpoint:
         _count(container.id, batch, len(candidates))
         if not batch.accepted:
             return 400, {"errors": batch.errors}
+        if batch.to_run:
+            await self._run(container, batch, out)
         await _commit(self._acceptor, batch, out)
         self._set_cookies(scope, headers, batch, out)
         return _answer(batch)
 
     def _take(self, container: CompiledContainer, batch: _Batch, index: int, wire: Any) -> None:
-        """One candidate hit: refused with named errors, dropped as a bot, or run through
-        the shared acceptance path; a held hit gets no browser commands or ad cookies."""
+        """One candidate hit: refused with named errors, dropped as a bot or stopped by a
+        guard, or put on the list whose tags run."""
         problems = validate_hit(wire)
         if problems:
             batch.errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
@@ -305,20 +311,37 @@ class CollectEndpoint:
             return
         consent = wire.get("consent")
         with_client_id = storage_granted(consent)
-        result = batch.result
-        pixels_from, cookies_from = len(result.pixels), len(result.cookies)
         hit = batch.hit(container.id, wire, with_client_id)
-        outcome = self._acceptor.run(container, hit, result)
-        if outcome is Outcome.STOPPED:
+        verdict = self._acceptor.judge(container, hit)
+        if verdict is Verdict.STOP:
             batch.stopped += 1
             return
         if with_client_id:
             batch.set_client_id = True  # a held hit still gets tw_id: the visitor consented
-        if outcome is Outcome.HELD:
-            return
-        batch.pixels.extend({"index": index, **p} for p in result.pixels[pixels_from:])
-        if ad_cookies_allowed(consent, batch.sec_gpc):
-            batch.ad_cookies.extend(result.cookies[cookies_from:])
+        batch.to_run.append(
+            (index, hit, verdict is Verdict.HOLD, ad_cookies_allowed(consent, batch.sec_gpc))
+        )
+
+    async def _run(self, container: CompiledContainer, batch: _Batch, out: Headers) -> None:
+        """The tags of the hits to run, on the container's lane; a held hit gets no
+        browser commands or ad cookies. A lane that cannot take them is a 503."""
+        to_run = batch.to_run
+        try:
+            results = await self._acceptor.run(container, [hit for _, hit, _, _ in to_run])
+        except LaneBusy as busy:
+            log.warning("tags busy", extra={"fields": {"container": container.id,
+                                                        "reason": busy.reason}})  # fmt: skip
+            out.append((b"retry-after", str(busy.retry_after_s).encode()))
+            raise _Answer(busy.status, busy.field, busy.reason) from None
+        total = batch.result
+        for (index, _, held, ad_cookies), result in zip(to_run, results, strict=True):
+            if held:
+                hold(result, container.id)
+            else:
+                batch.pixels.extend({"index": index, **p} for p in result.pixels)
+                if ad_cookies:
+                    batch.ad_cookies.extend(result.cookies)
+            add(total, result)
 
     def _exempt(self, ip: str, peer: str, headers: dict[bytes, str]) -> bool:
         """Loopback clients skip the bot filter and the rate limits: local tools, tests
@@ -423,7 +446,7 @@ async def _commit(acceptor: Acceptor, batch: _Batch, out: Headers) -> None:
     """The batch's rows through the shared commit; a store that fails is a 503 with
     Retry-After, and the client retries the whole request."""
     try:
-        await acceptor.commit(batch.result.rows)
+        await acceptor.commit(batch.result)
     except StoreUnavailable as exc:
         log.exception("outbox commit failed", extra={"fields": {"trace_id": batch.trace_id}})
         out.append((b"retry-after", str(exc.retry_after_s).encode()))

@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Route
 from config.publishing import LIVE
 from config.storage import IdempotencyStore, StorageError, TokenRecord, TokenStore
 from config.tokens import ADMIN_CONTAINER, TokenRefused, bearer_token
-from container.accept import Acceptor, StoreUnavailable
+from container.accept import Acceptor, StoreUnavailable, Verdict, add
 from container.accept_body import BodyError, check_declared_length
 from container.containers import ContainerSet
 from container.delivery.outbox import OutboxWriter
@@ -35,6 +35,7 @@ from container.fire_body import MAX_BODY_BYTES, ContainerRules, FireEvent, parse
 from container.fire_idempotency import HEADER, REPLAYED_HEADER, KeyLocks, fingerprint, valid_key
 from container.guards.value import ValueGuard
 from container.ids import random_hex
+from container.lanes import LaneBusy, TagLanes
 from container.pipeline import CompiledContainer, PipelineResult
 from variables.hit import Hit
 
@@ -103,6 +104,7 @@ class FireEndpoint:
         self,
         containers: ContainerSet,
         writer: OutboxWriter,
+        lanes: TagLanes,
         store: FireStore,
         idempotency_ttl_hours: int,
         clock: Clock = _now_ms,
@@ -111,7 +113,7 @@ class FireEndpoint:
         """`value_guard` None runs no guard: the value guard is the only per-hit guard a
         server's events go through (no bot filter, rate limit or spike hold)."""
         self.containers = containers
-        self._acceptor = Acceptor(writer, value=value_guard)
+        self._acceptor = Acceptor(writer, lanes, value=value_guard)
         self._store = store
         self._ttl_ms = idempotency_ttl_hours * 3_600_000
         self._clock = clock
@@ -251,13 +253,30 @@ class FireEndpoint:
     ) -> Answer:
         """Check each event, run the good ones, commit their requests, then answer: no
         event is acknowledged before its rows are stored."""
-        result = PipelineResult()
-        accepted, errors = self._events(candidates, container, trace_id, result)
+        accepted, errors, to_run = self._events(candidates, container, trace_id)
         _report(container.id, token, trace_id, len(candidates), accepted, errors)
         if not accepted:
             return 400, {"errors": errors}
+        total = PipelineResult()
+        if to_run:
+            try:
+                results = await self._acceptor.run(container, [hit for _, hit in to_run])
+            except LaneBusy as busy:
+                log.warning("tags busy", extra={"fields": {"trace_id": trace_id,
+                                                            "reason": busy.reason}})  # fmt: skip
+                raise _Refusal(busy.status, busy.field, busy.reason,
+                               {"retry-after": str(busy.retry_after_s)}) from None  # fmt: skip
+            for (answer, _), result in zip(to_run, results, strict=True):
+                answer["queued"] = sorted({row.tag_id for row in result.rows})
+                if result.failures:
+                    answer["failed"] = [
+                        {"tag": f.row.tag_id, "kind": f.kind, "reason": f.error,
+                         "retried": f.next_attempt_at is not None}
+                        for f in result.failures
+                    ]  # fmt: skip
+                add(total, result)
         try:
-            await self._acceptor.commit(result.rows)
+            await self._acceptor.commit(total)
         except StoreUnavailable as exc:
             _unavailable(exc.error, trace_id)
         if errors:
@@ -265,28 +284,28 @@ class FireEndpoint:
         return 200, {"events": accepted}
 
     def _events(
-        self,
-        candidates: list[Any],
-        container: CompiledContainer,
-        trace_id: str,
-        result: PipelineResult,
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """(accepted, errors): each good event through the shared acceptance path, with the
-        tags it queued (none when a guard stopped it); each bad one as its named errors."""
+        self, candidates: list[Any], container: CompiledContainer, trace_id: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[dict[str, Any], Hit]]]:
+        """(accepted, errors, to run): each good event judged by the shared acceptance
+        path (its answer says which tags it queued: none when a guard stopped it); each bad
+        one as its named errors; the events whose tags run, with their answers."""
         now_ms = self._clock()
         rules = ContainerRules(container.default_country, container.consent_policy == "strict")
         accepted: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
+        to_run: list[tuple[dict[str, Any], Hit]] = []
         for index, candidate in enumerate(candidates):
             event, problems = read_event(candidate, rules, now_ms)
             if event is None:
                 errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
                 continue
-            start = len(result.rows)
-            self._acceptor.run(container, _hit(container.id, event, now_ms, trace_id), result)
-            queued = sorted({row.tag_id for row in result.rows[start:]})
-            accepted.append({"index": index, "event_id": event.wire["event_id"], "queued": queued})
-        return accepted, errors
+            answer: dict[str, Any] = {"index": index, "event_id": event.wire["event_id"],
+                                      "queued": []}  # fmt: skip
+            accepted.append(answer)
+            hit = _hit(container.id, event, now_ms, trace_id)
+            if self._acceptor.judge(container, hit) is not Verdict.STOP:
+                to_run.append((answer, hit))
+        return accepted, errors, to_run
 
 
 def _report(

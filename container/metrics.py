@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 __all__ = [
     "GUARD_BLOCKS",
@@ -16,8 +16,12 @@ __all__ = [
     "GUARD_HELD",
     "GUARD_SPIKES",
     "HITS",
+    "LANE_STUCK",
     "PII_REMOVED",
+    "TAG_FAILURES",
     "TAG_OUTCOMES",
+    "TAG_QUARANTINED",
+    "TAG_RERUNS",
     "count_pii_removed",
 ]
 
@@ -26,6 +30,26 @@ TAG_OUTCOMES = Counter(
     "tagwire_tag_outcomes",
     "Tag decisions per hit: fired, blocked_by_consent, failed.",
     ["container", "tag", "outcome"],
+)
+TAG_FAILURES = Counter(
+    "tagwire_tag_failures",
+    "Failed tag runs on accepted hits, by error kind; each one is a RUN row in the outbox.",
+    ["container", "tag", "kind"],
+)
+TAG_QUARANTINED = Gauge(
+    "tagwire_tag_quarantined",
+    "1 while a tag is quarantined on this node because its template keeps hitting limits.",
+    ["container", "tag"],
+)
+TAG_RERUNS = Counter(
+    "tagwire_tag_reruns",
+    "Failed tag runs run again from their stored hit, by outcome (ran, failed, dead).",
+    ["container", "tag", "outcome"],
+)
+LANE_STUCK = Counter(
+    "tagwire_tag_lane_stuck",
+    "Tag runs that went past the hard stop, blocking their container's lane until they end.",
+    ["lane"],
 )
 PII_REMOVED = Counter(
     "tagwire_pii_removed", "Plaintext personal data removed from hits, by field.", ["field"]

@@ -3,8 +3,13 @@
 hit → variables → triggers → consent → tag template (Lua sandbox) → outbox rows and
 browser pixels. Compilation (variables, trigger conditions, templates, parameters, grants)
 happens off the request path at start-up; `run` does no I/O. Each trigger is evaluated at
-most once per hit, each variable resolved at most once. A tag refused by consent or
-failing in its template is logged and counted; the other tags of the hit still run.
+most once per hit, each variable resolved at most once. A tag refused by consent is
+logged and counted. A tag whose template fails (or is quarantined) is never dropped: it
+becomes a `FailedRun` committed with the hit's rows, which keeps the hit so the tag can
+run again (`rerun`); the other tags of the hit still run.
+
+A compiled container is not thread-safe (its template runtime and quarantine): the data
+plane runs it on its container's lane only (container/lanes.py).
 """
 
 from __future__ import annotations
@@ -12,17 +17,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import orjson
 
 from config.schema import template_package
-from config.storage import OutboxRow
-from container.metrics import PII_REMOVED, TAG_OUTCOMES
+from config.storage import FailedRun, OutboxRow
+from container.metrics import PII_REMOVED, TAG_FAILURES, TAG_OUTCOMES
+from container.quarantine import Quarantine, Quarantined
+from container.tag_failures import HitRecord, failed_run, retry_at
 from tags.errors import TemplateError
 from tags.event import template_event
-from tags.runtime import BoundTemplate, TemplateRuntime
+from tags.runtime import BoundTemplate, TagResult, TemplateRuntime
 from triggers.trigger import Trigger
 from variables.consent import ConsentRequirement, ConsentState, Decision, decide
 from variables.hit import Hit
@@ -30,7 +37,7 @@ from variables.pii_firewall import contains_pii, scrub_text
 from variables.resolver import Resolver, VariableFunction
 from variables.user_defined import compile_variable
 
-__all__ = ["CompiledContainer", "CompiledTag", "PipelineResult"]
+__all__ = ["CompiledContainer", "CompiledTag", "PipelineResult", "RerunError"]
 
 log = logging.getLogger("tagwire.pipeline")
 
@@ -59,21 +66,48 @@ class CompiledTag:
 
 @dataclass(slots=True)
 class PipelineResult:
-    """What one hit produced: requests for the outbox, commands for the browser."""
+    """What hits produced: requests for the outbox, commands for the browser, and the tag
+    runs that failed (stored with the requests, never dropped)."""
 
     rows: list[OutboxRow] = field(default_factory=list)
     pixels: list[dict[str, Any]] = field(default_factory=list)
     cookies: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[FailedRun] = field(default_factory=list)
 
 
-def _row_facts(hit: Hit) -> tuple[str | None, float | None, str | None]:
-    """The hit's lead id, value and currency, kept on its outbox rows for the history
-    filters and the value guard."""
+class RerunError(Exception):
+    """A stored tag run cannot run again: `kind` and the message say why."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+
+
+class _Facts(NamedTuple):
+    """What every outbox row of one tag on one hit carries besides its request."""
+
+    event_name: str
+    event_id: str
+    event_time_ms: int
+    dedup_key: str | None
+    lead_id: str | None
+    value: float | None
+    currency: str | None
+
+
+def _facts(hit: Hit, dedup_key: str | None) -> _Facts:
+    """The hit's facts; lead id, value and currency feed the history filters and the value
+    guard."""
     data = hit.section("data")
     lead = data.get("lead_id")
     value = data.get("value")
     currency = data.get("currency")
-    return (
+    return _Facts(
+        hit.event,
+        hit.event_id,
+        hit.event_time_ms,
+        dedup_key,
         None if lead is None or lead == "" else str(lead),
         float(value) if type(value) is int or type(value) is float else None,
         currency if type(currency) is str else None,
@@ -148,6 +182,16 @@ class CompiledContainer:
     # environment it serves
     version: int | None = None
     env: str = "live"
+    # per node and per compiled version: a new version starts with no tag quarantined
+    quarantine: Quarantine = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quarantine", Quarantine(self.id))
+
+    @property
+    def lane(self) -> str:
+        """The lane its tags run on: one per container and environment."""
+        return f"{self.id}@{self.env}"
 
     @classmethod
     def compile(
@@ -212,7 +256,6 @@ class CompiledContainer:
         """Run every tag that fires for the hit, adding what they produce to `result`."""
         state = _HitRun(self, hit)
         context = None
-        facts = None
         for tag in self.tags:
             if not state.tag_fires(tag):
                 continue
@@ -225,47 +268,119 @@ class CompiledContainer:
                                       "event_id": hit.event_id, "reason": decision.reason}},
                 )  # fmt: skip
                 continue
+            facts = _facts(hit, tag.dedup_key(hit))
+            held = self.quarantine.holds(tag.id)
+            if held is not None:
+                self._fail(tag, hit, facts, _quarantine_error(held), result, held.kind)
+                continue
             if context is None:
                 context = self.runtime.hit_context(
                     template_event(hit), hit.cookies, hit.received_ms
                 )
             outcome = self.runtime.execute(tag.template, context)
-            if outcome.error is not None:
-                TAG_OUTCOMES.labels(self.id, tag.id, "failed").inc()
-                log.warning(
-                    "tag failed",
-                    extra={"fields": {"container": self.id, "tag": tag.id,
-                                      "event_id": hit.event_id, "kind": outcome.error.kind,
-                                      "reason": outcome.error.message}},
-                )  # fmt: skip
+            error = outcome.error
+            self.quarantine.outcome(tag.id, None if error is None else error.kind,
+                                    "" if error is None else error.message)  # fmt: skip
+            if error is not None:
+                self._fail(tag, hit, facts, error, result, error.kind)
                 continue
             TAG_OUTCOMES.labels(self.id, tag.id, "fired").inc()
-            for line in outcome.logs:
-                log.info("template log", extra={"fields": {"tag": tag.id, "line": line}})
-            key = tag.dedup_key(hit)
-            for index, request in enumerate(outcome.requests):
-                _last_scan(request)
-                if facts is None:
-                    facts = _row_facts(hit)
-                result.rows.append(
-                    OutboxRow(
-                        container_id=self.id,
-                        tag_id=tag.id,
-                        destination=urlsplit(request["url"]).netloc,
-                        method=request["method"],
-                        url=request["url"],
-                        headers=orjson.dumps(request["headers"], option=orjson.OPT_SORT_KEYS),
-                        body=(request["body"] or "").encode("utf-8"),
-                        event_name=hit.event,
-                        event_id=hit.event_id,
-                        dedup_key=key if key is None or index == 0 else f"{key}#{index}",
-                        platform=tag.platform,
-                        event_time_ms=hit.event_time_ms,
-                        lead_id=facts[0],
-                        value=facts[1],
-                        currency=facts[2],
-                        held=False,
-                    )
+            self._produced(tag, outcome, facts, result)
+
+    def _produced(
+        self, tag: CompiledTag, outcome: TagResult, facts: _Facts, result: PipelineResult
+    ) -> None:
+        """A run's requests become outbox rows; its pixels and cookies go to the browser."""
+        for line in outcome.logs:
+            log.info("template log", extra={"fields": {"tag": tag.id, "line": line}})
+        key = facts.dedup_key
+        for index, request in enumerate(outcome.requests):
+            _last_scan(request)
+            result.rows.append(
+                OutboxRow(
+                    container_id=self.id,
+                    tag_id=tag.id,
+                    destination=urlsplit(request["url"]).netloc,
+                    method=request["method"],
+                    url=request["url"],
+                    headers=orjson.dumps(request["headers"], option=orjson.OPT_SORT_KEYS),
+                    body=(request["body"] or "").encode("utf-8"),
+                    event_name=facts.event_name,
+                    event_id=facts.event_id,
+                    dedup_key=key if key is None or index == 0 else f"{key}#{index}",
+                    platform=tag.platform,
+                    event_time_ms=facts.event_time_ms,
+                    lead_id=facts.lead_id,
+                    value=facts.value,
+                    currency=facts.currency,
+                    held=False,
                 )
-            result.pixels.extend(outcome.pixels)
-            result.cookies.extend(outcome.cookies)
+            )
+        result.pixels.extend(outcome.pixels)
+        result.cookies.extend(outcome.cookies)
+
+    def _fail(
+        self,
+        tag: CompiledTag,
+        hit: Hit,
+        facts: _Facts,
+        error: TemplateError,
+        result: PipelineResult,
+        cause: str,
+    ) -> None:
+        """Keep the failed run with its hit; `cause` decides whether it is retried."""
+        TAG_OUTCOMES.labels(self.id, tag.id, "failed").inc()
+        TAG_FAILURES.labels(self.id, tag.id, error.kind).inc()
+        log.warning(
+            "tag failed",
+            extra={"fields": {"container": self.id, "tag": tag.id, "event_id": hit.event_id,
+                              "kind": error.kind, "reason": error.message}},
+        )  # fmt: skip
+        record = HitRecord(
+            self.env, template_event(hit), dict(hit.cookies), hit.received_ms, *facts
+        )
+        now = hit.received_ms
+        result.failures.append(
+            failed_run(self.id, tag.id, tag.platform, record, error.kind, error.message,
+                       retry_at(cause, 1, now))
+        )  # fmt: skip
+
+    def rerun(self, tag_id: str, record: HitRecord, result: PipelineResult) -> None:
+        """Run one tag again on a stored hit, adding its rows to `result` (pixels and
+        cookies are dropped: the browser is long gone). Triggers and consent are not
+        asked again: they allowed the tag when the hit came. Raises RerunError."""
+        tag = self.tag(tag_id)
+        if tag is None:
+            raise RerunError(
+                "runtime", f"tag {tag_id!r} is not in version {self.version} (removed or off)"
+            )
+        held = self.quarantine.holds(tag.id)
+        if held is not None:
+            refused = _quarantine_error(held)
+            raise RerunError(refused.kind, refused.message)
+        context = self.runtime.hit_context(record.event, record.cookies, record.received_ms)
+        outcome = self.runtime.execute(tag.template, context)
+        error = outcome.error
+        self.quarantine.outcome(tag.id, None if error is None else error.kind,
+                                "" if error is None else error.message)  # fmt: skip
+        if error is not None:
+            raise RerunError(error.kind, error.message)
+        facts = _Facts(
+            record.event_name, record.event_id, record.event_time_ms, record.dedup_key,
+            record.lead_id, record.value, record.currency,
+        )  # fmt: skip
+        self._produced(tag, outcome, facts, result)
+
+    def tag(self, tag_id: str) -> CompiledTag | None:
+        for tag in self.tags:
+            if tag.id == tag_id:
+                return tag
+        return None
+
+
+def _quarantine_error(held: Quarantined) -> TemplateError:
+    return TemplateError(
+        "limit" if held.kind != "deadline" else "deadline",
+        f"quarantined: the tag kept failing with {held.kind} ({held.reason}); "
+        f"not run for {held.period_s:.0f} s",
+    )

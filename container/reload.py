@@ -32,6 +32,7 @@ from container.containers import ContainerSet
 from container.node_secrets import NodeSecrets
 from container.pipeline import CompiledContainer
 from tags.errors import TemplateError
+from tags.limits import DEADLINE_MS
 from tags.runtime import TemplateRuntime
 
 __all__ = [
@@ -73,9 +74,11 @@ class ConfigSource(Protocol):
     async def get_version(self, container_id: str, number: int) -> StoredVersion | None: ...
 
 
-def builder(secrets: NodeSecrets, allow_http_loopback: bool) -> Build:
+def builder(
+    secrets: NodeSecrets, allow_http_loopback: bool, deadline_ms: int = DEADLINE_MS
+) -> Build:
     """Compile a verified version with its own runtime (thread-safe: nothing shared with
-    the runtime serving hits) and its container's secrets."""
+    the runtime serving hits), its container's secrets and the node's tag deadline."""
 
     def build(record: VersionRecord, env: str) -> CompiledContainer:
         source = f"container {record.container_id!r} version {record.number}"
@@ -83,7 +86,9 @@ def builder(secrets: NodeSecrets, allow_http_loopback: bool) -> Build:
         if issues:
             raise DocumentError(issues, source)
         runtime = TemplateRuntime(
-            secrets.lookup_for(record.container_id), allow_http_loopback=allow_http_loopback
+            secrets.lookup_for(record.container_id),
+            allow_http_loopback=allow_http_loopback,
+            deadline_ms=deadline_ms,
         )
         return CompiledContainer.compile(
             apply_defaults(record.document), runtime, version=record.number, env=env

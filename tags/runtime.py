@@ -111,8 +111,8 @@ def _host_api(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args), None, None
         except TemplateError as exc:
             return None, exc.kind, exc.message
-        except Exception as exc:
-            return None, "runtime", f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # tagwire's bug, not the template's: stop, retry later
+            return None, "host", f"{type(exc).__name__}: {exc}"
 
     return call
 
@@ -304,7 +304,7 @@ class TemplateRuntime:
         except LuaMemoryError:
             failure = TemplateError("limit", "memory: allocated more than the memory budget")
         except LuaError as exc:
-            failure = TemplateError("runtime", f"sandbox error: {exc}")
+            failure = TemplateError("host", f"sandbox error: {exc}")
         finally:
             lua.set_max_memory(RUNTIME_MEMORY_BYTES)
         if failure is not None:

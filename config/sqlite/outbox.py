@@ -1,12 +1,14 @@
 """The outbox: group-committed rows in, claimed rows out, outcomes and their history back.
 
 A commit is one multi-row INSERT per 500 rows, whatever the number of requests that
-share it (see `_insert_rows`).
+share it (see `insert_rows`). Failed tag runs committed with them go in one by one with
+their first history entry: they are rare, and each needs its row id.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from config.sqlite.connection import SQLiteConnection
 from config.sqlite.fire_once import first_per_key, take_keys
@@ -14,12 +16,14 @@ from config.sqlite.transaction import transaction
 from config.storage import (
     DEFAULT_FIRE_ONCE_TTL_MS,
     RESPONSE_LIMIT,
+    RUN_METHOD,
     Delivery,
+    FailedRun,
     OutboxItem,
     OutboxRow,
 )
 
-__all__ = ["SQLiteOutbox"]
+__all__ = ["SQLiteOutbox", "insert_failed_run", "insert_rows"]
 
 # Rows per INSERT statement: 16 parameters each stays far below SQLite's 32766 limit.
 _INSERT_CHUNK = 500
@@ -31,7 +35,11 @@ class SQLiteOutbox(SQLiteConnection):
     """The `OutboxStore` role."""
 
     async def enqueue(
-        self, rows: list[OutboxRow], now_ms: int, fire_once_ttl_ms: int = DEFAULT_FIRE_ONCE_TTL_MS
+        self,
+        rows: list[OutboxRow],
+        now_ms: int,
+        fire_once_ttl_ms: int = DEFAULT_FIRE_ONCE_TTL_MS,
+        failures: Sequence[FailedRun] = (),
     ) -> int:
         def insert(conn: sqlite3.Connection) -> int:
             fresh = first_per_key(rows)
@@ -45,11 +53,13 @@ class SQLiteOutbox(SQLiteConnection):
             new = 0
             with transaction(conn):
                 for chunk in chunks:
-                    new += _insert_rows(conn, chunk, now_ms)
+                    new += insert_rows(conn, chunk, now_ms)
                     take_keys(conn, chunk, now_ms, now_ms + fire_once_ttl_ms)
+                for failure in failures:
+                    insert_failed_run(conn, failure, now_ms)
             return new
 
-        if not rows:
+        if not rows and not failures:
             return 0
         return await self._run(insert)
 
@@ -59,10 +69,11 @@ class SQLiteOutbox(SQLiteConnection):
                 rows = conn.execute(
                     "UPDATE outbox SET state = 'inflight' WHERE id IN ("
                     " SELECT id FROM outbox WHERE state IN ('pending', 'failed')"
-                    " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
+                    " AND next_attempt_at <= ? AND method <> ?"
+                    " ORDER BY next_attempt_at, id LIMIT ?)"
                     " RETURNING id, container_id, tag_id, platform, destination, method, url,"
                     " headers, body, attempts, event_time_ms, created_at",
-                    (now_ms, limit),
+                    (now_ms, RUN_METHOD, limit),
                 ).fetchall()
             return [OutboxItem(*row) for row in sorted(rows)]
 
@@ -121,7 +132,7 @@ class SQLiteOutbox(SQLiteConnection):
         return await self._run(counts)
 
 
-def _insert_rows(conn: sqlite3.Connection, rows: list[OutboxRow], now_ms: int) -> int:
+def insert_rows(conn: sqlite3.Connection, rows: list[OutboxRow], now_ms: int) -> int:
     """One multi-row INSERT of the rows whose fire-once key is free or expired; how many.
 
     A single statement, so SQLite runs it in one step and this thread hands the GIL back
@@ -144,3 +155,25 @@ def _insert_rows(conn: sqlite3.Connection, rows: list[OutboxRow], now_ms: int) -
         " AND f.expires_at > ?1)",
         params,
     ).rowcount
+
+
+def insert_failed_run(conn: sqlite3.Connection, failure: FailedRun, now_ms: int) -> None:
+    """A failed tag run as a `RUN` row (held, dead, or failed until `next_attempt_at`)
+    with the failure as its first attempt, so the history shows it from the start."""
+    row = failure.row
+    response = f"{failure.kind}: {failure.error}"[:RESPONSE_LIMIT]
+    retry_at = failure.next_attempt_at
+    outcome = "dead" if retry_at is None else "failed"
+    state = "held" if row.held else outcome
+    cursor = conn.execute(
+        "INSERT INTO outbox (container_id, tag_id, destination, method, url, headers, body,"
+        " event_name, event_id, dedup_key, platform, event_time_ms, lead_id, value, currency,"
+        " state, attempts, last_response, next_attempt_at, created_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?)",
+        (*row[:-1], state, response, now_ms if retry_at is None else retry_at, now_ms),
+    )
+    conn.execute(
+        "INSERT INTO attempts (outbox_id, attempt, at, status, outcome, response, duration_ms,"
+        " batch_size) VALUES (?, 1, ?, NULL, ?, ?, 0, 1)",
+        (cursor.lastrowid, now_ms, outcome, response),
+    )

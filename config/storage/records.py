@@ -13,15 +13,20 @@ __all__ = [
     "DEFAULT_FIRE_ONCE_TTL_MS",
     "ENVIRONMENT_ACTIONS",
     "RESPONSE_LIMIT",
+    "RUN_DESTINATION",
+    "RUN_METHOD",
     "STATES",
     "AuditEntry",
     "Delivery",
     "Environment",
+    "FailedRun",
     "HistoryEntry",
     "IdempotentAnswer",
     "OutboxFilter",
     "OutboxItem",
     "OutboxRow",
+    "RunItem",
+    "RunOutcome",
     "StoredSecret",
     "StoredVersion",
     "TokenRecord",
@@ -36,6 +41,11 @@ RESPONSE_LIMIT = 500
 DEFAULT_FIRE_ONCE_TTL_MS = 72 * 3_600_000
 # How an environment's pointer moves; the audit action is `environment.<action>`.
 ENVIRONMENT_ACTIONS = ("publish", "rollback")
+# A tag run that failed on an acknowledged hit is an outbox row of its own: method `RUN`,
+# destination `template`, the hit as the template saw it as its body. The sender never
+# claims such rows; the tag retrier runs the template again (see container/tag_retry.py).
+RUN_METHOD = "RUN"
+RUN_DESTINATION = "template"
 
 
 class OutboxRow(NamedTuple):
@@ -58,6 +68,51 @@ class OutboxRow(NamedTuple):
     value: float | None
     currency: str | None
     held: bool
+
+
+class FailedRun(NamedTuple):
+    """A tag run that failed on an acknowledged hit, stored with the hit's rows.
+
+    `row` is the `RUN` row (its body the hit record); `error` says why, with the Lua line
+    when there is one. `next_attempt_at` set: the failure depends on the environment and
+    the run is retried then; None: it is deterministic and the row is dead, replayable
+    once the template is fixed. A held row stays held whatever the failure.
+    """
+
+    row: OutboxRow
+    kind: str
+    error: str
+    next_attempt_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunItem:
+    """A claimed `RUN` row: which tag to run again on which stored hit."""
+
+    id: int
+    container_id: str
+    tag_id: str
+    body: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What running a claimed `RUN` row again gave.
+
+    `rows` set: the template ran; the first row takes the `RUN` row's place (same id, so
+    its history goes on) and the others are added, each under the fire-once rules. An
+    empty `rows` settles the row as `sent` with `response` saying nothing was queued.
+    `rows` None: it failed again; `state` is `failed` (retry at `next_attempt_at`) or
+    `dead`, `response` the error.
+    """
+
+    id: int
+    rows: list[OutboxRow] | None
+    state: str
+    response: str
+    next_attempt_at: int
+    at: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ The protocols are runtime-checkable so a test can tell that a backend has every 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from config.storage.records import (
@@ -19,11 +20,14 @@ from config.storage.records import (
     AuditEntry,
     Delivery,
     Environment,
+    FailedRun,
     HistoryEntry,
     IdempotentAnswer,
     OutboxFilter,
     OutboxItem,
     OutboxRow,
+    RunItem,
+    RunOutcome,
     StoredSecret,
     StoredVersion,
     TokenRecord,
@@ -40,6 +44,7 @@ __all__ = [
     "SecretStore",
     "Store",
     "StoreLifecycle",
+    "TagRunStore",
     "TokenStore",
     "VersionStore",
 ]
@@ -67,19 +72,24 @@ class OutboxStore(Protocol):
     sender claims, sends and records."""
 
     async def enqueue(
-        self, rows: list[OutboxRow], now_ms: int, fire_once_ttl_ms: int = DEFAULT_FIRE_ONCE_TTL_MS
+        self,
+        rows: list[OutboxRow],
+        now_ms: int,
+        fire_once_ttl_ms: int = DEFAULT_FIRE_ONCE_TTL_MS,
+        failures: Sequence[FailedRun] = (),
     ) -> int:
-        """Commit rows in one transaction; how many were new.
+        """Commit rows and failed tag runs in one transaction; how many rows were new.
 
         A row whose (container, tag, dedup_key) key is taken and unexpired is dropped,
         also a second copy in the same call; the others take their key until
         `now_ms + fire_once_ttl_ms` (an expired key is taken again). A row without a key
-        always goes in; a `held` row goes in as `held`.
+        always goes in; a `held` row goes in as `held`. Each failure goes in as its `RUN`
+        row with the failure as its first history entry (see `FailedRun`).
         """
 
     async def claim(self, limit: int, now_ms: int) -> list[OutboxItem]:
         """Mark up to `limit` due pending/failed rows inflight and return them, earliest
-        due first (held rows are never claimed)."""
+        due first (held rows and `RUN` rows are never claimed here)."""
 
     async def record(self, deliveries: list[Delivery]) -> None:
         """Store send outcomes on the rows and append each to the firing history, in one
@@ -95,6 +105,19 @@ class OutboxStore(Protocol):
 
     async def outbox_counts(self) -> dict[str, int]:
         """Rows per state."""
+
+
+@runtime_checkable
+class TagRunStore(Protocol):
+    """Failed tag runs (`RUN` rows) on their way to running again."""
+
+    async def claim_runs(self, limit: int, now_ms: int) -> list[RunItem]:
+        """Mark up to `limit` due pending/failed `RUN` rows inflight and return them."""
+
+    async def settle_runs(
+        self, outcomes: list[RunOutcome], fire_once_ttl_ms: int = DEFAULT_FIRE_ONCE_TTL_MS
+    ) -> None:
+        """Store what running them again gave, in one transaction (see `RunOutcome`)."""
 
 
 @runtime_checkable
@@ -272,6 +295,7 @@ class AuditStore(Protocol):
 class Store(
     StoreLifecycle,
     OutboxStore,
+    TagRunStore,
     OutboxOpsStore,
     HistoryStore,
     FireOnceStore,

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from config.storage import DEFAULT_FIRE_ONCE_TTL_MS, OutboxRow, OutboxStore
+from config.storage import DEFAULT_FIRE_ONCE_TTL_MS, FailedRun, OutboxRow, OutboxStore
 from container.delivery.routes import PlatformRoutes
 
 __all__ = ["OutboxWriter"]
@@ -32,7 +32,7 @@ class OutboxWriter:
         self._routes = routes or None  # None also when no setting moves a platform
         self._on_commit = on_commit
         self._fire_once_ttl_ms = fire_once_ttl_ms
-        self._waiting: list[tuple[list[OutboxRow], asyncio.Future[None]]] = []
+        self._waiting: list[tuple[list[OutboxRow], Sequence[FailedRun], asyncio.Future[None]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -49,13 +49,14 @@ class OutboxWriter:
         await self._task
         self._task = None
 
-    async def enqueue(self, rows: list[OutboxRow]) -> None:
-        """Return once the rows are committed (rows whose fire-once key exists are dropped)."""
+    async def enqueue(self, rows: list[OutboxRow], failures: Sequence[FailedRun] = ()) -> None:
+        """Return once the rows and failed tag runs are committed (rows whose fire-once
+        key exists are dropped)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         routes = self._routes
         if routes is not None:
             rows = [routes.row(row) for row in rows]
-        self._waiting.append((rows, future))
+        self._waiting.append((rows, failures, future))
         self._wakeup.set()
         return await future
 
@@ -70,15 +71,18 @@ class OutboxWriter:
 
     async def _commit(self) -> None:
         batch, self._waiting = self._waiting, []
-        rows = [row for chunk, _ in batch for row in chunk]
+        rows = [row for chunk, _, _ in batch for row in chunk]
+        failures = [failure for _, chunk, _ in batch for failure in chunk]
         try:
-            await self._store.enqueue(rows, int(time.time() * 1000), self._fire_once_ttl_ms)
+            await self._store.enqueue(
+                rows, int(time.time() * 1000), self._fire_once_ttl_ms, failures
+            )
         except Exception as exc:
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for _, future in batch:
+        for _, _, future in batch:
             if not future.done():
                 future.set_result(None)
         self._on_commit()

@@ -71,13 +71,15 @@ def add_serve_commands(commands: Any) -> None:
 
 
 def _compile(
-    docs: list[tuple[str, dict[str, Any]]], secrets: NodeSecrets, allow_http_loopback: bool
+    docs: list[tuple[str, dict[str, Any]]], secrets: NodeSecrets, settings: Settings
 ) -> dict[str, CompiledContainer]:
     """Each container with a runtime of its own, whose secret lookup is the container's."""
     containers: dict[str, CompiledContainer] = {}
     for source, doc in docs:
         runtime = TemplateRuntime(
-            secrets.lookup_for(doc["container"]["id"]), allow_http_loopback=allow_http_loopback
+            secrets.lookup_for(doc["container"]["id"]),
+            allow_http_loopback=settings.allow_http_loopback,
+            deadline_ms=settings.tag_deadline_ms,
         )
         try:
             compiled = CompiledContainer.compile(apply_defaults(doc), runtime)
@@ -166,7 +168,7 @@ def _watcher(
         source,
         containers,
         _public_key(settings),
-        builder(secrets, settings.allow_http_loopback),
+        builder(secrets, settings.allow_http_loopback, settings.tag_deadline_ms),
         interval_s=settings.reload_interval_s,
         environments=settings.environments,
         secrets=secrets,
@@ -208,7 +210,7 @@ def _server(
         watcher = _watcher(settings, source, containers, node_secrets)
     else:
         node_secrets = NodeSecrets(None, None, secrets)
-        containers = ContainerSet.of(_compile(docs, node_secrets, settings.allow_http_loopback))
+        containers = ContainerSet.of(_compile(docs, node_secrets, settings))
         watcher = None
     app = build_node(
         settings,

@@ -194,6 +194,7 @@ def test_health_and_readiness(client):
         "status": "ready",
         "containers": ["shop"],
         "environments": [{"container": "shop", "env": "live", "version": None}],
+        "quarantined": [],
     }
 
 
@@ -206,6 +207,7 @@ def test_readiness_lists_every_environment_and_its_version(tmp_path):
                 {"container": "shop", "env": "live", "version": None},
                 {"container": "shop", "env": "staging", "version": 7},
             ],
+            "quarantined": [],
         }
 
 

@@ -23,6 +23,7 @@ from container.guards.bot import BotFilter
 from container.guards.rates import RateLimiter, RateLimits
 from container.guards.spike import SpikeDetector
 from container.guards.value import ValueGuard
+from container.lanes import TagLanes
 from container.pipeline import CompiledContainer
 from demo import demo_document, demo_secrets
 from tags.runtime import TemplateRuntime
@@ -65,17 +66,20 @@ def client_for(tmp_path, guards, clock, doc=None, runtime=None, peer="198.51.100
     container = CompiledContainer.compile(
         apply_defaults(doc or make_document()), runtime or TemplateRuntime()
     )
+    lanes = TagLanes(workers=1)
     endpoint = CollectEndpoint(
-        ContainerSet.of({container.id: container}), writer, kwargs.get("trusted", ()), "",
-        guards=guards, clock=clock,
+        ContainerSet.of({container.id: container}), writer, lanes, kwargs.get("trusted", ()),
+        "", guards=guards, clock=clock,
     )  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         await store.open()
+        lanes.start()
         writer.start()
         yield
         await writer.stop()
+        await lanes.stop()
         await store.close()
 
     app = Starlette(routes=[Route("/collect", endpoint, methods=["POST"])], lifespan=lifespan)

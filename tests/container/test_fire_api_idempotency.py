@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ import pytest
 from starlette.applications import Starlette
 
 from config.sqlite_store import SQLiteStore
-from config.storage import OutboxRow, StorageError
+from config.storage import FailedRun, OutboxRow, StorageError
 from config.tokens import hash_token, new_token
 from container.containers import ContainerSet
 from container.fire_api import FireEndpoint
+from container.lanes import TagLanes
 from tests.container.fire_api_helpers import compile_container, crm_event, fire_document
 
 TTL_HOURS = 24
@@ -38,7 +40,7 @@ class HeldWriter:
         self.open.set()
         self.error: Exception | None = None
 
-    async def enqueue(self, rows: list[OutboxRow]) -> None:
+    async def enqueue(self, rows: list[OutboxRow], failures: Sequence[FailedRun] = ()) -> None:
         self.callers += 1
         self.entered.set()
         await self.open.wait()
@@ -53,9 +55,11 @@ class Node:
         self.store = SQLiteStore(tmp_path / "tagwire.db")
         self.writer = HeldWriter()
         container = compile_container(fire_document(fire_once="none"))
+        self.lanes = TagLanes(workers=1)
         self.fire = FireEndpoint(
             ContainerSet.of({container.id: container}),
             self.writer,
+            self.lanes,
             self.store,
             TTL_HOURS,
             lambda: self.now,
@@ -75,8 +79,10 @@ async def node(tmp_path: Path):
     node = Node(tmp_path)
     await node.store.open()
     await node.store.create_token("shop", "crm", hash_token(node.token), node.now)
+    node.lanes.start()
     yield node
     await node.client.aclose()
+    await node.lanes.stop()
     await node.store.close()
 
 

@@ -21,9 +21,9 @@ class CountingStore:
         self.store = store
         self.commits = 0
 
-    async def enqueue(self, rows, now_ms, fire_once_ttl_ms):
+    async def enqueue(self, rows, now_ms, fire_once_ttl_ms, failures=()):
         self.commits += 1
-        return await self.store.enqueue(rows, now_ms, fire_once_ttl_ms)
+        return await self.store.enqueue(rows, now_ms, fire_once_ttl_ms, failures)
 
 
 async def test_concurrent_enqueues_share_commits_and_get_their_own_results(tmp_path):
@@ -56,7 +56,7 @@ async def test_stop_commits_what_is_waiting(tmp_path):
 
 async def test_store_failure_reaches_every_waiting_request():
     class Broken:
-        async def enqueue(self, rows, now_ms, fire_once_ttl_ms):
+        async def enqueue(self, rows, now_ms, fire_once_ttl_ms, failures=()):
             raise StorageError("disk full")
 
     writer = OutboxWriter(Broken(), on_commit=lambda: None)
@@ -72,7 +72,7 @@ async def test_the_fire_once_ttl_reaches_the_store(tmp_path):
     seen = []
 
     class Recording:
-        async def enqueue(self, rows, now_ms, fire_once_ttl_ms):
+        async def enqueue(self, rows, now_ms, fire_once_ttl_ms, failures=()):
             seen.append(fire_once_ttl_ms)
             return len(rows)
 

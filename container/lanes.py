@@ -1,0 +1,199 @@
+"""Tag execution off the event loop: one serial lane per container, a few worker threads.
+
+Templates run in Lua, and lupa releases the GIL while Lua runs, so a template that spins
+up to its budget (or its wall-clock safety net) on a worker thread leaves the event loop
+free: `/healthz`, the loader and every other container keep answering. Each container
+(and environment) has a lane: its jobs run one at a time, in order, because its template
+runtime is not thread-safe, and a lane holds at most one worker, so a hostile container
+can slow only its own hits. A lane's queue is bounded: past `max_queued` waiting jobs
+`run` raises `LaneBusy` at once (the endpoints answer 503 with Retry-After; nothing was
+acknowledged, so nothing is lost). A job still running after `stuck_after_s` marks its
+lane stuck (logged, counted): its waiting and new jobs are refused with `LaneBusy` until
+it returns, and a fresh worker takes its place so the other lanes keep their threads.
+
+Results go back to the loop once per drained batch, not once per job, so a busy lane
+pays one cross-thread wake-up for many hits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from container.metrics import LANE_STUCK
+
+__all__ = ["LaneBusy", "TagLanes"]
+
+log = logging.getLogger("tagwire.lanes")
+
+T = TypeVar("T")
+_Job = tuple[Callable[[], Any], asyncio.Future[Any]]
+
+
+class LaneBusy(Exception):
+    """A container's lane cannot take the job now; the client should retry later."""
+
+    status = 503
+    field = "container"
+    retry_after_s = 2
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"container {key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class _Lane:
+    __slots__ = ("jobs", "key", "lock", "scheduled", "started", "stuck")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.lock = threading.Lock()
+        self.jobs: deque[_Job] = deque()
+        self.scheduled = False  # in the ready queue or being drained by a worker
+        self.started = 0.0  # monotonic start of the running job, 0 when idle
+        self.stuck = False
+
+
+_STOP = None
+
+
+class TagLanes:
+    """Runs sync jobs on worker threads, serially per lane key, results on the loop."""
+
+    def __init__(
+        self, workers: int = 4, max_queued: int = 256, stuck_after_s: float = 10.0
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self._workers = workers
+        self._max_queued = max_queued
+        self._stuck_after_s = stuck_after_s
+        self._lanes: dict[str, _Lane] = {}
+        self._ready: deque[_Lane | None] = deque()
+        self._ready_cv = threading.Condition(threading.Lock())
+        self._threads: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watch: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        for _ in range(self._workers):
+            self._spawn()
+        self._watch = asyncio.create_task(self._watchdog(), name="tagwire-lanes-watchdog")
+
+    async def stop(self) -> None:
+        """Let the queued jobs finish, then stop the workers (a stuck one is abandoned)."""
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        with self._ready_cv:
+            self._ready.extend([_STOP] * len(self._threads))
+            self._ready_cv.notify_all()
+        threads, self._threads = self._threads, []
+        for thread in threads:
+            await asyncio.to_thread(thread.join, self._stuck_after_s)
+
+    async def run(self, key: str, job: Callable[[], T]) -> T:
+        """Run `job` on `key`'s lane and return its result (or raise its exception)."""
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane(key)
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("TagLanes.start() was not called")
+        future: asyncio.Future[T] = loop.create_future()
+        with lane.lock:
+            if lane.stuck:
+                raise LaneBusy(key, "a tag run is stuck; retry later")
+            if len(lane.jobs) >= self._max_queued:
+                raise LaneBusy(key, f"more than {self._max_queued} requests waiting for tags")
+            lane.jobs.append((job, future))
+            schedule = not lane.scheduled
+            lane.scheduled = True
+        if schedule:
+            with self._ready_cv:
+                self._ready.append(lane)
+                self._ready_cv.notify()
+        return await future
+
+    def _spawn(self) -> None:
+        thread = threading.Thread(target=self._work, name="tagwire-tags", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _work(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        while True:
+            with self._ready_cv:
+                while not self._ready:
+                    self._ready_cv.wait()
+                lane = self._ready.popleft()
+            if lane is None:
+                return
+            with lane.lock:
+                jobs = list(lane.jobs)
+                lane.jobs.clear()
+            done: list[tuple[asyncio.Future[Any], bool, Any]] = []
+            for job, future in jobs:
+                lane.started = time.monotonic()
+                try:
+                    done.append((future, True, job()))
+                except BaseException as exc:  # handed to the awaiting request
+                    done.append((future, False, exc))
+                lane.started = 0.0
+            loop.call_soon_threadsafe(_settle, done)
+            with lane.lock:
+                was_stuck, lane.stuck = lane.stuck, False
+                if lane.jobs:
+                    again = True
+                else:
+                    again = lane.scheduled = False
+            if was_stuck:
+                log.warning("tag lane recovered", extra={"fields": {"container": lane.key}})
+                return  # a replacement worker took this thread's place
+            if again:
+                with self._ready_cv:
+                    self._ready.append(lane)
+                    self._ready_cv.notify()
+
+    async def _watchdog(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self._stuck_after_s / 4))
+            now = time.monotonic()
+            for lane in list(self._lanes.values()):
+                started = lane.started
+                if started and not lane.stuck and now - started > self._stuck_after_s:
+                    self._mark_stuck(lane)
+
+    def _mark_stuck(self, lane: _Lane) -> None:
+        with lane.lock:
+            lane.stuck = True
+            waiting = list(lane.jobs)
+            lane.jobs.clear()
+        for _, future in waiting:
+            if not future.done():
+                future.set_exception(LaneBusy(lane.key, "a tag run is stuck; retry later"))
+        LANE_STUCK.labels(lane.key).inc()
+        log.error(
+            "tag lane stuck: a run went past the hard stop; a new worker replaces its thread",
+            extra={"fields": {"container": lane.key, "after_s": self._stuck_after_s}},
+        )
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._spawn()
+
+
+def _settle(done: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in done:
+        if future.done():  # the request went away (cancelled) while its job ran
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
