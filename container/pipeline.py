@@ -371,6 +371,14 @@ class CompiledContainer:
         )  # fmt: skip
         self._produced(tag, outcome, facts, result)
 
+    def firing_tags(self, hit: Hit) -> list[str]:
+        """The tags the hit's triggers select and its consent allows, without running
+        them: each must end as outbox rows or a failed run (tests and previews check it)."""
+        state = _HitRun(self, hit)
+        return [
+            tag.id for tag in self.tags if state.tag_fires(tag) and state.consent(tag).allowed
+        ]
+
     def tag(self, tag_id: str) -> CompiledTag | None:
         for tag in self.tags:
             if tag.id == tag_id:
