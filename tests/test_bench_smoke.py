@@ -14,6 +14,7 @@ ROOT = Path(__file__).parents[1]
 
 RUNS = {
     "lua": ["--repeats", "1", "--number", "5"],
+    "lanes": ["--repeats", "1", "--number", "20", "--inflight", "4"],
     "platforms": ["--repeats", "1", "--number", "50"],
     "bench_triggers": ["--repeats", "1", "--number", "5"],
     "delivery": ["--events", "40", "--unbatched-events", "20", "--paced-rate", "0"],
