@@ -45,6 +45,9 @@ class TagResult:
     error: TemplateError | None = None
     # Budget units the execution used (deterministic); on a budget error, what it needed.
     cost: int = 0
+    # Stopped by the caller's `cap`, not by the tag's own budget: not a failure of the
+    # template; run it again without the cap.
+    capped: bool = False
 
 
 UrlGrants = tuple[tuple[UrlPattern | NormalizedUrl, tuple[str, ...]], ...]
@@ -276,16 +279,26 @@ class TemplateRuntime:
              "cookies": self._table(dict(cookies)), "now_ms": now_ms}
         )  # fmt: skip
 
-    def execute(self, bound: BoundTemplate, context: Any) -> TagResult:
-        return self._execute(bound, context, limited=True)
+    def execute(self, bound: BoundTemplate, context: Any, cap: int = 0) -> TagResult:
+        """Run a bound template on a hit context. `cap` > 0 stops the run after that many
+        budget units when the tag's own budget is larger; the result then has `capped`
+        set. The data plane runs tags on the event loop under a small cap this way, and
+        moves a run that needs more off the loop (container/accept.py)."""
+        return self._execute(bound, context, limited=True, cap=cap)
 
     def execute_unlimited(self, bound: BoundTemplate, context: Any) -> TagResult:
         """The same execution without the budget, deadline, depth and memory limits.
         Only for measuring what the limits cost (bench/lua.py); never for real hits."""
         return self._execute(bound, context, limited=False)
 
-    def _execute(self, bound: BoundTemplate, context: Any, *, limited: bool) -> TagResult:
+    def _execute(
+        self, bound: BoundTemplate, context: Any, *, limited: bool, cap: int = 0
+    ) -> TagResult:
         limits: Limits = bound.package.limits
+        units = max(1, limits.instructions)
+        capped = 0 < cap < units
+        if capped:
+            units = cap
         lua = self._lua
         before = lua.get_memory_used() or 0
         self._memory_limit = before + limits.memory_bytes if limited else 0
@@ -296,7 +309,7 @@ class TemplateRuntime:
                 bound.function,
                 bound.api,
                 context,
-                max(1, limits.instructions) if limited else 0,
+                units if limited else 0,
                 time.monotonic() + self._deadline_s if limited else math.inf,
                 limits.max_depth + 4,  # the host's own frames sit below the template
                 limits.max_output_bytes,
@@ -318,7 +331,8 @@ class TemplateRuntime:
             return TagResult(error=failure)
         cost = int(cost)
         if not ok:
-            return TagResult(error=TemplateError(kind, message), cost=cost)
+            stopped_by_cap = capped and kind == "budget"
+            return TagResult(error=TemplateError(kind, message), cost=cost, capped=stopped_by_cap)
         try:
             return self._result(out, limits, cost)
         except TemplateError as exc:
