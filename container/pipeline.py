@@ -9,7 +9,8 @@ becomes a `FailedRun` committed with the hit's rows, which keeps the hit so the 
 run again (`rerun`); the other tags of the hit still run.
 
 A compiled container is not thread-safe (its template runtime and quarantine): the data
-plane runs it on its container's lane only (container/lanes.py).
+plane runs it on one thread at a time, on the event loop while its lane is idle or on
+its lane (container/accept.py, container/lanes.py).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from variables.pii_firewall import contains_pii, scrub_text
 from variables.resolver import Resolver, VariableFunction
 from variables.user_defined import compile_variable
 
-__all__ = ["CompiledContainer", "CompiledTag", "PipelineResult", "RerunError"]
+__all__ = ["Allowance", "CompiledContainer", "CompiledTag", "PipelineResult", "RerunError"]
 
 log = logging.getLogger("tagwire.pipeline")
 
@@ -82,6 +83,15 @@ class RerunError(Exception):
         super().__init__(f"{kind}: {message}")
         self.kind = kind
         self.message = message
+
+
+class Allowance:
+    """Budget units several tag runs may still spend together (see `CompiledContainer.run`)."""
+
+    __slots__ = ("units",)
+
+    def __init__(self, units: int) -> None:
+        self.units = units
 
 
 class _Facts(NamedTuple):
@@ -252,11 +262,21 @@ class CompiledContainer:
             env,
         )
 
-    def run(self, hit: Hit, result: PipelineResult) -> None:
-        """Run every tag that fires for the hit, adding what they produce to `result`."""
+    def run(
+        self, hit: Hit, result: PipelineResult, allowance: Allowance | None = None, start: int = 0
+    ) -> int | None:
+        """Run every tag that fires for the hit, from the tag at index `start` on, adding
+        what they produce to `result`.
+
+        With an `allowance`, the templates together may spend at most that many budget
+        units: a tag that would need more is not run, and its index is returned so the
+        rest can run elsewhere (`run(hit, result, start=index)`), with nothing counted or
+        recorded for it. None: every tag ran."""
         state = _HitRun(self, hit)
         context = None
-        for tag in self.tags:
+        tags = self.tags
+        for index in range(start, len(tags)):
+            tag = tags[index]
             if not state.tag_fires(tag):
                 continue
             decision = state.consent(tag)
@@ -277,7 +297,15 @@ class CompiledContainer:
                 context = self.runtime.hit_context(
                     template_event(hit), hit.cookies, hit.received_ms
                 )
-            outcome = self.runtime.execute(tag.template, context)
+            if allowance is None:
+                outcome = self.runtime.execute(tag.template, context)
+            else:
+                if allowance.units <= 0:
+                    return index
+                outcome = self.runtime.execute(tag.template, context, allowance.units)
+                if outcome.capped:
+                    return index
+                allowance.units -= outcome.cost
             error = outcome.error
             self.quarantine.outcome(tag.id, None if error is None else error.kind,
                                     "" if error is None else error.message)  # fmt: skip
@@ -286,6 +314,7 @@ class CompiledContainer:
                 continue
             TAG_OUTCOMES.labels(self.id, tag.id, "fired").inc()
             self._produced(tag, outcome, facts, result)
+        return None
 
     def _produced(
         self, tag: CompiledTag, outcome: TagResult, facts: _Facts, result: PipelineResult
@@ -375,9 +404,7 @@ class CompiledContainer:
         """The tags the hit's triggers select and its consent allows, without running
         them: each must end as outbox rows or a failed run (tests and previews check it)."""
         state = _HitRun(self, hit)
-        return [
-            tag.id for tag in self.tags if state.tag_fires(tag) and state.consent(tag).allowed
-        ]
+        return [tag.id for tag in self.tags if state.tag_fires(tag) and state.consent(tag).allowed]
 
     def tag(self, tag_id: str) -> CompiledTag | None:
         for tag in self.tags:
