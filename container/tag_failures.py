@@ -38,6 +38,17 @@ BUSY = "busy"  # its container's lane would not take it
 RETRIED = ENVIRONMENTAL | {UNSERVED, BUSY}
 
 
+# Each field's JSON types. A field of another type (a damaged record) would raise deep in
+# the re-run, on the lane, taking down every run claimed with it: it is refused here.
+_NONE = type(None)
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "env": (str,), "event": (dict,), "cookies": (dict,), "received_ms": (int,),
+    "event_name": (str,), "event_id": (str,), "event_time_ms": (int,),
+    "dedup_key": (str, _NONE), "lead_id": (str, _NONE), "value": (int, float, _NONE),
+    "currency": (str, _NONE),
+}  # fmt: skip
+
+
 class RecordError(ValueError):
     """A stored hit record cannot be read (written by a newer tagwire, or damaged)."""
 
@@ -77,14 +88,20 @@ def read_record(body: bytes) -> HitRecord:
     version = data.get("v") if isinstance(data, dict) else None
     if version != _VERSION:
         raise RecordError(f"hit record version {version!r} is not {_VERSION}")
-    try:
-        return HitRecord(
-            data["env"], data["event"], data["cookies"], data["received_ms"],
-            data["event_name"], data["event_id"], data["event_time_ms"], data["dedup_key"],
-            data["lead_id"], data["value"], data["currency"],
-        )  # fmt: skip
-    except KeyError as exc:
-        raise RecordError(f"hit record has no {exc.args[0]!r}") from None
+    for name, types in _FIELDS.items():
+        if name not in data:
+            raise RecordError(f"hit record has no {name!r}")
+        if type(data[name]) not in types:
+            raise RecordError(f"hit record's {name!r} is a {type(data[name]).__name__}")
+    cookies = data["cookies"]
+    if not all(type(value) is str for value in cookies.values()):
+        raise RecordError("hit record's 'cookies' are not all strings")
+    value = data["value"]
+    return HitRecord(
+        data["env"], data["event"], cookies, data["received_ms"],
+        data["event_name"], data["event_id"], data["event_time_ms"], data["dedup_key"],
+        data["lead_id"], None if value is None else float(value), data["currency"],
+    )  # fmt: skip
 
 
 def retry_at(kind: str, failures: int, now_ms: int) -> int | None:
