@@ -338,10 +338,13 @@ local BASE = {
   assert = assert, ipairs = ipairs, next = next, pairs = pairs, tostring = tostring,
   type = type, rawlen = rawlen, rawget = rawget, pcall = safe_pcall, xpcall = safe_xpcall,
   unpack = charged_unpack,
-  -- a tail call, so the level still counts from the template's function
+  -- Lua does not tail-call a C function: this wrapper keeps its frame, so a level
+  -- counted from the template's function is one more from here (0 adds no position).
   error = function(message, level)
     if type(message) == "string" and #message > SHORT then charge(#message >> COPY) end
-    return error(message, level)
+    level = level or 1
+    if type(level) == "number" and level > 0 then level = level + 1 end
+    error(message, level)
   end,
   select = function(n, ...)
     local count = select("#", ...)

@@ -496,3 +496,19 @@ def test_the_deadline_in_a_manifest_no_longer_applies(harness: Harness) -> None:
     # deadline_ms is still accepted (older manifests load) but the node's safety net rules
     busy = "local n = 0 for i = 1, 200000 do n = n + i end"
     assert harness.run(busy, limits={"deadline_ms": 1}).error is None
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("local x = 1\nerror('boom')", "t:2: boom"),
+        ("local function f()\n  error('inner')\nend\nf()", "t:2: inner"),
+        ("local function f()\n  error('caller', 2)\nend\n\nf()", "t:5: caller"),
+        ("error('bare', 0)", "bare"),
+    ],
+)
+def test_error_points_at_the_templates_line(harness: Harness, source: str, message: str) -> None:
+    """The dead-letter reason an operator reads must name the template's line, not the
+    sandbox wrapper's."""
+    failure = error_of(harness, source)
+    assert (failure.kind, failure.message) == ("runtime", message)
