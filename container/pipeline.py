@@ -301,9 +301,11 @@ class CompiledContainer:
                 outcome = self.runtime.execute(tag.template, context)
             else:
                 if allowance.units <= 0:
+                    self.quarantine.not_run(tag.id)
                     return index
                 outcome = self.runtime.execute(tag.template, context, allowance.units)
                 if outcome.capped:
+                    self.quarantine.not_run(tag.id)
                     return index
                 allowance.units -= outcome.cost
             error = outcome.error

@@ -3,13 +3,16 @@
 A run that exceeds its cost budget, memory, depth or output limits, or the wall-clock
 safety net, costs the node its whole allowance; a template that does it on every hit
 would make every hit of its container that expensive. After `STRIKES` such runs in a
-row the tag is quarantined: its runs are recorded as failed (kind `quarantined`, never
-silently skipped) without running. When the period ends one run is let through as a
-probe: success ends the quarantine, a limit failure starts a period twice as long (up to
-`LONGEST_S`). A new version of the container starts with a clean slate.
+row the tag is quarantined: its runs are recorded as failed runs whose reason starts
+with `quarantined:` (kind `limit`, or `deadline` when the safety net put it there, so
+those are retried), never silently skipped, without running. When the period ends one
+run is let through as a probe: success ends the quarantine, a limit failure starts a
+period twice as long (up to `LONGEST_S`). A new version of the container starts with a
+clean slate.
 
-One instance per compiled container, used from that container's lane only, so it needs
-no lock. The `tagwire_tag_quarantined` gauge and a warning log line make it alertable.
+One instance per compiled container, used from one thread at a time (see
+container/pipeline.py), so it needs no lock. The `tagwire_tag_quarantined` gauge and a
+warning log line make it alertable.
 """
 
 from __future__ import annotations
@@ -60,6 +63,13 @@ class Quarantine:
             return entry
         entry.probing = True
         return None
+
+    def not_run(self, tag_id: str) -> None:
+        """The run `holds` let through did not happen after all (it was moved elsewhere
+        before the template ran to its end): a probe it started is open again."""
+        entry = self._tags.get(tag_id)
+        if entry is not None:
+            entry.probing = False
 
     def outcome(self, tag_id: str, kind: str | None, message: str = "") -> None:
         """Count a run that happened: `kind` None when it succeeded."""

@@ -84,6 +84,8 @@ class TagRetrier:
                     pass
             except StorageError as exc:
                 log.warning("tag retry failed", extra={"fields": {"error": str(exc)}})
+            except Exception:  # a bug must not stop every later retry: log, go on
+                log.exception("tag retry failed unexpectedly")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._interval_s)
             self._wakeup.clear()
@@ -135,6 +137,9 @@ class TagRetrier:
             container.rerun(item.tag_id, record, result)
         except RerunError as exc:
             return self._failed(item, exc.kind, exc.message)
+        except Exception as exc:  # tagwire's bug, not the template's: retried as `host`
+            log.exception("tag rerun raised", extra={"fields": {"outbox_id": item.id}})
+            return self._failed(item, "host", f"{type(exc).__name__}: {exc}")
         routes = self._routes
         rows = result.rows if routes is None else [routes.row(row) for row in result.rows]
         now = self._clock()
