@@ -43,7 +43,9 @@ class SQLiteOutbox(SQLiteConnection):
     ) -> int:
         def insert(conn: sqlite3.Connection) -> int:
             fresh = first_per_key(rows)
-            if len(fresh) <= _INSERT_CHUNK:
+            if not fresh:
+                chunks = []  # only failed runs: an INSERT with no VALUES is a syntax error
+            elif len(fresh) <= _INSERT_CHUNK:
                 chunks = [fresh]
             else:
                 chunks = [fresh[i : i + _INSERT_CHUNK] for i in range(0, len(fresh), _INSERT_CHUNK)]

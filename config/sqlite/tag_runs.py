@@ -56,6 +56,15 @@ class SQLiteTagRuns(SQLiteConnection):
 
 
 def _settle(conn: sqlite3.Connection, outcome: RunOutcome, ttl_ms: int) -> None:
+    # Only a row still inflight is settled: a late or repeated outcome must not add history,
+    # queue requests or take fire-once keys for a row that is no longer this run's.
+    if (
+        conn.execute(
+            "SELECT 1 FROM outbox WHERE id = ? AND state = 'inflight'", (outcome.id,)
+        ).fetchone()
+        is None
+    ):
+        return
     at = outcome.at
     if outcome.rows is None:
         conn.execute(
