@@ -25,6 +25,17 @@ from config.storage import (
 
 __all__ = ["SQLiteTagRuns"]
 
+# Through the partial index `outbox_runs_due`, named: otherwise SQLite walks `outbox_due`
+# over every pending request row. The method is written into the statement, not bound,
+# because a partial index serves only a WHERE that visibly implies its own.
+_CLAIM_RUNS = (
+    "UPDATE outbox SET state = 'inflight' WHERE id IN ("
+    f" SELECT id FROM outbox INDEXED BY outbox_runs_due WHERE method = '{RUN_METHOD}'"
+    " AND state IN ('pending', 'failed')"
+    " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
+    " RETURNING id, container_id, tag_id, body, attempts"
+)
+
 
 class SQLiteTagRuns(SQLiteConnection):
     """The `TagRunStore` role."""
@@ -32,13 +43,7 @@ class SQLiteTagRuns(SQLiteConnection):
     async def claim_runs(self, limit: int, now_ms: int) -> list[RunItem]:
         def claim(conn: sqlite3.Connection) -> list[RunItem]:
             with transaction(conn):
-                rows = conn.execute(
-                    "UPDATE outbox SET state = 'inflight' WHERE id IN ("
-                    " SELECT id FROM outbox WHERE method = ? AND state IN ('pending', 'failed')"
-                    " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
-                    " RETURNING id, container_id, tag_id, body, attempts",
-                    (RUN_METHOD, now_ms, limit),
-                ).fetchall()
+                rows = conn.execute(_CLAIM_RUNS, (now_ms, limit)).fetchall()
             return [RunItem(*row) for row in sorted(rows)]
 
         return await self._run(claim)
