@@ -33,6 +33,7 @@ log = logging.getLogger("tagwire.lanes")
 
 T = TypeVar("T")
 _Job = tuple[Callable[[], Any], asyncio.Future[Any]]
+_Done = tuple[asyncio.Future[Any], bool, Any]
 
 
 class LaneBusy(Exception):
@@ -49,18 +50,17 @@ class LaneBusy(Exception):
 
 
 class _Lane:
-    __slots__ = ("jobs", "key", "lock", "scheduled", "started", "stuck")
+    __slots__ = ("batch", "done", "jobs", "key", "lock", "scheduled", "started", "stuck")
 
     def __init__(self, key: str) -> None:
         self.key = key
         self.lock = threading.Lock()
         self.jobs: deque[_Job] = deque()
+        self.batch: deque[_Job] = deque()  # taken by the worker, not started yet
+        self.done: list[_Done] = []  # finished in the batch, not handed back yet
         self.scheduled = False  # in the ready queue or being drained by a worker
         self.started = 0.0  # monotonic start of the running job, 0 when idle
         self.stuck = False
-
-
-_STOP = None
 
 
 class TagLanes:
@@ -75,8 +75,9 @@ class TagLanes:
         self._max_queued = max_queued
         self._stuck_after_s = stuck_after_s
         self._lanes: dict[str, _Lane] = {}
-        self._ready: deque[_Lane | None] = deque()
+        self._ready: deque[_Lane] = deque()
         self._ready_cv = threading.Condition(threading.Lock())
+        self._stopping = False
         self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -93,7 +94,9 @@ class TagLanes:
             self._watch.cancel()
             self._watch = None
         with self._ready_cv:
-            self._ready.extend([_STOP] * len(self._threads))
+            # Workers end once the ready queue is empty: a lane re-queued behind a stop
+            # marker would have been left with its jobs unrun.
+            self._stopping = True
             self._ready_cv.notify_all()
         threads, self._threads = self._threads, []
         for thread in threads:
@@ -133,28 +136,38 @@ class TagLanes:
         while True:
             with self._ready_cv:
                 while not self._ready:
+                    if self._stopping:
+                        return
                     self._ready_cv.wait()
                 lane = self._ready.popleft()
-            if lane is None:
-                return
             with lane.lock:
-                jobs = list(lane.jobs)
+                lane.batch.extend(lane.jobs)
                 lane.jobs.clear()
-            done: list[tuple[asyncio.Future[Any], bool, Any]] = []
-            for job, future in jobs:
-                lane.started = time.monotonic()
+            # The batch stays on the lane, so a watchdog that finds one of its jobs stuck
+            # hands back the results before it and refuses the jobs after it.
+            while True:
+                with lane.lock:
+                    if not lane.batch:
+                        break
+                    job, future = lane.batch.popleft()
+                    lane.started = time.monotonic()
+                done: _Done
                 try:
-                    done.append((future, True, job()))
+                    done = (future, True, job())
                 except BaseException as exc:  # handed to the awaiting request
-                    done.append((future, False, exc))
-                lane.started = 0.0
-            loop.call_soon_threadsafe(_settle, done)
+                    done = (future, False, exc)
+                with lane.lock:
+                    lane.started = 0.0
+                    lane.done.append(done)
             with lane.lock:
+                settled, lane.done = lane.done, []
                 was_stuck, lane.stuck = lane.stuck, False
                 if lane.jobs:
                     again = True
                 else:
                     again = lane.scheduled = False
+            if settled:  # after the lane's state: a caller may retry as soon as it wakes
+                loop.call_soon_threadsafe(_settle, settled)
             if was_stuck:
                 log.warning("tag lane recovered", extra={"fields": {"container": lane.key}})
                 return  # a replacement worker took this thread's place
@@ -170,13 +183,18 @@ class TagLanes:
             for lane in list(self._lanes.values()):
                 started = lane.started
                 if started and not lane.stuck and now - started > self._stuck_after_s:
-                    self._mark_stuck(lane)
+                    self._mark_stuck(lane, started)
 
-    def _mark_stuck(self, lane: _Lane) -> None:
+    def _mark_stuck(self, lane: _Lane, started: float) -> None:
         with lane.lock:
+            if lane.stuck or lane.started != started:
+                return  # the run returned after the watchdog looked: nothing would unmark it
             lane.stuck = True
-            waiting = list(lane.jobs)
+            waiting = [*lane.batch, *lane.jobs]
+            lane.batch.clear()
             lane.jobs.clear()
+            finished, lane.done = lane.done, []
+        _settle(finished)
         for _, future in waiting:
             if not future.done():
                 future.set_exception(LaneBusy(lane.key, "a tag run is stuck; retry later"))
@@ -189,11 +207,15 @@ class TagLanes:
         self._spawn()
 
 
-def _settle(done: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+def _settle(done: list[_Done]) -> None:
     for future, ok, value in done:
         if future.done():  # the request went away (cancelled) while its job ran
             continue
         if ok:
             future.set_result(value)
+        elif isinstance(value, StopIteration):  # a Future refuses it (TypeError, PEP 479)
+            error = RuntimeError(f"tag job raised {value!r}")
+            error.__cause__ = value
+            future.set_exception(error)
         else:
             future.set_exception(value)
