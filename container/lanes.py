@@ -27,13 +27,17 @@ from typing import Any, TypeVar
 
 from container.metrics import LANE_STUCK
 
-__all__ = ["LaneBusy", "TagLanes"]
+__all__ = ["SPILL_COOL_DOWN_S", "LaneBusy", "TagLanes"]
 
 log = logging.getLogger("tagwire.lanes")
 
 T = TypeVar("T")
 _Job = tuple[Callable[[], Any], asyncio.Future[Any]]
 _Done = tuple[asyncio.Future[Any], bool, Any]
+
+
+# After work of a lane outgrew the event loop, how long its jobs go to the lane directly.
+SPILL_COOL_DOWN_S = 30.0
 
 
 class LaneBusy(Exception):
@@ -50,7 +54,9 @@ class LaneBusy(Exception):
 
 
 class _Lane:
-    __slots__ = ("batch", "done", "jobs", "key", "lock", "scheduled", "started", "stuck")
+    __slots__ = (
+        "batch", "done", "inline_after", "jobs", "key", "lock", "scheduled", "started", "stuck"
+    )  # fmt: skip
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -61,6 +67,7 @@ class _Lane:
         self.scheduled = False  # in the ready queue or being drained by a worker
         self.started = 0.0  # monotonic start of the running job, 0 when idle
         self.stuck = False
+        self.inline_after = 0.0  # monotonic time before which its jobs stay off the loop
 
 
 class TagLanes:
@@ -110,6 +117,8 @@ class TagLanes:
         loop = self._loop
         if loop is None:
             raise RuntimeError("TagLanes.start() was not called")
+        if self._stopping:  # no worker would ever take it
+            raise LaneBusy(key, "the node is shutting down; retry later")
         future: asyncio.Future[T] = loop.create_future()
         with lane.lock:
             if lane.stuck:
@@ -124,6 +133,22 @@ class TagLanes:
                 self._ready.append(lane)
                 self._ready_cv.notify()
         return await future
+
+    def inline_ok(self, key: str) -> bool:
+        """Whether the caller may run `key`'s work on the event loop right now: the lane
+        has no job waiting or running (so nothing else uses its container's runtime, and
+        nothing can start until the caller next awaits) and did not spill recently."""
+        lane = self._lanes.get(key)
+        if lane is None:
+            return True
+        return not lane.scheduled and not lane.stuck and time.monotonic() >= lane.inline_after
+
+    def spilled(self, key: str) -> None:
+        """Work of `key` outgrew the event loop: send its jobs to the lane for a while."""
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane(key)
+        lane.inline_after = time.monotonic() + SPILL_COOL_DOWN_S
 
     def _spawn(self) -> None:
         thread = threading.Thread(target=self._work, name="tagwire-tags", daemon=True)
