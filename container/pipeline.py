@@ -309,14 +309,21 @@ class CompiledContainer:
                     return index
                 allowance.units -= outcome.cost
             error = outcome.error
-            self.quarantine.outcome(tag.id, None if error is None else error.kind,
-                                    "" if error is None else error.message)  # fmt: skip
+            self._count(tag, outcome)
             if error is not None:
                 self._fail(tag, hit, facts, error, result, error.kind)
                 continue
             TAG_OUTCOMES.labels(self.id, tag.id, "fired").inc()
             self._produced(tag, outcome, facts, result)
         return None
+
+    def _count(self, tag: CompiledTag, outcome: TagResult) -> None:
+        """A run that happened, for the quarantine."""
+        error = outcome.error
+        if error is None:
+            self.quarantine.outcome(tag.id, None)
+        else:
+            self.quarantine.outcome(tag.id, error.kind, error.message, outcome.cost)
 
     def _produced(
         self, tag: CompiledTag, outcome: TagResult, facts: _Facts, result: PipelineResult
@@ -392,8 +399,7 @@ class CompiledContainer:
         context = self.runtime.hit_context(record.event, record.cookies, record.received_ms)
         outcome = self.runtime.execute(tag.template, context)
         error = outcome.error
-        self.quarantine.outcome(tag.id, None if error is None else error.kind,
-                                "" if error is None else error.message)  # fmt: skip
+        self._count(tag, outcome)
         if error is not None:
             raise RerunError(error.kind, error.message)
         facts = _Facts(

@@ -1,8 +1,9 @@
 """Quarantine: a tag whose template keeps hitting its limits stops running for a while.
 
 A run that exceeds its cost budget, memory, depth or output limits, or the wall-clock
-safety net, costs the node its whole allowance; a template that does it on every hit
-would make every hit of its container that expensive. After `STRIKES` such runs in a
+safety net (or fails after spending the default budget's worth), costs the node its
+whole allowance; a template that does it on every hit would make every hit of its
+container that expensive. After `STRIKES` such runs in a
 row the tag is quarantined: its runs are recorded as failed runs whose reason starts
 with `quarantined:` (kind `limit`, or `deadline` when the safety net put it there, so
 those are retried), never silently skipped, without running. When the period ends one
@@ -23,12 +24,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from container.metrics import TAG_QUARANTINED
+from tags.limits import DEFAULTS
 
-__all__ = ["LIMIT_KINDS", "LONGEST_S", "PERIOD_S", "STRIKES", "Quarantine", "Quarantined"]
+__all__ = [
+    "EXPENSIVE_UNITS",
+    "LIMIT_KINDS",
+    "LONGEST_S",
+    "PERIOD_S",
+    "STRIKES",
+    "Quarantine",
+    "Quarantined",
+]
 
 log = logging.getLogger("tagwire.quarantine")
 
 LIMIT_KINDS = frozenset({"budget", "limit", "deadline"})
+# A failed run at least this dear counts like a limit (the default cost budget).
+EXPENSIVE_UNITS = DEFAULTS.instructions
 STRIKES = 5
 PERIOD_S = 60.0
 LONGEST_S = 900.0
@@ -71,9 +83,11 @@ class Quarantine:
         if entry is not None:
             entry.probing = False
 
-    def outcome(self, tag_id: str, kind: str | None, message: str = "") -> None:
-        """Count a run that happened: `kind` None when it succeeded."""
-        if kind is None or kind not in LIMIT_KINDS:
+    def outcome(self, tag_id: str, kind: str | None, message: str = "", cost: int = 0) -> None:
+        """Count a run that happened: `kind` None when it succeeded; `cost` its budget
+        units. A failure that cost `EXPENSIVE_UNITS` or more counts like a limit, or a
+        template could spend its whole raised budget and then fail on purpose forever."""
+        if kind is None or (kind not in LIMIT_KINDS and cost < EXPENSIVE_UNITS):
             self._strikes.pop(tag_id, None)
             if self._tags.pop(tag_id, None) is not None:
                 TAG_QUARANTINED.labels(self._container, tag_id).set(0)

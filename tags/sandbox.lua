@@ -190,11 +190,21 @@ end
 -- instructions, so the common per-character loops stay cheap. Still deterministic.
 local SHORT = 64
 
+-- Values one call may push onto the Lua stack (unpack, byte, codepoint). Lua's own stack
+-- overflows near a million slots as a plain error a template could repeat forever; past
+-- this the run stops as a `limit`, which quarantine counts.
+local MAX_SPREAD = 65536
+
+local function spread(n, what)
+  if n > MAX_SPREAD then stop("limit", what .. ": more than " .. MAX_SPREAD .. " values at once") end
+  charge(n * VALUE)
+end
+
 local safe_string = {
   len = string.len,
   byte = function(s, i, j)
     if j == nil then return str_byte(s, i) end  -- one value at most
-    charge(span(slen(s), i or 1, j) * VALUE)
+    spread(span(slen(s), i or 1, j), "string.byte")
     return str_byte(s, i, j)
   end,
   char = function(...)
@@ -291,7 +301,7 @@ local utf8_char, utf8_codepoint, utf8_offset = utf8.char, utf8.codepoint, utf8.o
 local function charged_unpack(t, i, j)
   local first = int(i, 1)
   local last = int(j, type(t) == "table" and #t or 0)
-  if first and last and last >= first then charge((last - first + 1) * VALUE) end
+  if first and last and last >= first then spread(last - first + 1, "unpack") end
   return unpack(t, i, j)
 end
 
@@ -397,7 +407,7 @@ local BASE = {
     end,
     codepoint = function(s, i, j)
       i = i or 1
-      charge(span(slen(s), i, j or i) * VALUE)
+      spread(span(slen(s), i, j or i), "utf8.codepoint")
       return utf8_codepoint(s, i, j)
     end,
     len = function(s, i, j, lax)
@@ -811,6 +821,10 @@ run = function(fn, bound, hit, units, deadline_at, depth, max_output)
   if not done then
     if err == "not enough memory" then return false, "limit", MEMORY_MESSAGE, false, cost end
     if type(err) ~= "string" then err = "error object of type " .. type(err) end
+    -- Lua's own stack limit is a resource limit, not a bug in the hit: quarantine counts it
+    if str_find(err, "stack overflow", 1, true) then
+      return false, "limit", "stack: " .. message_text(err), false, cost
+    end
     return false, "runtime", message_text(err), false, cost
   end
   if not encoded then

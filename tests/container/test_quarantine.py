@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from container.quarantine import LIMIT_KINDS, LONGEST_S, PERIOD_S, STRIKES, Quarantine
+from container.quarantine import (
+    EXPENSIVE_UNITS,
+    LIMIT_KINDS,
+    LONGEST_S,
+    PERIOD_S,
+    STRIKES,
+    Quarantine,
+)
 
 _ids = itertools.count()
 
@@ -209,3 +216,16 @@ def test_with_the_clock_still_a_tag_is_held_iff_its_last_outcomes_hit_limits(out
         assert held.period_s == min(PERIOD_S * 2 ** (trailing - STRIKES), LONGEST_S)
         assert held.kind == outcomes[-1]
         assert gauge(container, "hook") == 1.0
+
+
+def test_failures_as_dear_as_the_default_budget_count_like_limits():
+    """A template may raise its budget tenfold, spend it and then fail on purpose: that is
+    as costly as running out, so it is quarantined the same way."""
+    quarantine, _, _ = fresh()
+    for _ in range(STRIKES):
+        quarantine.outcome("hook", "runtime", "x", cost=EXPENSIVE_UNITS)
+    assert quarantine.holds("hook") is not None
+    cheap, _, _ = fresh()
+    for _ in range(STRIKES * 2):
+        cheap.outcome("hook", "runtime", "x", cost=EXPENSIVE_UNITS - 1)
+    assert cheap.holds("hook") is None

@@ -48,8 +48,9 @@ HOSTILE = [
     Hostile("utf8.char(table.unpack(t)) in a loop", _big_table(10_000, "233")
             + "for _ = 1, 1000 do local s = utf8.char(table.unpack(t)) end",
             10_000 * (4 + 16)),
-    Hostile("table.unpack of 200k values", _big_table(200_000)
-            + "local n = select('#', table.unpack(t))", 200_000 * 4, budget=BIG // 10),
+    Hostile("table.unpack of 60k values in a loop", _big_table(60_000)
+            + "for _ = 1, 100 do local n = select('#', table.unpack(t)) end", 60_000 * 4,
+            budget=BIG // 10),
     Hostile("table.concat in a loop", "local s = ('x'):rep(100) " + _big_table(10_000, "s")
             + "for _ = 1, 1000 do local r = table.concat(t) end", 10_000 * 4 + 1_000_000 // 8),
     Hostile("table.insert at 1 on a big table", _big_table(100_000)
@@ -72,8 +73,8 @@ HOSTILE = [
             "for _ = 1, 1000 do local u = s:upper() end", 2**20 // 2),
     Hostile("string.format %q on a 1 MiB string", "local s = ('\\1'):rep(1024):rep(1024) "
             "local q = string.format('%q', s)", 2**20 * 20, budget=BIG),
-    Hostile("string.byte of a whole 1 MiB string", "local s = ('x'):rep(1024):rep(1024) "
-            "local n = select('#', s:byte(1, -1))", 2**20 * 4),
+    Hostile("string.byte of a whole 60 KiB string in a loop", "local s = ('x'):rep(1024):rep(60) "
+            "for _ = 1, 100 do local n = select('#', s:byte(1, -1)) end", 60 * 1024 * 4),
     Hostile("tonumber on a 1 MiB string", "local s = ('1'):rep(1024):rep(1024) "
             "for _ = 1, 1000 do local n = tonumber(s) end", 2**20 // 2),
     Hostile("error with a 1 MiB message, caught in a loop", "local s = ('x'):rep(1024):rep(1024) "

@@ -240,8 +240,21 @@ ATTACKS: list[Attack] = [
            "bad ? byte"),
     Attack("huge error message", "error(('x'):rep(2^10):rep(2^10))", "runtime", "xxxx"),
     # charged before the C function runs: it never gets to refuse the size itself
-    Attack("table.unpack of 1e8 values", "local t = {table.unpack({}, 1, 1e8)}", "budget",
-           "cost"),
+    # refused before the C function runs: Lua's own stack would overflow near 1e6 values
+    Attack("table.unpack of 1e8 values", "local t = {table.unpack({}, 1, 1e8)}", "limit",
+           "unpack: more than 65536 values at once"),
+    Attack("string.byte of a whole 1 MiB string",
+           "local n = select('#', (('x'):rep(1024):rep(1024)):byte(1, -1))", "limit",
+           "string.byte: more than 65536 values at once"),
+    Attack("utf8.codepoint of a whole 1 MiB string",
+           "local n = select('#', utf8.codepoint(('x'):rep(1024):rep(1024), 1, -1))", "limit",
+           "utf8.codepoint: more than 65536 values at once"),
+    # varargs kept in 40 frames: Lua's stack overflows, a resource limit quarantine counts
+    Attack("Lua stack overflow through varargs",
+           "local t = {} for i = 1, 60000 do t[i] = i end "
+           "local function f(n, ...) if n > 40 then return select('#', ...) end "
+           "local x = f(n + 1, ...) return x end f(1, table.unpack(t))", "limit",
+           "stack overflow", limits={"instructions": 10_000_000, "memory_bytes": 32 << 20}),
     Attack("string.rep over the size limit", "local s = ('x'):rep(1e5, ('y'):rep(1e5))",
            "budget", "cost"),
     Attack("json.encode of a cycle", "local t = {}; t.t = t; json.encode(t)", "runtime",
