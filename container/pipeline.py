@@ -19,7 +19,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 import orjson
 
@@ -43,6 +42,23 @@ __all__ = ["Allowance", "CompiledContainer", "CompiledTag", "PipelineResult", "R
 log = logging.getLogger("tagwire.pipeline")
 
 
+class _Counters(NamedTuple):
+    """A tag's outcome counters, looked up once at compile time instead of per hit."""
+
+    fired: Any
+    blocked: Any
+    failed: Any
+
+    @classmethod
+    def of(cls, container_id: str, tag_id: str) -> _Counters:
+        labels = TAG_OUTCOMES.labels
+        return cls(
+            labels(container_id, tag_id, "fired"),
+            labels(container_id, tag_id, "blocked_by_consent"),
+            labels(container_id, tag_id, "failed"),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledTag:
     id: str
@@ -52,6 +68,7 @@ class CompiledTag:
     consent: ConsentRequirement
     fire_once: str
     platform: str
+    counters: _Counters
 
     def dedup_key(self, hit: Hit) -> str | None:
         """The fire-once key (None: no dedup); a hit without the scoped id falls back to
@@ -122,6 +139,13 @@ def _facts(hit: Hit, dedup_key: str | None) -> _Facts:
         float(value) if type(value) is int or type(value) is float else None,
         currency if type(currency) is str else None,
     )
+
+
+def _netloc(url: str) -> str:
+    """The host (and port) of a URL the runtime normalised (`scheme://netloc/path…`)."""
+    start = url.find("//") + 2
+    end = url.find("/", start)
+    return url[start:] if end < 0 else url[start:end]
 
 
 def _last_scan(request: dict[str, Any]) -> None:
@@ -243,6 +267,7 @@ class CompiledContainer:
                     ),
                     fire_once=tag["fire_once"],
                     platform=tag["template"],
+                    counters=_Counters.of(container_id, tag["id"]),
                 )
             )
         container = doc["container"]
@@ -281,7 +306,7 @@ class CompiledContainer:
                 continue
             decision = state.consent(tag)
             if not decision.allowed:
-                TAG_OUTCOMES.labels(self.id, tag.id, "blocked_by_consent").inc()
+                tag.counters.blocked.inc()
                 log.info(
                     "tag blocked by consent",
                     extra={"fields": {"container": self.id, "tag": tag.id,
@@ -313,7 +338,7 @@ class CompiledContainer:
             if error is not None:
                 self._fail(tag, hit, facts, error, result, error.kind)
                 continue
-            TAG_OUTCOMES.labels(self.id, tag.id, "fired").inc()
+            tag.counters.fired.inc()
             self._produced(tag, outcome, facts, result)
         return None
 
@@ -338,7 +363,7 @@ class CompiledContainer:
                 OutboxRow(
                     container_id=self.id,
                     tag_id=tag.id,
-                    destination=urlsplit(request["url"]).netloc,
+                    destination=_netloc(request["url"]),
                     method=request["method"],
                     url=request["url"],
                     headers=orjson.dumps(request["headers"], option=orjson.OPT_SORT_KEYS),
@@ -367,7 +392,7 @@ class CompiledContainer:
         cause: str,
     ) -> None:
         """Keep the failed run with its hit; `cause` decides whether it is retried."""
-        TAG_OUTCOMES.labels(self.id, tag.id, "failed").inc()
+        tag.counters.failed.inc()
         TAG_FAILURES.labels(self.id, tag.id, error.kind).inc()
         log.warning(
             "tag failed",
