@@ -62,7 +62,27 @@ def contains_pii(text: str) -> bool:
     return bool(("@" in text and EMAIL.search(text)) or ("+" in text and PHONE.search(text)))
 
 
+def _plainly_clean(url: str) -> bool:
+    """True when `_scrub_url` would find nothing, decided without parsing: nothing is
+    percent- or plus-encoded (so every query value is its raw text), no query key names a
+    contact field, and the whole URL holds no email or phone. Most page URLs are so."""
+    if "%" in url or "+" in url or contains_pii(url):
+        return False
+    start = url.find("?")
+    if start < 0:
+        return True
+    end = url.find("#", start)
+    query = url[start + 1 :] if end < 0 else url[start + 1 : end]
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if value and key.lower() in CONTACT_KEYS:
+            return False
+    return True
+
+
 def _scrub_url(url: str, policy: str) -> tuple[str, int]:
+    if _plainly_clean(url):
+        return url, 0
     parts = urlsplit(url)
     if not parts.query and not contains_pii(url):
         return url, 0

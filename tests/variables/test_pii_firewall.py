@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers import make_hit
-from variables.pii_firewall import contains_pii, scrub_hit, scrub_text
+from variables.pii_firewall import _plainly_clean, _scrub_url, contains_pii, scrub_hit, scrub_text
 
 
 def test_query_parameters_with_contact_names_or_emails_are_removed():
@@ -62,3 +62,19 @@ def test_content_ids_are_scrubbed():
     assert wire["data"]["content_ids"] == ["sku-1", "[removed]"]
     assert wire["data"]["contents"][0]["id"] == "[removed]"
     assert found == {"data.content_ids": 1, "data.contents": 1}
+
+
+@given(st.text(alphabet=st.sampled_from("ab@.+%&=#?/:x19-_ " + "é"), max_size=60),
+       st.sampled_from(["", "email=", "q=", "phone=", "Name="]))  # fmt: skip
+def test_the_fast_path_never_skips_what_the_full_parse_finds(tail: str, key: str) -> None:
+    """`_plainly_clean` only says a URL is clean when the parse would find nothing."""
+    url = f"https://www.example.com/p?{key}{tail}"
+    if _plainly_clean(url):
+        assert _full_scrub(url) == (url, 0)
+
+
+def _full_scrub(url: str) -> tuple[str, int]:
+    from unittest import mock
+
+    with mock.patch("variables.pii_firewall._plainly_clean", return_value=False):
+        return _scrub_url(url, "remove")
