@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote
@@ -25,6 +24,7 @@ from container.accept import Acceptor, StoreUnavailable, Verdict, add, hold
 from container.accept_body import BodyError, check_declared_length
 from container.client_ip import Network, client_ip, is_trusted
 from container.containers import ContainerSet, NotServed
+from container.delivery.clock import SYSTEM_CLOCK
 from container.delivery.outbox import OutboxWriter
 from container.guards import Guards
 from container.guards.bot import hit_reason, is_loopback
@@ -62,10 +62,6 @@ class _Answer(Exception):
     def __init__(self, status: int, field: str, reason: str) -> None:
         self.status = status
         self.body = {"errors": [{"field": field, "reason": reason}]}
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _target(query: bytes) -> tuple[str | None, str | None]:
@@ -178,7 +174,7 @@ class CollectEndpoint:
         cookie_domain: str,
         *,
         guards: Guards | None = None,
-        clock: Callable[[], int] = _now_ms,
+        clock: Callable[[], int] = SYSTEM_CLOCK.now_ms,
     ) -> None:
         """`guards` None runs no guard; `clock` gives the time in epoch milliseconds."""
         self.containers = containers

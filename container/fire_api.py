@@ -14,7 +14,6 @@ docs/fire-api.md.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, NoReturn, Protocol
 
@@ -30,6 +29,7 @@ from config.tokens import ADMIN_CONTAINER, TokenRefused, bearer_token
 from container.accept import Acceptor, StoreUnavailable, Verdict, add
 from container.accept_body import BodyError, check_declared_length
 from container.containers import ContainerSet
+from container.delivery.clock import SYSTEM_CLOCK
 from container.delivery.outbox import OutboxWriter
 from container.fire_body import MAX_BODY_BYTES, ContainerRules, FireEvent, parse_events, read_event
 from container.fire_idempotency import HEADER, REPLAYED_HEADER, KeyLocks, fingerprint, valid_key
@@ -53,10 +53,6 @@ _CONTENT_TYPE = "application/json"
 
 Clock = Callable[[], int]
 Answer = tuple[int, dict[str, Any]]
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class _Refusal(Exception):
@@ -107,7 +103,7 @@ class FireEndpoint:
         lanes: TagLanes,
         store: FireStore,
         idempotency_ttl_hours: int,
-        clock: Clock = _now_ms,
+        clock: Clock = SYSTEM_CLOCK.now_ms,
         value_guard: ValueGuard | None = None,
     ) -> None:
         """`value_guard` None runs no guard: the value guard is the only per-hit guard a

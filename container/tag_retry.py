@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable
 
 from config.storage import RunItem, RunOutcome, StorageError, TagRunStore
 from container.containers import ContainerSet
+from container.delivery.clock import SYSTEM_CLOCK
 from container.delivery.routes import PlatformRoutes
 from container.lanes import LaneBusy, TagLanes
 from container.metrics import TAG_RERUNS
@@ -31,10 +31,6 @@ __all__ = ["TagRetrier"]
 log = logging.getLogger("tagwire.tag_retry")
 
 _BATCH = 100
-
-
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class TagRetrier:
@@ -50,7 +46,7 @@ class TagRetrier:
         routes: PlatformRoutes | None = None,
         fire_once_ttl_ms: int,
         interval_s: float = 1.0,
-        clock: Callable[[], int] = _wall_ms,
+        clock: Callable[[], int] = SYSTEM_CLOCK.now_ms,
     ) -> None:
         self._store = store
         self._containers = containers
