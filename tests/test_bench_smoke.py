@@ -1,6 +1,7 @@
-"""The in-process benchmarks still run: each once, with tiny counts, so a change that breaks
-a benchmark (a moved module, a demo container whose lead no longer fires) fails the suite
-instead of the next benchmark run. Nothing here measures speed."""
+"""The benchmarks that need no wrk and no browser still run: each once, with tiny counts, so
+a change that breaks a benchmark (a moved module, a demo container whose lead no longer
+fires, a node that no longer delivers to a loopback webhook) fails the suite instead of the
+next benchmark run. Nothing here measures speed."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ RUNS = {
     "platforms": ["--repeats", "1", "--number", "50"],
     "bench_triggers": ["--repeats", "1", "--number", "5"],
     "delivery": ["--events", "40", "--unbatched-events", "20", "--paced-rate", "0"],
+    # real nodes, the sender on, a loopback receiver: one step each way and a half-rate run
+    "sustained": ["--seconds", "1", "--warmup", "0.3", "--start-rate", "40", "--max-rate", "40"],
 }
 
 
