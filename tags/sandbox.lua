@@ -477,118 +477,180 @@ end
 -- JSON encoding of plain Lua data, used for json.encode and to hand a run's output to the
 -- host in one string. Tables with keys 1..n are arrays, tables with string keys objects,
 -- an empty table is an object (`{}`) except where the host knows it is a list.
+-- JSON is the fastest way across: lupa converts a table to Python an item at a time in
+-- Python code, 3-10 times slower than this encoder plus one orjson.loads (bench/lua.py).
 local huge = math.huge
 -- Bytes the output encoder has produced, and how many it may produce (max_output_bytes);
 -- json.encode inside a template is bounded by the budget and the memory limit instead.
 local out_bytes, out_max = 0, huge
 local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
 local function escape_char(c) return ESCAPES[c] or str_format("\\u%04x", str_byte(c)) end
+-- What JSON must escape, and DEL: byte ranges, not %c, which the C locale could change.
+local NEEDS_ESCAPE = '[\0-\31"\\\127]'
+-- Strings already found to be UTF-8 with nothing to escape, mapped to their JSON form:
+-- keys and constant values recur on every run. Only short strings are remembered, and at
+-- most KNOWN_MAX of them (the cache starts over when full). It saves work, never charges:
+-- a string costs the same whether it was known or not.
+local KNOWN_BYTES, KNOWN_MAX = 128, 2048
+local known, known_count = {}, 0
+-- The buffer being filled and its length (a counter is faster than #buf + 1).
+local buf, nb = nil, 0
 
-local function quote(s)
+local function put_string(s)
   local n = #s
-  -- utf8.len, then a pattern search; each copy of a shared string is paid for again
+  -- utf8.len, then a scan for bytes to escape; each copy of a shared string is paid again
   charged = charged + 4 + n * (1 + PATTERN)
   if charged + counted > budget_total then over() end
-  if not utf8_len(s) then error("strings must be UTF-8 text", 0) end
-  if str_find(s, '[%c"\\]') then
-    -- the pattern again, and a Lua call per escaped byte (json.encode is also counted
-    -- by the hook; the output encoder runs without it)
-    charged = charged + n * (PATTERN + 16)
-    if charged + counted > budget_total then over() end
-    s = str_gsub(s, '[%c"\\]', escape_char)
+  local q = known[s]
+  if not q then
+    if not utf8_len(s) then error("strings must be UTF-8 text", 0) end
+    -- %q quotes in one C pass and escapes exactly ", \, newline and control bytes: when
+    -- it added nothing, its result is the JSON string
+    q = str_format("%q", s)
+    if #q == n + 2 then
+      if n <= KNOWN_BYTES then
+        if known_count >= KNOWN_MAX then known, known_count = {}, 0 end
+        known[s] = q
+        known_count = known_count + 1
+      end
+    elseif str_find(s, NEEDS_ESCAPE) then
+      -- the scan again, and a Lua call per escaped byte (json.encode is also counted by
+      -- the hook; the output encoder runs without it)
+      charged = charged + n * (PATTERN + 16)
+      if charged + counted > budget_total then over() end
+      q = '"' .. str_gsub(s, NEEDS_ESCAPE, escape_char) .. '"'
+    else
+      q = '"' .. s .. '"'  -- %q escaped a byte the C locale counts as a control character
+    end
   end
-  out_bytes = out_bytes + #s + 2
+  out_bytes = out_bytes + #q
   if out_bytes > out_max then stop("limit", "output: more than " .. out_max .. " bytes in all") end
-  return '"' .. s .. '"'
+  nb = nb + 1
+  buf[nb] = q
 end
 
-local encode_value
-local function encode_table(t, depth, buf)
-  if depth > 32 then error("tables nested deeper than 32 levels (or a cycle)", 0) end
-  local n = #t
-  local count = 0
+-- Why a table that is neither a list nor an object cannot be encoded; every key is
+-- looked at, so the message does not depend on the order next() visits them in.
+local function key_problem(t)
   for k in next, t do
-    count = count + 1
     if math_type(k) ~= "integer" and type(k) ~= "string" then
-      error("table keys must be strings (objects) or 1..n (lists)", 0)
+      return "table keys must be strings (objects) or 1..n (lists)"
     end
   end
-  -- the loops below, per entry (a table referenced twice is paid for twice)
-  charged = charged + 4 + count * 16
-  if charged + counted > budget_total then over() end
-  if count == 0 then buf[#buf + 1] = "{}"; return end
-  if n == count and rawget(t, 1) ~= nil then
-    buf[#buf + 1] = "["
+  return "a table mixes list and object keys"
+end
+
+local put_value
+local function put_table(t, depth)
+  if depth > 32 then error("tables nested deeper than 32 levels (or a cycle)", 0) end
+  depth = depth + 1
+  if t[1] ~= nil then
+    -- a list when 1..n are its only keys (no template can give a table a metatable)
+    local n, count = #t, 0
+    for _ in next, t do count = count + 1 end
+    -- the loops here, per entry (a table referenced twice is paid for twice)
+    charged = charged + 4 + count * 16
+    if charged + counted > budget_total then over() end
+    if count ~= n then error(key_problem(t), 0) end
+    nb = nb + 1
+    buf[nb] = "["
     for i = 1, n do
-      if i > 1 then buf[#buf + 1] = "," end
-      encode_value(rawget(t, i), depth + 1, buf)
+      if i > 1 then nb = nb + 1; buf[nb] = "," end
+      local v = t[i]
+      if v == nil then error(key_problem(t), 0) end  -- a hole, so some other key
+      put_value(v, depth)
     end
-    buf[#buf + 1] = "]"
+    nb = nb + 1
+    buf[nb] = "]"
     return
   end
-  buf[#buf + 1] = "{"
-  local first = true
+  charged = charged + 4
+  if charged + counted > budget_total then over() end
+  local open = nb + 1
   for k, v in next, t do
-    if type(k) ~= "string" then error("a table mixes list and object keys", 0) end
-    if not first then buf[#buf + 1] = "," end
-    first = false
-    buf[#buf + 1] = quote(k)
-    buf[#buf + 1] = ":"
-    encode_value(v, depth + 1, buf)
+    if type(k) ~= "string" then error(key_problem(t), 0) end
+    charged = charged + 16
+    if charged + counted > budget_total then over() end
+    nb = nb + 1
+    buf[nb] = nb == open and "{" or ","
+    put_string(k)
+    nb = nb + 1
+    buf[nb] = ":"
+    put_value(v, depth)
   end
-  buf[#buf + 1] = "}"
+  nb = nb + 1
+  buf[nb] = nb == open and "{}" or "}"
 end
 
-encode_value = function(v, depth, buf)
+put_value = function(v, depth)
+  local q = known[v]  -- most strings
+  if q then
+    local n = #v
+    charged = charged + 4 + n * (1 + PATTERN)
+    if charged + counted > budget_total then over() end
+    out_bytes = out_bytes + n + 2
+    if out_bytes > out_max then stop("limit", "output: more than " .. out_max .. " bytes in all") end
+    nb = nb + 1
+    buf[nb] = q
+    return
+  end
   local t = type(v)
   if t == "string" then
-    buf[#buf + 1] = quote(v)
+    put_string(v)
   elseif t == "number" then
-    if math_type(v) == "integer" then buf[#buf + 1] = str_format("%d", v)
+    nb = nb + 1
+    if math_type(v) == "integer" then buf[nb] = v  -- concat writes it as %d
     elseif v ~= v or v == huge or v == -huge then error("numbers must be finite (no NaN or infinity)", 0)
     else
       -- the shortest of the usual precisions that reads back as the same number: 9.99, not
       -- 9.9900000000000002
       local text = str_format("%.14g", v)
-      buf[#buf + 1] = tonumber(text) == v and text or str_format("%.17g", v)
+      buf[nb] = tonumber(text) == v and text or str_format("%.17g", v)
     end
   elseif t == "boolean" then
-    buf[#buf + 1] = v and "true" or "false"
+    nb = nb + 1
+    buf[nb] = v and "true" or "false"
   elseif t == "table" then
-    encode_table(v, depth, buf)
+    put_table(v, depth)
   elseif v == nil then
-    buf[#buf + 1] = "null"
+    nb = nb + 1
+    buf[nb] = "null"
   else
     error("a " .. t .. " cannot be encoded; use plain data", 0)
   end
 end
 
 local function json_encode(v)
-  local buf = {}
   out_bytes, out_max = 0, huge
-  encode_value(v, 0, buf)
-  charge(#buf + (out_bytes >> COPY))
-  return concat(buf)
+  buf, nb = {}, 0
+  put_value(v, 0)
+  charge(nb + (out_bytes >> COPY))
+  local text = concat(buf, "", 1, nb)
+  buf = nil
+  return text
 end
 
-local function encode_list(list, buf)
-  if #list == 0 then buf[#buf + 1] = "[]" else encode_table(list, 0, buf) end
+local function put_list(list)
+  if list[1] == nil then nb = nb + 1; buf[nb] = "[]" else put_table(list, 0) end
 end
 
 local function encode_output(out, max_bytes)
   out_bytes, out_max = 0, max_bytes
-  local buf = { '{"requests":' }
-  encode_list(out.requests, buf)
-  buf[#buf + 1] = ',"pixels":'
-  encode_list(out.pixels, buf)
-  buf[#buf + 1] = ',"logs":'
-  encode_list(out.logs, buf)
-  buf[#buf + 1] = ',"cookies":'
-  encode_list(out.cookies, buf)
-  buf[#buf + 1] = "}"
+  buf, nb = { '{"requests":' }, 1
+  put_list(out.requests)
+  nb = nb + 1; buf[nb] = ',"pixels":'
+  put_list(out.pixels)
+  nb = nb + 1; buf[nb] = ',"logs":'
+  put_list(out.logs)
+  nb = nb + 1; buf[nb] = ',"cookies":'
+  put_list(out.cookies)
+  nb = nb + 1; buf[nb] = "}"
   -- the concat, and the host's decoding of the result
-  charge(#buf + (out_bytes >> COPY))
-  return concat(buf)
+  charge(nb + (out_bytes >> COPY))
+  local text = concat(buf, "", 1, nb)
+  buf = nil
+  if #text > max_bytes then stop("limit", "output: more than " .. max_bytes .. " bytes in all") end
+  return text
 end
 
 -- The API a tag's template sees is built once per bound tag (closures over its grants);
@@ -814,7 +876,7 @@ run = function(fn, bound, hit, units, deadline_at, depth, max_output)
   local encoded, output = false, nil
   if done and not killed then encoded, output = pcall(encode_output, out, max_output) end
   setupvalue(fn, 1, nil)
-  cur_hit, cur_out = nil, nil
+  cur_hit, cur_out, buf = nil, nil, nil  -- buf: a json.encode the run did not finish
   local cost = units > 0 and counted + charged or 0
   -- Always five results: ok, kind, message, output, cost.
   if killed then return false, killed, message_text(kill_message), false, cost end
