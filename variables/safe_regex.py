@@ -45,6 +45,13 @@ class SafeRegex:
             return None
         return [data[a:b].decode("utf-8", "replace") if a >= 0 else None for a, b in spans]
 
+    def matches(self, text: str) -> bool:
+        """Whether the pattern matches the first MAX_SUBJECT characters: `search(text) is
+        not None` without decoding the groups (a trigger condition needs no more)."""
+        data = text[:MAX_SUBJECT].encode("utf-8", "surrogatepass")
+        start: int = self._match(_UNANCHORED, data, 0, len(data))[0][0]
+        return start >= 0
+
 
 def compile_regex(pattern: object, *, ignore_case: bool = False) -> SafeRegex:
     if not isinstance(pattern, str):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from variables.references import reference_problem
-from variables.resolver import Resolver, VariableFunction
+from variables.resolver import Accessor, Resolver, VariableFunction, accessor
 from variables.safe_regex import RegexError, compile_regex
 
 __all__ = ["TYPES", "check_variable", "compile_variable", "variable_inputs"]
@@ -117,34 +117,65 @@ def _check_rows(rows: object, ignore_case: object) -> Problems:
 
 
 def compile_variable(kind: str, params: dict[str, Any]) -> VariableFunction:
-    """A function of the resolver; params must have passed check_variable."""
+    """A function of the resolver; params must have passed check_variable.
+
+    Everything that does not depend on the hit is done here, once: paths split, the input
+    reference compiled to an accessor, patterns compiled, `$n` outputs split into parts."""
     default = params.get("default")
     if kind == "constant":
         value = params["value"]
         return lambda r: value
     if kind == "event_field":
-        parts = params["path"].split(".")
-        return lambda r: _or_default(_walk(r.hit.wire, parts), default)
+        return _event_field(params["path"].split("."), default)
     if kind == "cookie":
         name = params["name"]
-        return lambda r: _or_default(r.hit.cookies.get(name), default)
+
+        def cookie(r: Resolver) -> Any:
+            value = r.hit.cookies.get(name)
+            return default if value is None or value == "" else value
+
+        return cookie
     if kind == "query_param":
         name = params["name"]
-        return lambda r: _or_default(r.query(name), default)
+
+        def query_param(r: Resolver) -> Any:
+            value = r.query(name)
+            return default if value is None or value == "" else value
+
+        return query_param
     if kind == "lookup":
-        source, mapping = params["input"], params["map"]
-        return lambda r: mapping.get(_text(r.get(source)), default)
+        return _lookup(accessor(params["input"]), dict(params["map"]), default)
     return _regex_table(params, default)
 
 
-def _walk(value: Any, parts: list[str]) -> Any:
-    for part in parts:
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
+def _event_field(parts: list[str], default: Any) -> VariableFunction:
+    if len(parts) == 2:
+        section, key = parts
+
+        def field(r: Resolver) -> Any:
+            value = r.hit.wire.get(section)
+            value = value.get(key) if isinstance(value, dict) else None
+            return default if value is None or value == "" else value
+
+        return field
+
+    def walk(r: Resolver) -> Any:
+        value: Any = r.hit.wire
+        for part in parts:
+            value = value.get(part) if isinstance(value, dict) else None
+        return default if value is None or value == "" else value
+
+    return walk
 
 
-def _or_default(value: Any, default: Any) -> Any:
-    return default if value is None or value == "" else value
+def _lookup(source: Accessor, mapping: dict[str | None, Any], default: Any) -> VariableFunction:
+    find = mapping.get
+
+    def lookup(r: Resolver) -> Any:
+        value = source(r)
+        return find(value if value.__class__ is str else _text(value), default)
+
+    return lookup
 
 
 def _text(value: Any) -> str | None:
@@ -157,27 +188,44 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _expand(output: str, groups: list[str | None]) -> str:
+def _output(output: Any) -> tuple[Any, tuple[str | int, ...] | None]:
+    """A regex table row's output, and when it inserts capture groups, its parts: text
+    and group numbers in turn (`"dach-$1"` -> ("dach-", 1, ""))."""
+    if not isinstance(output, str) or "$" not in output:
+        return output, None
+    pieces = _GROUP.split(output)  # text, group, text, group, ..., text
+    if len(pieces) == 1:
+        return output, None
+    return output, tuple(int(p) if i % 2 else p for i, p in enumerate(pieces))
+
+
+def _expand(parts: tuple[str | int, ...], groups: list[str | None]) -> str:
     """`$1`..`$9` in a regex table's output become the match's capture groups."""
-    if "$" not in output:
-        return output
-    return _GROUP.sub(lambda ref: groups[int(ref.group(1))] or "", output)
+    if len(parts) == 3:  # one group, the usual shape: "dach-$1"
+        before, group, after = parts
+        return f"{before}{groups[group] or ''}{after}"  # type: ignore[index]
+    return "".join(p if isinstance(p, str) else (groups[p] or "") for p in parts)
 
 
 def _regex_table(params: dict[str, Any], default: Any) -> Callable[[Resolver], Any]:
-    source = params["input"]
+    source = accessor(params["input"])
     ignore_case = params.get("ignore_case", False)
-    rows = [(compile_regex(row["pattern"], ignore_case=ignore_case), row["output"])
-            for row in params["rows"]]  # fmt: skip
+    rows = tuple((compile_regex(row["pattern"], ignore_case=ignore_case), *_output(row["output"]))
+                 for row in params["rows"])  # fmt: skip
 
     def resolve(resolver: Resolver) -> Any:
-        text = _text(resolver.get(source))
+        value = source(resolver)
+        text = value if value.__class__ is str else _text(value)
         if text is None:
             return default
-        for regex, output in rows:
-            groups = regex.search(text)
-            if groups is not None:
-                return _expand(output, groups) if isinstance(output, str) else output
+        for regex, output, parts in rows:
+            if parts is None:
+                if regex.matches(text):
+                    return output
+            else:
+                groups = regex.search(text)
+                if groups is not None:
+                    return _expand(parts, groups)
         return default
 
     return resolve
