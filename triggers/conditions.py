@@ -17,11 +17,12 @@ A missing value (None) matches only not_equals, not_in and not_exists.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
 from variables.references import reference_problem
-from variables.resolver import Resolver
+from variables.resolver import Accessor, Resolver, accessor
 from variables.safe_regex import RegexError, compile_regex
 
 __all__ = ["OPERATORS", "Condition", "check_condition", "compile_condition"]
@@ -125,31 +126,139 @@ def check_condition(node: object, path: str, variable_ids: set[str], depth: int 
 
 
 def compile_condition(node: dict[str, Any]) -> Condition:
-    """A checked condition as a function of the hit's resolver."""
+    """A checked condition as a function of the hit's resolver.
+
+    Everything that does not depend on the hit is done here, once per container version:
+    the reference becomes an accessor, the expected value its text, set or number, the
+    operator a function. Text operators get a fast path for a value that is a `str`, what
+    most references hold; other values take the general rule (`_general_test`)."""
     if "all" in node:
-        parts = [compile_condition(item) for item in node["all"]]
-        return lambda r: all(part(r) for part in parts)
+        return _every([compile_condition(item) for item in node["all"]])
     if "any" in node:
-        parts = [compile_condition(item) for item in node["any"]]
-        return lambda r: any(part(r) for part in parts)
+        return _some([compile_condition(item) for item in node["any"]])
     return _compile_leaf(node["var"], node["op"], node.get("value"), node.get("ignore_case", False))
 
 
+def _every(parts: list[Condition]) -> Condition:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        return lambda r: first(r) and second(r)
+    items = tuple(parts)
+
+    def every(r: Resolver) -> bool:
+        for part in items:  # noqa: SIM110 - a generator per hit costs more
+            if not part(r):
+                return False
+        return True
+
+    return every
+
+
+def _some(parts: list[Condition]) -> Condition:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        return lambda r: first(r) or second(r)
+    items = tuple(parts)
+
+    def some(r: Resolver) -> bool:
+        for part in items:  # noqa: SIM110 - a generator per hit costs more
+            if part(r):
+                return True
+        return False
+
+    return some
+
+
+_ABSENT = (None, "")
+_COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+
+
 def _compile_leaf(ref: str, op: str, expected: Any, ignore_case: bool) -> Condition:
-    if op in PRESENCE_OPS:
-        wanted = op == "exists"
-        return lambda r: (r.get(ref) not in (None, "")) is wanted
+    fetch = accessor(ref)
+    if op == "exists":
+        return lambda r: fetch(r) not in _ABSENT
+    if op == "not_exists":
+        return lambda r: fetch(r) in _ABSENT
     if op in NUMBER_OPS:
-        limit = float(expected)
-        compare = {"gt": float.__gt__, "gte": float.__ge__, "lt": float.__lt__,
-                   "lte": float.__le__}[op]  # fmt: skip
-
-        def numeric(r: Resolver) -> bool:
-            number = _number(r.get(ref))
-            return number is not None and compare(number, limit)
-
-        return numeric
+        return _numeric(fetch, _COMPARE[op], float(expected))
     negate = op in ("not_equals", "not_in")
+    fast: Callable[[str], bool]
+    if op == "regex":
+        regex = compile_regex(expected, ignore_case=ignore_case)
+        fast = regex.matches
+        test: Callable[[Any], bool] = lambda value: regex.matches(_text(value, False))  # noqa: E731
+    else:
+        fast = _str_test(op, expected, ignore_case)
+        test = _general_test(op, expected, ignore_case)
+
+    if negate:
+
+        def evaluate_not(r: Resolver) -> bool:
+            value = fetch(r)
+            if value.__class__ is str:
+                return not fast(value)
+            return value is None or not test(value)
+
+        return evaluate_not
+
+    def evaluate(r: Resolver) -> bool:
+        value = fetch(r)
+        if value.__class__ is str:
+            return fast(value)
+        return value is not None and test(value)
+
+    return evaluate
+
+
+def _numeric(fetch: Accessor, compare: Callable[[float, float], bool], limit: float) -> Condition:
+    isfinite = math.isfinite
+
+    def numeric(r: Resolver) -> bool:
+        value = fetch(r)
+        kind = value.__class__
+        if kind is int:
+            return compare(float(value), limit)
+        if kind is float:
+            return isfinite(value) and compare(value, limit)
+        number = _number(value)
+        return number is not None and compare(number, limit)
+
+    return numeric
+
+
+def _str_test(op: str, expected: Any, ignore_case: bool) -> Callable[[str], bool]:
+    """`_general_test` for a value that is exactly a `str` (its text is itself); not for
+    `regex`, which `_compile_leaf` compiles once for both."""
+    if op in LIST_OPS:
+        texts = frozenset(_text(v, ignore_case) for v in expected)
+        if ignore_case:
+            return lambda value: value.casefold() in texts
+        return texts.__contains__
+    target = _text(expected, ignore_case)
+    if op in ("equals", "not_equals"):
+        if ignore_case:
+            return lambda value: value.casefold() == target
+        return target.__eq__
+    if ignore_case:
+        if op == "contains":
+            return lambda value: target in value.casefold()
+        if op == "starts_with":
+            return lambda value: value.casefold().startswith(target)
+        return lambda value: value.casefold().endswith(target)
+    if op == "contains":
+        return lambda value: target in value
+    if op == "starts_with":
+        return lambda value: value.startswith(target)
+    return lambda value: value.endswith(target)
+
+
+def _general_test(op: str, expected: Any, ignore_case: bool) -> Callable[[Any], bool]:
+    """A text operator's rule (not `regex`) for any value but None, which `_compile_leaf`
+    decides: the straightforward evaluation the `str` fast path must agree with."""
     if op in LIST_OPS:
         texts = frozenset(_text(v, ignore_case) for v in expected)
         numbers = frozenset(n for v in expected if (n := _number(v)) is not None
@@ -159,11 +268,8 @@ def _compile_leaf(ref: str, op: str, expected: Any, ignore_case: bool) -> Condit
             number = _number(value) if not isinstance(value, str) else None
             return _text(value, ignore_case) in texts or (number is not None and number in numbers)
 
-        test: Callable[[Any], bool] = member
-    elif op == "regex":
-        regex = compile_regex(expected, ignore_case=ignore_case)
-        test = lambda value: regex.search(_text(value, False)) is not None  # noqa: E731
-    elif op in ("equals", "not_equals"):
+        return member
+    if op in ("equals", "not_equals"):
         target = _text(expected, ignore_case)
         target_number = None if isinstance(expected, str | bool) else _number(expected)
 
@@ -174,17 +280,8 @@ def _compile_leaf(ref: str, op: str, expected: Any, ignore_case: bool) -> Condit
                     return number == target_number
             return _text(value, ignore_case) == target
 
-        test = equal
-    else:
-        needle = _text(expected, ignore_case)
-        method = {"contains": str.__contains__, "starts_with": str.startswith,
-                  "ends_with": str.endswith}[op]  # fmt: skip
-        test = lambda value: method(_text(value, ignore_case), needle)  # noqa: E731
-
-    def evaluate(r: Resolver) -> bool:
-        value = r.get(ref)
-        if value is None:
-            return negate
-        return test(value) is not negate
-
-    return evaluate
+        return equal
+    needle = _text(expected, ignore_case)
+    method = {"contains": str.__contains__, "starts_with": str.startswith,
+              "ends_with": str.endswith}[op]  # fmt: skip
+    return lambda value: method(_text(value, ignore_case), needle)

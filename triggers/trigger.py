@@ -8,7 +8,7 @@ condition needs them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from triggers.conditions import Condition, check_condition, compile_condition
@@ -43,6 +43,25 @@ class Trigger:
     events: EventTrigger
     condition: Condition | None
     exceptions: tuple[Condition, ...]
+    # derived once from the fields above: the event test (None: every event) and the rule
+    # on the resolver, conditions and exceptions in one function (None: always fires)
+    _event: Callable[[str], bool] | None = field(init=False, repr=False, compare=False)
+    _rule: Condition | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        events = self.events
+        event: Callable[[str], bool] | None
+        if events.any_event:
+            event = None
+        elif not events.prefixes:
+            event = events.names.__contains__
+        elif not events.names:
+            prefixes = events.prefixes
+            event = lambda name: name.startswith(prefixes)  # noqa: E731
+        else:
+            event = events.matches
+        object.__setattr__(self, "_event", event)
+        object.__setattr__(self, "_rule", _rule(self.condition, self.exceptions))
 
     @classmethod
     def compile(cls, trigger: dict[str, Any]) -> Trigger:
@@ -54,11 +73,28 @@ class Trigger:
         )
 
     def fires(self, event: str, resolver: Callable[[], Resolver]) -> bool:
-        if not self.events.matches(event):
+        matches = self._event
+        if matches is not None and not matches(event):
             return False
-        if self.condition is None and not self.exceptions:
-            return True
-        r = resolver()
-        if self.condition is not None and not self.condition(r):
-            return False
-        return not any(exception(r) for exception in self.exceptions)
+        rule = self._rule
+        return True if rule is None else rule(resolver())
+
+
+def _rule(condition: Condition | None, exceptions: tuple[Condition, ...]) -> Condition | None:
+    """`condition` holds and no exception does, as one function; None when always true."""
+    if not exceptions:
+        return condition
+    excepted = exceptions[0] if len(exceptions) == 1 else _any(exceptions)
+    if condition is None:
+        return lambda r: not excepted(r)
+    return lambda r: condition(r) and not excepted(r)
+
+
+def _any(conditions: tuple[Condition, ...]) -> Condition:
+    def any_holds(r: Resolver) -> bool:
+        for condition in conditions:  # noqa: SIM110 - as in conditions._every
+            if condition(r):
+                return True
+        return False
+
+    return any_holds
