@@ -1,16 +1,17 @@
 """The egress policy at the connect seam: every connection the sender opens is checked.
 
-`EgressTransport` is httpx's own transport with one change: its connection pool opens
-connections through `GuardedNetwork`, an httpcore network backend. For each new
-connection it takes the host of the URL, resolves it once (the resolver is injectable, so
-tests use a stub and never reach DNS), asks the policy (`config.egress`) about every
-address it got, and then connects to those checked addresses, never to the name again:
-there is no second lookup that could answer differently between the check and the
-connect. A refused host raises `EgressRefused` before any socket is opened; the sender
-dead-letters the row with its reason.
+`GuardedNetwork.addresses` takes the host of the URL, resolves it once (the resolver is
+injectable, so tests use a stub and never reach DNS), asks the policy (`config.egress`)
+about every address it got, and returns those checked addresses: the connection goes to
+them, never to the name again, so there is no second lookup that could answer
+differently between the check and the connect. A refused host raises `EgressRefused`
+before any socket is opened; the sender dead-letters the row with its reason.
 
-Redirects are not followed (`follow_redirects=False` in the sender): a 3xx is the answer.
-Were they followed, each hop would open its connections through this backend too.
+The sender's keep-alive pool (`container.delivery.pool`) calls `addresses` for every new
+connection. `GuardedNetwork` is also an httpcore network backend, and `EgressTransport`
+is httpx's own transport whose connections all open through it, for httpx clients.
+
+Redirects are not followed (the pool never follows one): a 3xx is the answer.
 
 Environment proxies (`HTTPS_PROXY`, …) are not used: a proxy would do the resolving, out of
 the policy's sight.

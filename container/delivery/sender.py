@@ -3,10 +3,11 @@
 Each claimed row goes through: max age (an event older than its platform accepts is dead
 before anything is sent) → its platform's batch group (`grouping`), flushed when full or
 after `batch_flush_ms` → its destination's concurrency limit, circuit breaker and rate
-limit → one request per batch → the platform's verdict per row (`batching`) → sent, failed
-with backoff, dead, or split: a batch refused as a whole is sent again in halves until the
-row at fault is alone, then that row is dead with the platform's reason. Outcomes are
-written in group commits (`outcomes`).
+limit → one request per batch, over kept-alive connections (`pool`) → the platform's
+verdict per row (`batching`) → sent, failed with backoff, dead, or split: a batch refused
+as a whole is sent again in halves until the row at fault is alone, then that row is dead
+with the platform's reason. Outcomes are written in group commits (`outcomes`). A webhook
+row may ask for array bodies (`arrays`).
 """
 
 from __future__ import annotations
@@ -22,17 +23,20 @@ from typing import Protocol
 
 import httpx
 import orjson
+from prometheus_client import Counter
 
 from config.egress import EgressPolicy
 from config.storage import Delivery, OutboxItem, OutboxStore, StorageError
 from container.delivery import metrics
+from container.delivery.arrays import array_policy
 from container.delivery.batching import POLICIES, Answer, Entry, HttpPolicy, Request, Verdict
 from container.delivery.breaker import Admission, BreakerSettings
 from container.delivery.clock import SYSTEM_CLOCK, Clock
 from container.delivery.destination import DESTINATION_LIMITS, DestinationLimits, Destinations
-from container.delivery.egress import EgressRefused, EgressTransport, Resolver, system_resolver
+from container.delivery.egress import EgressRefused, GuardedNetwork, Resolver, system_resolver
 from container.delivery.grouping import Batch, Batcher
 from container.delivery.outcomes import OutcomeWriter
+from container.delivery.pool import HttpxClient, InvalidRequest, Pool, TransportFailure
 from container.delivery.routes import PlatformRoutes, requested
 from container.delivery.settle import settle
 from container.secret_refs import MARK, Escape, MissingSecret, json_text, url_text
@@ -64,6 +68,7 @@ POLL_S = 1.0
 MAX_AGE_MARGIN_MS = 60_000
 SECRET_MARK = MARK.encode()  # a body without it holds no secret reference: not decoded
 DAY_MS = 86_400_000
+URL_CACHE = 4096  # URLs whose policy and route the sender keeps
 # What a row keeps when no answer came (connection refused or reset, TLS, DNS, timeout).
 TRANSPORT_FAILED = "connection failed: no answer from the destination"
 
@@ -88,25 +93,31 @@ class Sender:
         resolver: Resolver = system_resolver,
     ) -> None:
         """`secrets` fills the secret references (`container.secret_refs`) of a row as it
-        is claimed; without it, references stay as they are. Every connection is checked
+        is claimed; without it, references stay as they are. Requests go through the
+        keep-alive pool (`container.delivery.pool`), which checks every connection it opens
         against the egress policy (`egress`, the operator's exceptions; `resolver` looks
         host names up) after resolving and before connecting, unless a test passes its
-        own `transport`, which then decides where requests go."""
+        own httpx `transport`, which then decides where requests go."""
         self._store = store
         self._secrets = secrets
         self._used: dict[int, list[tuple[str, str]]] = {}  # row id -> (value, reference)
         self._routes = routes or PlatformRoutes({})
         self._max_attempts = max_attempts
         self._policies = policies
+        # Per URL (templates use a handful): its policy, and where it goes with the URL
+        # the logs show. Both depend on the URL alone; bounded by clearing when full.
+        self._policy_of: dict[str, HttpPolicy] = {}
+        self._route_of: dict[str, tuple[str, str]] = {}
+        self._meters: dict[str, _Meters] = {}
         self._clock = clock
-        pool = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         # Redirects are not followed: a 3xx is the answer (dead), and no second host is
-        # reached. The transport checks every connection it opens against the policy.
-        self._client = httpx.AsyncClient(
-            timeout=timeout,
-            follow_redirects=False,
-            transport=transport or EgressTransport(egress, limits=pool, resolver=resolver),
-        )
+        # reached. The pool checks every connection it opens against the policy.
+        self._http: Pool | HttpxClient
+        if transport is None:
+            guard = GuardedNetwork(egress, resolver)
+            self._http = Pool(guard.addresses, timeout=timeout, max_connections=concurrency)
+        else:
+            self._http = HttpxClient(transport, timeout=timeout)
         self._slots = asyncio.Semaphore(concurrency)
         self._destinations = Destinations(concurrency, limits, breaker, clock)
         self._batcher = Batcher(batch_flush_ms)
@@ -143,7 +154,7 @@ class Sender:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self._writer.stop()
-        await self._client.aclose()
+        await self._http.aclose()
         if self._held:
             log.info(
                 "sender stopped; unsent rows stay inflight until the next start",
@@ -193,7 +204,9 @@ class Sender:
         now_ms = self._clock.now_ms()
         expired = []
         for item in items:
-            policy = self._policies(item.url)
+            policy = self._policy(item.url)
+            if policy.name == "http":  # a webhook may ask for array bodies (`arrays`)
+                policy = array_policy(item.headers) or policy
             limit = policy.max_age_ms
             if limit is not None and item.event_time_ms < now_ms - limit + MAX_AGE_MARGIN_MS:
                 expired.append(_expired(policy, item, limit, now_ms))
@@ -206,6 +219,24 @@ class Sender:
             self._held += 1
             self._dispatch(self._batcher.add(policy, _entry(policy, item)))
         self._writer.add(expired)
+
+    def _policy(self, url: str) -> HttpPolicy:
+        found = self._policy_of.get(url)
+        if found is None:
+            if len(self._policy_of) >= URL_CACHE:
+                self._policy_of.clear()
+            found = self._policy_of[url] = self._policies(url)
+        return found
+
+    def _route(self, url: str) -> tuple[str, str]:
+        """Where a request for `url` goes, and that URL as logs show it (no query)."""
+        found = self._route_of.get(url)
+        if found is None:
+            if len(self._route_of) >= URL_CACHE:
+                self._route_of.clear()
+            routed = self._routes(url)
+            found = self._route_of[url] = (routed, requested(routed))
+        return found
 
     def _filled(self, item: OutboxItem) -> OutboxItem:
         """The row with its own secret references filled in, each row on its own, so that
@@ -274,13 +305,13 @@ class Sender:
                 return []
             sent = None
             request = policy.merge(entries)
-            url = self._routes(request.url)
+            url, shown = self._route(request.url)
             used = [p for e in entries for p in self._used.get(e.item.id, ())]
             try:
                 await destination.pace()
                 async with self._slots:
                     if not self._stopping:
-                        sent = await self._send(request, url, used)
+                        sent = await self._send(request, url, shown, used)
             finally:
                 if sent is None and admission is Admission.PROBE:
                     destination.breaker.abandoned()
@@ -308,41 +339,40 @@ class Sender:
             self._used.pop(delivery.id, None)
         self._observe(
             policy, entries, answer, duration_ms, settled.deliveries, len(settled.again),
-            _masked(requested(url), used),
+            _masked(shown, used) if used else shown,
         )  # fmt: skip
         return settled.again
 
     async def _send(
-        self, request: Request, url: str, used: list[tuple[str, str]]
+        self, request: Request, url: str, shown: str, used: list[tuple[str, str]]
     ) -> tuple[Answer, int, str | None]:
         """The answer, the request's duration and, for a request that can never succeed,
-        why; `url` is where the request goes (the platform's, or where a setting moved it).
+        why; `url` is where the request goes (the platform's, or where a setting moved it),
+        `shown` that URL without its query.
         Text kept from the attempt (the answer, an error) gets the secret references of
         `used` back instead of the values."""
         start = time.perf_counter()
         fatal = None
         try:
-            response = await self._client.request(
-                request.method, url, headers=request.headers, content=request.body
-            )
+            response = await self._http.request(request.method, url, request.headers, request.body)
+            text = response.text
             answer = Answer(
-                response.status_code,
-                _masked(response.text, used),
+                response.status,
+                _masked(text, used) if used else text,
                 response.headers.get("retry-after"),
             )
         except EgressRefused as exc:  # before any connection: no answer to keep
             answer, fatal = Answer(None, ""), _masked(exc.reason, used)
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            answer, fatal = Answer(None, ""), _masked(f"invalid URL: {exc}", used)
-        except httpx.HTTPError as exc:
+        except InvalidRequest as exc:  # a URL or header that can never be sent
+            answer, fatal = Answer(None, ""), _masked(exc.reason, used)
+        except TransportFailure as exc:
             # Stored for admins to read: one text for every failure to get an answer, so
             # that it tells no open port from a closed one. The log keeps the error's type.
             answer = Answer(None, TRANSPORT_FAILED)
             log.info(
                 "delivery transport error",
-                extra={"fields": {"url": _masked(requested(url), used),
-                                  "error": type(exc).__name__}},
-            )  # fmt: skip
+                extra={"fields": {"url": _masked(shown, used), "error": exc.kind}},
+            )
         return answer, round((time.perf_counter() - start) * 1000), fatal
 
     async def _defer(self, policy: HttpPolicy, entries: list[Entry], until_s: float) -> None:
@@ -369,15 +399,18 @@ class Sender:
         """Metrics and log lines for one request; `url` is the URL it went to, without the
         query."""
         name = policy.name
-        metrics.BATCHES.labels(name).inc()
-        metrics.BATCH_SIZE.labels(name).observe(len(entries))
-        metrics.REQUEST_SECONDS.labels(name).observe(duration_ms / 1000)
+        meters = self._meters.get(name)
+        if meters is None:
+            meters = self._meters[name] = _Meters(name)
+        meters.batches.inc()
+        meters.batch_size.observe(len(entries))
+        meters.seconds.observe(duration_ms / 1000)
         counts = {"sent": 0, "failed": 0, "dead": 0}
         for delivery in deliveries:
             counts[delivery.state] += 1
         for outcome, count in (*counts.items(), ("split", again)):
             if count:
-                metrics.OUTCOMES.labels(name, outcome).inc(count)
+                meters.outcome(outcome).inc(count)
         log.info(
             "delivery",
             extra={"fields": {"platform": name, "url": url, "rows": len(entries),
@@ -393,6 +426,24 @@ class Sender:
                                       "platform": name, "url": url,
                                       "status": delivery.status}},
                 )  # fmt: skip
+
+
+class _Meters:
+    """One platform's labelled metrics: a label lookup takes a lock and a dict lookup per
+    call, and every request would make five."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.batches = metrics.BATCHES.labels(name)
+        self.batch_size = metrics.BATCH_SIZE.labels(name)
+        self.seconds = metrics.REQUEST_SECONDS.labels(name)
+        self._outcomes: dict[str, Counter] = {}
+
+    def outcome(self, outcome: str) -> Counter:
+        found = self._outcomes.get(outcome)
+        if found is None:
+            found = self._outcomes[outcome] = metrics.OUTCOMES.labels(self.name, outcome)
+        return found
 
 
 def _entry(policy: HttpPolicy, item: OutboxItem) -> Entry:
