@@ -144,9 +144,8 @@ class SQLiteOutbox(SQLiteConnection):
         return await self._run(counts)
 
 
-def _size(count: int) -> int:
-    """The row count of the statement that takes `count` rows (at most `_INSERT_CHUNK`)."""
-    return next(size for size in _SIZES if size >= count)
+# For each row count up to a chunk, the size of the statement that takes it.
+_SIZE_OF = [next(size for size in _SIZES if size >= count) for count in range(_INSERT_CHUNK + 1)]
 
 
 def _insert_sql(size: int) -> str:
@@ -219,7 +218,7 @@ def insert_rows(conn: sqlite3.Connection, rows: list[OutboxRow], now_ms: int) ->
     new = 0
     for start in range(0, len(rows), _INSERT_CHUNK):
         chunk = rows[start : start + _INSERT_CHUNK]
-        size = _size(len(chunk))
+        size = _SIZE_OF[len(chunk)]
         params: list[object] = [now_ms]
         for row in chunk:
             params.extend(row)
@@ -243,7 +242,7 @@ def _take_keys(
             count += 1
     if not count:
         return
-    size = _size(count)
+    size = _SIZE_OF[count]
     params.extend((None, None, None) * (size - count))
     conn.execute(_KEYS_SQL[size], params)
 
@@ -264,7 +263,7 @@ def _distinct_runs(deliveries: list[Delivery]) -> list[list[Delivery]]:
 
 def _record_chunk(conn: sqlite3.Connection, deliveries: list[Delivery]) -> None:
     """Up to 500 outcomes of distinct rows: the rows first, then their history entries."""
-    size = _size(len(deliveries))
+    size = _SIZE_OF[len(deliveries)]
     params: list[object] = []
     for d in deliveries:
         params.extend((d.id, d.state, d.status, d.response[:RESPONSE_LIMIT], d.next_attempt_at,
