@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -40,11 +41,17 @@ OPERATORS = (*TEXT_OPS, *LIST_OPS, *NUMBER_OPS, *PRESENCE_OPS)
 _SCALAR = (str, int, float, bool)
 
 
+_FLOAT_MAX = int(sys.float_info.max)
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
+        try:
+            return float(value) if math.isfinite(value) else None
+        except OverflowError:  # an int beyond a float's range is no usable number
+            return None
     if isinstance(value, str):
         try:
             number = float(value.strip())
@@ -220,8 +227,8 @@ def _numeric(fetch: Accessor, compare: Callable[[float, float], bool], limit: fl
     def numeric(r: Resolver) -> bool:
         value = fetch(r)
         kind = value.__class__
-        if kind is int:
-            return compare(float(value), limit)
+        if kind is int:  # one beyond a float's range is no usable number, as in _number
+            return -_FLOAT_MAX <= value <= _FLOAT_MAX and compare(float(value), limit)
         if kind is float:
             return isfinite(value) and compare(value, limit)
         number = _number(value)

@@ -28,7 +28,10 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
+        try:
+            return float(value) if math.isfinite(value) else None
+        except OverflowError:  # as the product: an int beyond a float's range is no number
+            return None
     if isinstance(value, str):
         try:
             number = float(value.strip())

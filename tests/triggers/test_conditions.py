@@ -116,3 +116,10 @@ def test_valid_conditions_never_raise_on_any_value(op, custom_value):
         node["value"] = "a"
     wire = make_hit(custom={"x": custom_value} if custom_value is not None else {})
     assert holds(node, wire) in (True, False)
+
+
+def test_a_number_beyond_a_floats_range_is_refused_not_a_crash() -> None:
+    """10**400 is valid JSON; a document holding it gets a named error, never an
+    OverflowError when the trigger compiles."""
+    node = {"var": "data.value", "op": "gt", "value": 10**400}
+    assert check_condition(node, "c", set()) == [("c.value", "must be a number")]
