@@ -490,9 +490,14 @@ local NEEDS_ESCAPE = '[\0-\31"\\\127]'
 -- Strings already found to be UTF-8 with nothing to escape, mapped to their JSON form:
 -- keys and constant values recur on every run. Only short strings are remembered, and at
 -- most KNOWN_MAX of them (the cache starts over when full). It saves work, never charges:
--- a string costs the same whether it was known or not.
+-- a string costs the same whether it was known or not. Only the output encoder, which
+-- runs without the hook, uses it: under the hook (json.encode) a known string would run
+-- fewer instructions, and the cost would depend on what ran before. `strings` is the
+-- table the encoder looks in: the cache, or one that stays empty.
 local KNOWN_BYTES, KNOWN_MAX = 128, 2048
 local known, known_count = {}, 0
+local NO_STRINGS = {}
+local strings, remember = known, true
 -- The buffer being filled and its length (a counter is faster than #buf + 1).
 local buf, nb = nil, 0
 
@@ -501,17 +506,18 @@ local function put_string(s)
   -- utf8.len, then a scan for bytes to escape; each copy of a shared string is paid again
   charged = charged + 4 + n * (1 + PATTERN)
   if charged + counted > budget_total then over() end
-  local q = known[s]
+  local q = strings[s]
   if not q then
     if not utf8_len(s) then error("strings must be UTF-8 text", 0) end
     -- %q quotes in one C pass and escapes exactly ", \, newline and control bytes: when
     -- it added nothing, its result is the JSON string
     q = str_format("%q", s)
     if #q == n + 2 then
-      if n <= KNOWN_BYTES then
+      if remember and n <= KNOWN_BYTES then
         if known_count >= KNOWN_MAX then known, known_count = {}, 0 end
         known[s] = q
         known_count = known_count + 1
+        strings = known
       end
     elseif str_find(s, NEEDS_ESCAPE) then
       -- the scan again, and a Lua call per escaped byte (json.encode is also counted by
@@ -583,7 +589,7 @@ local function put_table(t, depth)
 end
 
 put_value = function(v, depth)
-  local q = known[v]  -- most strings
+  local q = strings[v]  -- most strings
   if q then
     local n = #v
     charged = charged + 4 + n * (1 + PATTERN)
@@ -622,6 +628,7 @@ end
 
 local function json_encode(v)
   out_bytes, out_max = 0, huge
+  strings, remember = NO_STRINGS, false
   buf, nb = {}, 0
   put_value(v, 0)
   charge(nb + (out_bytes >> COPY))
@@ -636,6 +643,7 @@ end
 
 local function encode_output(out, max_bytes)
   out_bytes, out_max = 0, max_bytes
+  strings, remember = known, true
   buf, nb = { '{"requests":' }, 1
   put_list(out.requests)
   nb = nb + 1; buf[nb] = ',"pixels":'
