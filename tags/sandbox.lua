@@ -498,8 +498,15 @@ local KNOWN_BYTES, KNOWN_MAX = 128, 2048
 local known, known_count = {}, 0
 local NO_STRINGS = {}
 local strings, remember = known, true
--- The buffer being filled and its length (a counter is faster than #buf + 1).
-local buf, nb = nil, 0
+-- The buffer being filled and its length (a counter is faster than #buf + 1). It is kept
+-- from one encoding to the next, as growing a new one cost more than the rest of a small
+-- encoding; entries past nb are stale. One that holds much is dropped (release_buffer).
+local buf, nb = {}, 0
+local BUF_KEEP_ENTRIES, BUF_KEEP_BYTES = 4096, 65536
+local function release_buffer()
+  if nb > BUF_KEEP_ENTRIES or out_bytes > BUF_KEEP_BYTES then buf = {} end
+  nb = 0
+end
 
 local function put_string(s)
   local n = #s
@@ -574,15 +581,44 @@ local function put_table(t, depth)
   if charged + counted > budget_total then over() end
   local open = nb + 1
   for k, v in next, t do
-    if type(k) ~= "string" then error(key_problem(t), 0) end
-    charged = charged + 16
-    if charged + counted > budget_total then over() end
-    nb = nb + 1
-    buf[nb] = nb == open and "{" or ","
-    put_string(k)
+    -- known strings inline, without put_string's call
+    local q = strings[k]
+    if q then
+      -- the same charges in the same steps, so a run that stops on the budget costs the
+      -- same whether the strings were known or not
+      charged = charged + 16
+      if charged + counted > budget_total then over() end
+      local n = #k
+      charged = charged + 4 + n * (1 + PATTERN)
+      if charged + counted > budget_total then over() end
+      out_bytes = out_bytes + n + 2
+      if out_bytes > out_max then stop("limit", "output: more than " .. out_max .. " bytes in all") end
+      nb = nb + 1
+      buf[nb] = nb == open and "{" or ","
+      nb = nb + 1
+      buf[nb] = q
+    else
+      if type(k) ~= "string" then error(key_problem(t), 0) end
+      charged = charged + 16
+      if charged + counted > budget_total then over() end
+      nb = nb + 1
+      buf[nb] = nb == open and "{" or ","
+      put_string(k)
+    end
     nb = nb + 1
     buf[nb] = ":"
-    put_value(v, depth)
+    q = strings[v]
+    if q then
+      local n = #v
+      charged = charged + 4 + n * (1 + PATTERN)
+      if charged + counted > budget_total then over() end
+      out_bytes = out_bytes + n + 2
+      if out_bytes > out_max then stop("limit", "output: more than " .. out_max .. " bytes in all") end
+      nb = nb + 1
+      buf[nb] = q
+    else
+      put_value(v, depth)
+    end
   end
   nb = nb + 1
   buf[nb] = nb == open and "{}" or "}"
@@ -627,13 +663,12 @@ put_value = function(v, depth)
 end
 
 local function json_encode(v)
-  out_bytes, out_max = 0, huge
+  out_bytes, out_max, nb = 0, huge, 0
   strings, remember = NO_STRINGS, false
-  buf, nb = {}, 0
   put_value(v, 0)
   charge(nb + (out_bytes >> COPY))
   local text = concat(buf, "", 1, nb)
-  buf = nil
+  release_buffer()
   return text
 end
 
@@ -642,9 +677,9 @@ local function put_list(list)
 end
 
 local function encode_output(out, max_bytes)
-  out_bytes, out_max = 0, max_bytes
+  out_bytes, out_max, nb = 0, max_bytes, 1
   strings, remember = known, true
-  buf, nb = { '{"requests":' }, 1
+  buf[1] = '{"requests":'
   put_list(out.requests)
   nb = nb + 1; buf[nb] = ',"pixels":'
   put_list(out.pixels)
@@ -656,7 +691,7 @@ local function encode_output(out, max_bytes)
   -- the concat, and the host's decoding of the result
   charge(nb + (out_bytes >> COPY))
   local text = concat(buf, "", 1, nb)
-  buf = nil
+  release_buffer()
   if #text > max_bytes then stop("limit", "output: more than " .. max_bytes .. " bytes in all") end
   return text
 end
@@ -884,7 +919,8 @@ run = function(fn, bound, hit, units, deadline_at, depth, max_output)
   local encoded, output = false, nil
   if done and not killed then encoded, output = pcall(encode_output, out, max_output) end
   setupvalue(fn, 1, nil)
-  cur_hit, cur_out, buf = nil, nil, nil  -- buf: a json.encode the run did not finish
+  cur_hit, cur_out = nil, nil
+  release_buffer()  -- after a json.encode the run did not finish
   local cost = units > 0 and counted + charged or 0
   -- Always five results: ok, kind, message, output, cost.
   if killed then return false, killed, message_text(kill_message), false, cost end
