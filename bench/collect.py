@@ -222,7 +222,8 @@ def main() -> int:
         p99 = statistics.median(r["p99_us"] for r in results) / 1000
         errors = sum(r["errors"] for r in results)
         print(f"{name:<18} {connections:>5} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {errors:>7}")
-    for name, target in ((DURABLE, 0.50), (DEMO, 0.60)):
+    # the targets of issue W2.3 (the W1 stage had asked 0.50 and 0.60)
+    for name, target in ((DURABLE, 0.35), (DEMO, 0.15)):
         for connections in args.connections:
             ratios = [
                 t["rps"] / b["rps"]
