@@ -21,6 +21,7 @@ from lupa.lua54 import LuaError, LuaMemoryError, LuaRuntime
 
 from tags.errors import TemplateError
 from tags.limits import DEADLINE_MS, Limits
+from tags.manifest import Manifest
 from tags.package import TemplatePackage
 from tags.params import resolve_params
 from tags.urls import NormalizedUrl, UrlError, UrlPattern, normalize_url
@@ -215,6 +216,31 @@ class TemplateRuntime:
 
         return _host_api(check)
 
+    def _urls_checked_at_bind(
+        self, manifest: Manifest, values: Mapping[str, Any], grants: UrlGrants
+    ) -> dict[str, dict[str, str]]:
+        """method -> {url as the template passes it -> normalised URL} for the URLs a tag
+        is bound to: its URL parameters and the manifest's exact URLs. send_http to one of
+        these needs no host call. Checked once per bind, never changed while the tag runs,
+        so whether a request takes this path depends only on the tag and the hit, never on
+        what ran before (a cache filled by earlier runs would make costs depend on that)."""
+        texts = [values[g.param] for g in manifest.send_http
+                 if g.param is not None and g.param in values]  # fmt: skip
+        texts += [g.pattern.source for g in manifest.send_http
+                  if g.pattern is not None and g.pattern.exact_path
+                  and not g.pattern.any_subdomain]  # fmt: skip
+        checked: dict[str, dict[str, str]] = {}
+        for method in sorted({m for g in manifest.send_http for m in g.methods}):
+            for text in texts:
+                if not isinstance(text, str):
+                    continue
+                try:
+                    target = _check_url(grants, self._allow_http_loopback, text, method)
+                except TemplateError:
+                    continue  # refused: send_http asks the host, which refuses it again
+                checked.setdefault(method, {})[text] = target
+        return checked
+
     def compile(self, package: TemplatePackage) -> Any:
         digest = package.source_hash
         function = self._compiled.get(digest)
@@ -241,9 +267,13 @@ class TemplateRuntime:
                 except UrlError as exc:
                     raise TemplateError("params", f"{grant.param}: {exc}") from None
         set_of = self._sandbox.set_of
+        checked = self._urls_checked_at_bind(manifest, values, tuple(url_grants))
         grants = self._table(
             {
                 "check_url": self._url_checker(tuple(url_grants)),
+                "checked_urls": self._table(
+                    {method: self._table(urls) for method, urls in checked.items()}
+                ),
                 "params": self._table(values, recursive=True),
                 "read_any": manifest.read_any,
                 "read_keys": set_of(self._table(list(manifest.read_keys))),

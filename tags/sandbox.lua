@@ -776,7 +776,15 @@ local function bind_api(grants, limits)
     local method = spec.method or "POST"
     check_string(spec.url, "send_http url", 4096)
     check_string(method, "send_http method", 10)
-    local url = call_host(grants.check_url, #spec.url >> SCAN, spec.url, method)
+    -- a URL checked when the tag was bound (its URL parameters, exact grants) is charged
+    -- what the host call costs, without the call
+    local checked = grants.checked_urls[method]
+    local url = checked and checked[spec.url]
+    if url then
+      charge(HOST_CALL + (#spec.url >> SCAN))
+    else
+      url = call_host(grants.check_url, #spec.url >> SCAN, spec.url, method)
+    end
     local headers = {}
     if spec.headers ~= nil then
       if type(spec.headers) ~= "table" then error("send_http headers must be a table", 2) end

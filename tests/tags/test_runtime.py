@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import tags.runtime as runtime_module
 from tags.errors import TemplateError
 from tags.limits import CAPS, DEFAULTS, LIMIT_NAMES, limits_from_manifest
 from tags.runtime import TemplateRuntime
@@ -188,6 +189,50 @@ def test_send_http_to_a_param_url(harness: Harness) -> None:
     )
     assert result.error is None, result.error
     assert [r["url"] for r in result.requests] == ["https://hooks.example/in"]
+
+
+def test_urls_the_tag_is_bound_to_are_checked_once_at_bind(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, str]] = []
+    check = runtime_module._check_url
+
+    def counting(grants: Any, loopback: bool, url: str, method: str) -> str:
+        calls.append((url, method))
+        return check(grants, loopback, url, method)
+
+    monkeypatch.setattr(runtime_module, "_check_url", counting)
+    bound = harness.bind(
+        """
+        send_http{url = params.endpoint, body = 'x'}
+        send_http{url = 'https://fixed.example/in', method = 'PUT'}
+        send_http{url = 'https://fixed.example/in?a=1', method = 'PUT'}
+        """,
+        params={"endpoint": {"type": "string", "format": "url", "required": True}},
+        values={"endpoint": "HTTPS://Hooks.Example:443/in"},
+        permissions={"send_http": [{"url": "param:endpoint"},
+                                   {"url": "https://fixed.example/in", "methods": ["PUT"]}]},
+    )  # fmt: skip
+    at_bind = len(calls)
+    results = [harness.execute(bound) for _ in range(3)]
+    assert all(r.error is None for r in results), results[0].error
+    assert [r["url"] for r in results[0].requests] == [
+        "https://hooks.example/in", "https://fixed.example/in", "https://fixed.example/in?a=1"
+    ]  # fmt: skip
+    assert len({r.cost for r in results}) == 1
+    # only the URL with a query goes to the host, and the tag's checker remembers it
+    assert calls[at_bind:] == [("https://fixed.example/in?a=1", "PUT")]
+    # a URL checked at bind is still refused for a method its grant does not list
+    refused = harness.execute(
+        harness.bind(
+            "send_http{url = params.endpoint, method = 'PUT'}",
+            params={"endpoint": {"type": "string", "format": "url", "required": True}},
+            values={"endpoint": "https://hooks.example/in"},
+            permissions={"send_http": [{"url": "param:endpoint"}]},
+        )
+    )
+    assert refused.error is not None
+    assert refused.error.kind == "permission"
 
 
 @pytest.mark.parametrize(("allow", "kind"), [(True, None), (False, "permission")])
