@@ -141,6 +141,7 @@ class TemplateRuntime:
         self._deadline_s = deadline_ms / 1000 if wall_clock else math.inf
         self._compiled: dict[str, Any] = {}
         self._memory_limit = 0  # the current execution's, 0 for none
+        self._deadline_at = math.inf  # the current execution's (time.monotonic)
         self._lua = LuaRuntime(
             register_eval=False,
             register_builtins=False,
@@ -165,9 +166,11 @@ class TemplateRuntime:
         self._table = self._lua.table_from
         self._run = self._sandbox.run
 
-    def _host_memory(self, lift: bool) -> bool:
+    def _host_memory(self, lift: bool) -> int:
         """Lifts the execution's memory limit while host code runs (lift=True) and restores
-        it afterwards (lift=False), answering whether the call left usage over the limit.
+        it afterwards (lift=False), answering 1 when the call left usage over the limit, 2
+        when the execution's deadline has passed (host work runs no VM instruction, so the
+        hook would see its time only later), else 0: one crossing into Python, not two.
 
         A Lua memory error raised while lupa converts a host call's arguments or results
         (table_from, pushing a returned string) unwinds through lupa's Cython frames: the
@@ -176,11 +179,11 @@ class TemplateRuntime:
         lua = self._lua
         if lift:
             lua.set_max_memory(0)
-            return False
+            return 0
         if self._memory_limit and (lua.get_memory_used() or 0) > self._memory_limit:
-            return True  # stays lifted: the sandbox stops the run without allocating more
+            return 1  # stays lifted: the sandbox stops the run without allocating more
         lua.set_max_memory(self._memory_limit)
-        return False
+        return 2 if time.monotonic() > self._deadline_at else 0
 
     @staticmethod
     def _deny(obj: object, name: object, *value: object) -> None:
@@ -334,13 +337,14 @@ class TemplateRuntime:
         self._memory_limit = before + limits.memory_bytes if limited else 0
         lua.set_max_memory(self._memory_limit)
         failure = None
+        self._deadline_at = time.monotonic() + self._deadline_s if limited else math.inf
         try:
             ok, kind, message, out, cost = self._run(
                 bound.function,
                 bound.api,
                 context,
                 units if limited else 0,
-                time.monotonic() + self._deadline_s if limited else math.inf,
+                self._deadline_at,
                 limits.max_depth + 4,  # the host's own frames sit below the template
                 limits.max_output_bytes,
             )

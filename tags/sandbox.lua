@@ -432,10 +432,12 @@ local function call_host(fn, bytes, ...)
   charge(HOST_CALL + bytes)
   py_host_memory(true)
   local ok, value, kind, message = pcall(fn, ...)
-  if py_host_memory(false) then stop("limit", MEMORY_MESSAGE) end
-  -- Host work runs no VM instruction, so the hook would see its time only 1000
-  -- instructions later: a loop of json.decode calls could overrun the deadline 20 times.
-  if py_now() > deadline then stop("deadline", DEADLINE_MESSAGE) end
+  -- 1: over the memory limit; 2: past the deadline. Host work runs no VM instruction, so
+  -- the hook would see its time only 1000 instructions later: a loop of json.decode calls
+  -- could overrun the deadline 20 times.
+  local over = py_host_memory(false)
+  if over == 1 then stop("limit", MEMORY_MESSAGE) end
+  if over == 2 then stop("deadline", DEADLINE_MESSAGE) end
   if not ok then
     if value == "not enough memory" then error(value, 0) end
     error("host API could not convert a value", 3)

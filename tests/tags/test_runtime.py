@@ -537,6 +537,15 @@ def test_the_deadline_is_a_safety_net_with_a_kind_of_its_own() -> None:
     harness.assert_healthy()
 
 
+def test_a_host_call_past_the_deadline_stops_the_run_at_once() -> None:
+    # a deadline of 0 has passed by the first host call; the hook, 1,000 instructions
+    # later, would never see this run
+    harness = Harness(TemplateRuntime(deadline_ms=0))
+    error = error_of(harness, "local h = hash.sha256('x') log(h)", permissions=LOGGING)
+    assert (error.kind, error.message) == ("deadline", "ran longer than the wall-clock safety net")
+    assert Harness(TemplateRuntime()).run("local h = hash.sha256('x')").error is None
+
+
 def test_the_deadline_in_a_manifest_no_longer_applies(harness: Harness) -> None:
     # deadline_ms is still accepted (older manifests load) but the node's safety net rules
     busy = "local n = 0 for i = 1, 200000 do n = n + i end"
