@@ -582,43 +582,37 @@ local function put_table(t, depth)
   charged = charged + 4
   if charged + counted > budget_total then over() end
   local open = nb + 1
+  local strs = strings
   for k, v in next, t do
-    -- known strings inline, without put_string's call
-    local q = strings[k]
-    if q then
-      -- the same charges in the same steps, so a run that stops on the budget costs the
-      -- same whether the strings were known or not
-      charged = charged + 16
-      if charged + counted > budget_total then over() end
-      local n = #k
-      charged = charged + 4 + n * (1 + PATTERN)
-      if charged + counted > budget_total then over() end
-      out_bytes = out_bytes + n + 2
-      if out_bytes > out_max then stop("limit", "output: more than " .. out_max .. " bytes in all") end
-      nb = nb + 1
-      buf[nb] = nb == open and "{" or ","
-      nb = nb + 1
-      buf[nb] = q
-    else
+    -- a known key with a known value, the usual entry, when it stays within the budget
+    -- and the output limit: its charges at once. Otherwise the steps below make them one
+    -- by one, so a run that stops costs the same whichever way the entry went.
+    local qk, qv = strs[k], strs[v]
+    local fast = false
+    if qk and qv then
+      local kn, vn = #k, #v
+      local add = 24 + (kn + vn) * (1 + PATTERN)  -- 16 for the entry, two strings
+      local bytes = out_bytes + kn + vn + 4
+      if charged + add + counted <= budget_total and bytes <= out_max then
+        charged, out_bytes = charged + add, bytes
+        local i = nb
+        buf[i + 1] = i + 1 == open and "{" or ","
+        buf[i + 2] = qk
+        buf[i + 3] = ":"
+        buf[i + 4] = qv
+        nb = i + 4
+        fast = true
+      end
+    end
+    if not fast then
       if type(k) ~= "string" then error(key_problem(t), 0) end
       charged = charged + 16
       if charged + counted > budget_total then over() end
       nb = nb + 1
       buf[nb] = nb == open and "{" or ","
       put_string(k)
-    end
-    nb = nb + 1
-    buf[nb] = ":"
-    q = strings[v]
-    if q then
-      local n = #v
-      charged = charged + 4 + n * (1 + PATTERN)
-      if charged + counted > budget_total then over() end
-      out_bytes = out_bytes + n + 2
-      if out_bytes > out_max then stop("limit", "output: more than " .. out_max .. " bytes in all") end
       nb = nb + 1
-      buf[nb] = q
-    else
+      buf[nb] = ":"
       put_value(v, depth)
     end
   end

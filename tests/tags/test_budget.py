@@ -156,6 +156,24 @@ def test_the_same_template_and_hit_cost_the_same_on_every_run() -> None:
     assert 0 < costs.pop() < DEFAULTS.instructions // 10
 
 
+def test_strings_the_output_encoder_knows_cost_the_same() -> None:
+    """The output encoder remembers clean strings across runs and writes them faster; a
+    run that runs out of budget while encoding them stops at the same cost. (2,000 strings:
+    fewer than the encoder remembers, so the second run knows all of them.)"""
+    source = ("local a = {} for i = 1, 1000 do a['key' .. i] = 'value' .. i end "
+              "pixel{vendor = 'meta', command = 'x', args = {a}}")  # fmt: skip
+    short = Hostile("short", source, 0, budget=100_000, permissions=PIXEL)
+    runtime = TemplateRuntime()  # one runtime: where the budget runs out follows pairs()
+    fresh = _run(short, runtime)
+    # the same strings encoded in full, under a budget that pays for them
+    assert _run(Hostile("long", source, 0, budget=BIG, permissions=PIXEL), runtime).error is None
+    known = _run(short, runtime)
+    assert fresh.error is not None
+    assert known.error is not None
+    assert (fresh.error.kind, known.error.kind) == ("budget", "budget")
+    assert known.cost == fresh.cost
+
+
 def test_the_cost_counts_instructions_and_charges() -> None:
     harness = Harness(TemplateRuntime())
     loop = harness.run("for i = 1, 10000 do end").cost
