@@ -132,11 +132,14 @@ local function readonly(name, t)
   })
 end
 
+-- A copy of table t (callers pass tables only; values that are not tables are shared).
 local function copy(t, depth)
-  if type(t) ~= "table" then return t end
   if depth > 32 then error("table nested too deeply", 0) end
   local out = {}
-  for k, v in next, t do out[k] = copy(v, depth + 1) end
+  for k, v in next, t do
+    if type(v) == "table" then v = copy(v, depth + 1) end
+    out[k] = v
+  end
   return out
 end
 
@@ -467,14 +470,6 @@ local function split_key(key)
   end
 end
 
-local function lookup(t, parts)
-  local node = t
-  for i = 1, #parts do
-    if type(node) ~= "table" then return nil end
-    node = rawget(node, parts[i])
-  end
-  return node
-end
 
 -- JSON encoding of plain Lua data, used for json.encode and to hand a run's output to the
 -- host in one string. Tables with keys 1..n are arrays, tables with string keys objects,
@@ -735,7 +730,15 @@ local function bind_api(grants, limits)
         check_string(key, "event key", 256)
         parts = allow(key)
       end
-      return copy(lookup(cur_hit.event, parts), 0)
+      -- the path's value: the hit's tables have no metatable, so plain indexing is raw;
+      -- a part that is not a table ends the path
+      local v = cur_hit.event[parts[1]]
+      for i = 2, #parts do
+        if type(v) ~= "table" then return nil end
+        v = v[parts[i]]
+      end
+      if type(v) == "table" then return copy(v, 0) end
+      return v
     end,
   })
 
