@@ -15,7 +15,6 @@ not compile is refused: logged with the reason, counted in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Protocol
@@ -31,6 +30,7 @@ from config.versions import VersionRecord, VersionRefused, open_signed
 from container.containers import ContainerSet
 from container.node_secrets import NodeSecrets
 from container.pipeline import CompiledContainer
+from container.tasks import cancel
 from tags.errors import TemplateError
 from tags.limits import DEADLINE_MS
 from tags.runtime import TemplateRuntime
@@ -243,11 +243,8 @@ class ConfigWatcher:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="tagwire-reload")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

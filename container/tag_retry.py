@@ -25,6 +25,7 @@ from container.lanes import LaneBusy, TagLanes
 from container.metrics import TAG_RERUNS
 from container.pipeline import CompiledContainer, PipelineResult, RerunError
 from container.tag_failures import BUSY, UNSERVED, HitRecord, RecordError, read_record, retry_at
+from container.tasks import cancel
 
 __all__ = ["TagRetrier"]
 
@@ -63,11 +64,7 @@ class TagRetrier:
         self._task = asyncio.create_task(self._run(), name="tagwire-tag-retrier")
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel(self._task)
         self._task = None
 
     def wake(self) -> None:

@@ -9,12 +9,12 @@ transactions, so hits queued meanwhile never wait long for the store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 
 from config.storage import FireOnceStore, StorageError
+from container.tasks import cancel
 
 __all__ = ["SWEEP_EVERY_S", "FireOnceSweeper"]
 
@@ -46,11 +46,7 @@ class FireOnceSweeper:
 
     async def stop(self) -> None:
         """Stop between two steps: each step is its own transaction, so none is cut."""
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel(self._task)
         self._task = None
 
     async def sweep(self) -> int:
