@@ -21,25 +21,11 @@ from container.tag_failures import RETRY_DELAYS_MS, HitRecord, read_record
 from tags.event import template_event
 from tags.limits import CAPS
 from tags.runtime import TemplateRuntime
+from tests.container.secret_lookups import Secrets
 from tests.helpers import hit_record, make_document, make_hit
 
 T0 = 1_800_000_000_000
 EVENT_ID = make_hit()["event_id"]
-
-
-class Secrets:
-    """A node's secret lookup that can fail like a broken vault (a `host` failure) and
-    counts its calls, so a test can tell whether a template really ran."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-        self.calls = 0
-
-    def __call__(self, ref: str) -> str | None:
-        self.calls += 1
-        if self.fail:
-            raise RuntimeError("vault unreachable")
-        return f"value-of-{ref}"
 
 
 def template(ident: str, lua: str, **meta: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from container.pipeline import CompiledContainer, PipelineResult
 from container.tag_failures import RETRY_DELAYS_MS, failed_run, read_record
 from container.tag_retry import TagRetrier
 from tags.runtime import TemplateRuntime
+from tests.container.secret_lookups import Secrets
 from tests.helpers import hit_record, make_document, make_hit
 
 pytestmark = pytest.mark.anyio
@@ -33,21 +34,6 @@ T0 = 1_800_000_000_000
 TTL_MS = 72 * 3_600_000
 EVENT_ID = make_hit()["event_id"]
 A, B = "https://hooks.example.com/a", "https://hooks.example.com/b"
-
-
-class Secrets:
-    """The node's secret lookup: failing (a `host` failure, retried) or not; counts calls,
-    so a test can tell the template really ran."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-        self.calls = 0
-
-    def __call__(self, ref: str) -> str | None:
-        self.calls += 1
-        if self.fail:
-            raise RuntimeError("vault unreachable")
-        return f"value-of-{ref}"
 
 
 class Clock:
