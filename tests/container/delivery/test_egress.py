@@ -7,7 +7,6 @@ servers this test starts."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,10 +15,11 @@ import httpx
 import orjson
 import pytest
 
-from config.egress import EgressPolicy, IPAddress
+from config.egress import EgressPolicy
 from config.storage import OutboxFilter
 from container.delivery.egress import EgressRefused, EgressTransport, GuardedNetwork
 from container.delivery.sender import Sender
+from tests.container.delivery.loopback import StubResolver
 from tests.container.delivery.support import ManualClock, row, settled
 from tests.fake_platforms.payloads import NOW_MS
 from tests.helpers import Recorder, serve_in_thread
@@ -29,18 +29,6 @@ pytestmark = pytest.mark.anyio
 POOL = httpx.Limits(max_connections=4, max_keepalive_connections=4)
 
 
-class StubResolver:
-    """Answers from a table, counts lookups; a name not in it does not resolve."""
-
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
-        self.lookups: list[str] = []
-
-    async def __call__(self, host: str, port: int) -> list[IPAddress]:
-        self.lookups.append(host)
-        if host not in self.table:
-            raise OSError("name not known")
-        return [ipaddress.ip_address(a) for a in self.table[host]]
 
 
 class TlsRecorder(httpcore.AsyncMockStream):
