@@ -4,6 +4,7 @@ caller answers differently (a taken name or number, a version that cannot be use
 from __future__ import annotations
 
 __all__ = [
+    "NameTaken",
     "StorageError",
     "TokenNameTaken",
     "UnknownVersion",
@@ -35,3 +36,7 @@ class VersionArchived(StorageError):
 
 class VersionInUse(StorageError):
     """A version an environment points to cannot be archived."""
+
+
+class NameTaken(StorageError):
+    """A user with that email, or a client with that id, already exists."""

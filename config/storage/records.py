@@ -13,23 +13,28 @@ __all__ = [
     "DEFAULT_FIRE_ONCE_TTL_MS",
     "ENVIRONMENT_ACTIONS",
     "RESPONSE_LIMIT",
+    "ROLES",
     "RUN_DESTINATION",
     "RUN_METHOD",
     "STATES",
     "AuditEntry",
+    "Client",
     "Delivery",
     "Environment",
     "FailedRun",
     "HistoryEntry",
     "IdempotentAnswer",
+    "Membership",
     "OutboxFilter",
     "OutboxItem",
     "OutboxRow",
     "RunItem",
     "RunOutcome",
+    "SessionRecord",
     "StoredSecret",
     "StoredVersion",
     "TokenRecord",
+    "User",
     "Workspace",
 ]
 
@@ -282,3 +287,55 @@ class StoredSecret:
     key_id: str
     updated_at_ms: int
     updated_by: str
+
+
+# A person's roles on one client, weakest first: each includes what the ones before it may do.
+ROLES = ("viewer", "editor", "publisher", "owner")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person who signs in to the admin UI. `agency_admin` sees and manages every
+    client; others see the clients they have a membership of. `password_hash` is the
+    self-describing hash string (admin_ui.passwords), never the password."""
+
+    id: int
+    email: str
+    name: str
+    password_hash: str
+    agency_admin: bool
+    created_at_ms: int
+    disabled: bool
+    failed_logins: int  # consecutive failed sign-ins since the last success
+    locked_until_ms: int  # 0: not locked
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """One of the agency's clients: the unit of access. Its containers are listed by
+    `AccountStore.client_containers`."""
+
+    id: str
+    name: str
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A user's role on one client (one of ROLES)."""
+
+    user_id: int
+    client_id: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A signed-in browser: stored by the SHA-256 of its cookie value, with the CSRF
+    token its forms must carry."""
+
+    token_hash: str
+    user_id: int
+    csrf: str
+    created_at_ms: int
+    last_seen_ms: int

@@ -18,23 +18,28 @@ from typing import Any, Protocol, runtime_checkable
 from config.storage.records import (
     DEFAULT_FIRE_ONCE_TTL_MS,
     AuditEntry,
+    Client,
     Delivery,
     Environment,
     FailedRun,
     HistoryEntry,
     IdempotentAnswer,
+    Membership,
     OutboxFilter,
     OutboxItem,
     OutboxRow,
     RunItem,
     RunOutcome,
+    SessionRecord,
     StoredSecret,
     StoredVersion,
     TokenRecord,
+    User,
     Workspace,
 )
 
 __all__ = [
+    "AccountStore",
     "AuditStore",
     "FireOnceStore",
     "HistoryStore",
@@ -292,6 +297,97 @@ class AuditStore(Protocol):
 
 
 @runtime_checkable
+class AccountStore(Protocol):
+    """The admin UI's people, clients, memberships, sessions and reset links. Emails are
+    stored as given but compared case-insensitively. Changes that an operator makes
+    (users, clients, memberships, container assignments) write an audit row in the same
+    transaction, with the actor passed in; sessions and sign-in counters do not."""
+
+    async def create_user(
+        self, email: str, name: str, password_hash: str, agency_admin: bool, actor: str, now_ms: int
+    ) -> int:
+        """The new user's id; NameTaken when the email is in use."""
+
+    async def get_user(self, user_id: int) -> User | None: ...
+
+    async def find_user(self, email: str) -> User | None:
+        """The user with this email, compared case-insensitively."""
+
+    async def list_users(self) -> list[User]:
+        """Every user, by email."""
+
+    async def update_user(
+        self,
+        user_id: int,
+        actor: str,
+        now_ms: int,
+        *,
+        name: str | None = None,
+        agency_admin: bool | None = None,
+        disabled: bool | None = None,
+    ) -> bool:
+        """Change the given fields; False when there is no such user."""
+
+    async def set_password(self, user_id: int, password_hash: str, actor: str, now_ms: int) -> None:
+        """Store a new hash, clear the failure count and lock, end the user's sessions."""
+
+    async def login_failed(self, user_id: int, locked_until_ms: int) -> int:
+        """Count a failed sign-in and set the lock (0: none); the new failure count."""
+
+    async def login_succeeded(self, user_id: int) -> None:
+        """Clear the failure count and the lock."""
+
+    async def create_session(self, session: SessionRecord) -> None: ...
+
+    async def get_session(self, token_hash: str) -> SessionRecord | None: ...
+
+    async def touch_session(self, token_hash: str, now_ms: int) -> None: ...
+
+    async def delete_session(self, token_hash: str) -> None: ...
+
+    async def delete_user_sessions(self, user_id: int) -> int:
+        """Sign the user out everywhere; how many sessions ended."""
+
+    async def expire_sessions(self, idle_before_ms: int, created_before_ms: int) -> int:
+        """Delete sessions idle since before the first time or made before the second."""
+
+    async def create_client(self, client_id: str, name: str, actor: str, now_ms: int) -> None:
+        """NameTaken when the id is in use."""
+
+    async def get_client(self, client_id: str) -> Client | None: ...
+
+    async def list_clients(self) -> list[Client]:
+        """Every client, by name."""
+
+    async def set_membership(
+        self, user_id: int, client_id: str, role: str | None, actor: str, now_ms: int
+    ) -> None:
+        """Give the user `role` on the client, or (None) take the membership away."""
+
+    async def user_memberships(self, user_id: int) -> list[Membership]: ...
+
+    async def client_memberships(self, client_id: str) -> list[Membership]: ...
+
+    async def assign_container(
+        self, container_id: str, client_id: str, actor: str, now_ms: int
+    ) -> None:
+        """The container belongs to the client from now on (one client per container)."""
+
+    async def container_client(self, container_id: str) -> str | None:
+        """The client a container belongs to; None when it belongs to none yet."""
+
+    async def client_containers(self, client_id: str) -> list[str]:
+        """The ids of the client's containers, sorted."""
+
+    async def create_reset(self, token_hash: str, user_id: int, expires_at_ms: int) -> None:
+        """A one-time password reset link (stored by the hash of its token)."""
+
+    async def use_reset(self, token_hash: str, now_ms: int) -> int | None:
+        """Spend the link: the user id when it exists, is unused and unexpired, else None.
+        A link works once, whatever happens next."""
+
+
+@runtime_checkable
 class Store(
     StoreLifecycle,
     OutboxStore,
@@ -304,6 +400,7 @@ class Store(
     TokenStore,
     IdempotencyStore,
     AuditStore,
+    AccountStore,
     Protocol,
 ):
     """Every role: for what composes a node or a command and hands each part its roles."""
