@@ -6,6 +6,7 @@ connection, its one-thread executor and its migrations; the store satisfies `Sto
 
 from __future__ import annotations
 
+from config.sqlite.accounts import SQLiteAccounts
 from config.sqlite.audit import SQLiteAudit
 from config.sqlite.fire_once import SQLiteFireOnce
 from config.sqlite.history import SQLiteHistory
@@ -31,5 +32,6 @@ class SQLiteStore(
     SQLiteTokens,
     SQLiteIdempotency,
     SQLiteAudit,
+    SQLiteAccounts,
 ):
     """One SQLite file at `path`; `open` it before use and `close` it after."""
