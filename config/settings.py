@@ -44,6 +44,7 @@ class Settings:
     cookie_domain: str = ""
     log_level: str = "info"
     sender: bool = True
+    admin_ui: bool = True
     sender_concurrency: int = 8
     send_timeout: float = 10.0
     max_attempts: int = 17
@@ -284,6 +285,11 @@ SPECS: tuple[Spec, ...] = (
     Spec("cookie_domain", _cookie_domain, "Domain of the `tw_id` cookie; empty means host-only."),
     Spec("log_level", _log_level, "debug, info, warning or error."),
     Spec("sender", _switch, "on: this node delivers the outbox; off: ingest only."),
+    Spec(
+        "admin_ui",
+        _switch,
+        "on: serve the admin UI under /admin/; off: this node shows no admin pages.",
+    ),
     Spec("sender_concurrency", lambda v: _integer(v, 1, 256), "Requests in flight per node."),
     Spec("send_timeout", _seconds, "Timeout of one delivery request, in seconds."),
     Spec("max_attempts", lambda v: _integer(v, 1, 100), "Attempts before a request is dead."),

@@ -6,9 +6,11 @@ plane's routes as plain Starlette routes, so neither plane imports the other.
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from starlette.routing import BaseRoute, Mount
 
 from admin_ui.routes import control_plane_routes
+from admin_ui.web import AdminUI
 from config.settings import Settings
 from config.storage import Store
 from container.app import DataPlane, create_app
@@ -28,15 +30,20 @@ def build_node(
     watcher: ConfigWatcher | None,
     secrets: NodeSecrets,
     remote: HttpConfigSource | None,
+    signer: Ed25519PrivateKey | None = None,
     extra_routes: list[BaseRoute] | None = None,
 ) -> DataPlane:
     """One ASGI app serving `/collect`, the Fire API and the loader, plus the admin and
-    config APIs over the same store, plus `extra_routes` (the demo's, when it runs)."""
+    config APIs over the same store, the admin UI under `/admin` unless the settings turn
+    it off (`signer` signs the versions made there), plus `extra_routes` (the demo's)."""
+    routes = control_plane_routes(store)
+    if settings.admin_ui:
+        routes.append(Mount("/admin", app=AdminUI(store, signer=signer)))
     return create_app(
         settings,
         store,
         containers,
-        [*control_plane_routes(store), *(extra_routes or [])],
+        [*routes, *(extra_routes or [])],
         watcher=watcher,
         secrets=secrets,
         remote=remote,

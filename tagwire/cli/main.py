@@ -21,6 +21,7 @@ from tagwire.cli.secrets import add_secrets_commands
 from tagwire.cli.serve import add_serve_commands
 from tagwire.cli.templates import add_template_commands
 from tagwire.cli.tokens import add_tokens_commands
+from tagwire.cli.users import add_users_commands
 from tagwire.cli.versions import add_version_commands
 from tagwire.logs import configure_logging
 
@@ -34,6 +35,7 @@ COMMAND_GROUPS = (
     add_outbox_commands,
     add_history_command,
     add_tokens_commands,
+    add_users_commands,
     add_keys_commands,
     add_diff_commands,
     add_version_commands,

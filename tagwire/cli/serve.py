@@ -28,7 +28,7 @@ from container.pipeline import CompiledContainer
 from container.reload import ConfigSource, ConfigWatcher, builder
 from tags.errors import TemplateError
 from tags.runtime import TemplateRuntime
-from tagwire.cli.common import CommandError, UsageError, out
+from tagwire.cli.common import CommandError, UsageError, load_signer, out
 from tagwire.http_limits import HeadLimits, limited_httptools
 from tagwire.node import build_node
 
@@ -219,6 +219,7 @@ def _server(
         watcher=watcher,
         secrets=node_secrets,
         remote=remote,
+        signer=load_signer(settings) if settings.admin_ui else None,
         extra_routes=extra_routes,
     )
     out(f"tagwire listening on http://{display_host}:{port}")

@@ -22,6 +22,14 @@ from tests.helpers import make_document
         ["outbox"],
         ["history"],
         ["tokens"],
+        ["users"],
+        ["users", "create"],
+        ["users", "list"],
+        ["users", "reset-link"],
+        ["clients"],
+        ["clients", "create"],
+        ["clients", "grant"],
+        ["clients", "assign"],
         ["keys"],
         ["keys", "generate"],
         ["keys", "sign"],
@@ -56,7 +64,7 @@ def test_every_subcommand_is_covered_by_the_help_test():
     assert set(commands) == {"serve", "migrate", "validate", "template", "fake-platforms",
                              "outbox", "history", "tokens", "keys", "diff", "import", "export",
                              "version", "versions", "publish", "rollback", "archive", "unpublish",
-                             "audit", "secrets"}  # fmt: skip
+                             "audit", "secrets", "users", "clients"}  # fmt: skip
 
 
 def _positionals(
@@ -113,7 +121,7 @@ def test_validate_missing_file(tmp_path, capsys):
 def test_migrate_creates_the_database(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
     assert main(["migrate"]) == 0
-    assert "schema at version 4" in capsys.readouterr().out
+    assert "schema at version 5" in capsys.readouterr().out
     assert (tmp_path / "data" / "tagwire.db").exists()
 
 

@@ -1,0 +1,78 @@
+"""Reading a submitted form: a bounded `application/x-www-form-urlencoded` body, each
+field at most once, and the session's CSRF token checked before anything else is read."""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+
+from admin_ui.errors import FieldError
+
+__all__ = ["MAX_FORM_BYTES", "BadForm", "CsrfRefused", "Form", "read_form"]
+
+MAX_FORM_BYTES = 1024 * 1024  # a pasted container document fits; more is refused (413)
+
+
+class BadForm(Exception):
+    """The body is not a form this UI sends; `status` is 413 or 400."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class CsrfRefused(Exception):
+    """The form's CSRF token is missing or not the session's (403, nothing changed)."""
+
+
+class Form:
+    """The fields of one submitted form."""
+
+    def __init__(self, values: dict[str, list[str]]) -> None:
+        self._values = values
+
+    def get(self, name: str, default: str = "") -> str:
+        found = self._values.get(name)
+        if not found:
+            return default
+        if len(found) > 1:
+            raise FieldError(name, "given more than once")
+        return found[0]
+
+    def required(self, name: str) -> str:
+        value = self.get(name).strip()
+        if not value:
+            raise FieldError(name, "is required")
+        return value
+
+    def checked(self, name: str) -> bool:
+        return self.get(name) in ("on", "1", "true")
+
+
+async def read_form(request: Request, csrf: str | None) -> Form:
+    """The form of a POST; `csrf` is the session's token (None before sign-in, where the
+    sign-in form carries its own pre-session token checked by the caller)."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        raise BadForm(400, "send the form as application/x-www-form-urlencoded")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+        raise BadForm(413, f"the form is larger than {MAX_FORM_BYTES} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise BadForm(413, f"the form is larger than {MAX_FORM_BYTES} bytes")
+    try:
+        values = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200,
+                          strict_parsing=False, errors="strict")  # fmt: skip
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadForm(400, f"the form is not valid UTF-8 url-encoded text: {exc}") from None
+    form = Form(values)
+    if csrf is not None:
+        given = values.get("csrf", [""])
+        if len(given) != 1 or not hmac.compare_digest(given[0].encode(), csrf.encode()):
+            raise CsrfRefused("the form's security token is missing or stale")
+    return form

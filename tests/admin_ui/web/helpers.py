@@ -1,0 +1,107 @@
+"""A real admin UI over a real SQLite store, and a browser-like client that signs in,
+reads each page's CSRF token and posts forms the way the pages do."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+from admin_ui.people import People
+from admin_ui.web import AdminUI
+from config.sqlite_store import SQLiteStore
+
+PASSWORD = "correct horse battery staple"
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_PRE = re.compile(r'name="pre" value="([^"]+)"')
+
+DOCUMENT: dict[str, Any] = {
+    "container": {"id": "shop", "name": "Shop", "domain": "www.example.com"},
+    "variables": [],
+    "triggers": [{"id": "leads", "name": "Leads", "events": ["lead"]}],
+    "tags": [
+        {
+            "id": "hook",
+            "name": "Webhook",
+            "template": "webhook",
+            "params": {"url": "https://hooks.example.com/in"},
+            "firing_triggers": ["leads"],
+        }
+    ],
+}
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def store_at(path: Path) -> SQLiteStore:
+    return SQLiteStore(path)
+
+
+async def with_store(path: Path, work: Any) -> Any:
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+def add_user(db: Path, email: str, *, admin: bool = False, name: str = "") -> int:
+    async def work(store: SQLiteStore) -> int:
+        return await People(store).create_user(
+            email, name or email.split("@")[0], PASSWORD, agency_admin=admin, actor="test"
+        )
+
+    return int(run(with_store(db, work)))
+
+
+def admin_app(db: Path, signer: Ed25519PrivateKey | None = None) -> Starlette:
+    store = SQLiteStore(db)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            yield
+        finally:
+            await store.close()
+
+    ui = AdminUI(store, signer=signer or Ed25519PrivateKey.generate())
+    return Starlette(routes=[Mount("/admin", app=ui)], lifespan=lifespan)
+
+
+@contextlib.contextmanager
+def browser(db: Path) -> Iterator[TestClient]:
+    with TestClient(admin_app(db), follow_redirects=False) as client:
+        yield client
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Any:
+    page = client.get("/admin/signin")
+    pre = _PRE.search(page.text)
+    assert pre, page.text
+    return client.post(
+        "/admin/signin", data={"pre": pre.group(1), "email": email, "password": password}
+    )
+
+
+def csrf_of(client: TestClient, path: str = "/admin/clients") -> str:
+    page = client.get(path)
+    found = _CSRF.search(page.text)
+    assert found, f"no CSRF token on {path}: {page.status_code} {page.text[:300]}"
+    return found.group(1)
+
+
+def post_form(client: TestClient, path: str, data: dict[str, str], csrf: str | None = None) -> Any:
+    token = csrf_of(client) if csrf is None else csrf
+    return client.post(path, data={"csrf": token, **data})
