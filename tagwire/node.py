@@ -38,7 +38,8 @@ def build_node(
     it off (`signer` signs the versions made there), plus `extra_routes` (the demo's)."""
     routes = control_plane_routes(store)
     if settings.admin_ui:
-        routes.append(Mount("/admin", app=AdminUI(store, signer=signer)))
+        ui = AdminUI(store, signer=signer, secrets_key=settings.secrets_key)
+        routes.append(Mount("/admin", app=ui))
     return create_app(
         settings,
         store,

@@ -20,17 +20,18 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from admin_ui.errors import ActionError, FieldError, NotFound
+from admin_ui.errors import ActionError, FieldError, NotConfigured, NotFound
 from admin_ui.people import AccessDenied, People, Principal, SignInRefused
 from admin_ui.times import now_ms
 from admin_ui.versions import Versions
+from admin_ui.web.credentials import Credentials, CredentialsStore
 from admin_ui.web.forms import BadForm, CsrfRefused, Form, read_form
 from admin_ui.web.pages import Pages
 from admin_ui.web.render import render
 from admin_ui.web.security import SecurityHeaders
-from config.publishing import ControlPlaneStore, PublishError
+from config.publishing import PublishError
 from config.schema import DocumentError
-from config.storage import AccountStore, SessionRecord, StorageError, UnknownVersion
+from config.storage import SessionRecord, StorageError, UnknownVersion
 
 __all__ = ["COOKIE", "AdminUI"]
 
@@ -40,7 +41,7 @@ PRE_COOKIE = "tw_admin_pre"  # the sign-in form's own CSRF token, before any ses
 Handler = Callable[[Request, Principal, Form | None], Awaitable[Response]]
 
 
-class AdminStore(AccountStore, ControlPlaneStore, Protocol):
+class AdminStore(CredentialsStore, Protocol):
     """The roles the admin UI reads and changes."""
 
 
@@ -64,10 +65,14 @@ class AdminUI:
         store: AdminStore,
         *,
         signer: Ed25519PrivateKey | None,
+        secrets_key: str = "",
         clock: Callable[[], int] = now_ms,
     ) -> None:
+        """`signer` signs the versions made here; `secrets_key` (TAGWIRE_SECRETS_KEY)
+        seals the secrets set here."""
         self.people = People(store, clock)
         pages = Pages(store, self.people, Versions(store, signer=signer, clock=clock))
+        credentials = Credentials(store, pages, secrets_key)
         gate = self._gate
         routes = [
             Route("/", gate(pages.home), methods=["GET"]),
@@ -92,6 +97,22 @@ class AdminUI:
                 "/containers/{container}/rollback", gate(pages.confirm_rollback), methods=["GET"]
             ),
             Route("/containers/{container}/rollback", gate(pages.rollback), methods=["POST"]),
+            Route(
+                "/containers/{container}/secrets", gate(credentials.set_secret), methods=["POST"]
+            ),
+            Route(
+                "/containers/{container}/secrets/delete",
+                gate(credentials.delete_secret),
+                methods=["POST"],
+            ),
+            Route(
+                "/containers/{container}/tokens", gate(credentials.create_token), methods=["POST"]
+            ),
+            Route(
+                "/containers/{container}/tokens/revoke",
+                gate(credentials.revoke_token),
+                methods=["POST"],
+            ),
             Route("/audit", gate(pages.audit), methods=["GET"]),
             Route("/people", gate(pages.people), methods=["GET"]),
             Route("/people", gate(pages.create_user), methods=["POST"]),
@@ -132,6 +153,8 @@ class AdminUI:
                 return _problem(request, 404, "Not found", str(exc))
             except DocumentError as exc:
                 return _problem(request, 400, "The document has problems", str(exc))
+            except NotConfigured as exc:
+                return _problem(request, 409, "Not configured on this node", str(exc))
             except (FieldError, PublishError, ActionError) as exc:
                 return _problem(request, 400, "Cannot do that", str(exc))
             except StorageError as exc:

@@ -19,13 +19,15 @@ from admin_ui.audit import audit_entries
 from admin_ui.containers import check_container_id
 from admin_ui.errors import FieldError, NotFound
 from admin_ui.people import AccessDenied, People, Principal, check_client_id, check_name
+from admin_ui.secrets import secret_records
+from admin_ui.tokens import token_records
 from admin_ui.versions import Versions
 from admin_ui.web.forms import Form
 from admin_ui.web.render import render
 from config.canonical import canonical
 from config.diff import diff_documents
 from config.publishing import ControlPlaneStore, PublishError, check_env_name, check_version_number
-from config.storage import ROLES, AccountStore, Client, NameTaken
+from config.storage import ROLES, AccountStore, Client, NameTaken, SecretStore, TokenStore
 
 __all__ = ["Pages"]
 
@@ -41,10 +43,13 @@ DONE = {
     "rolledback": "Rolled back.",
     "assigned": "Container assigned.",
     "user": "User created.",
+    "secret": "Secret saved. Its value is not shown again.",
+    "secret_deleted": "Secret deleted.",
+    "token_revoked": "Token revoked: calls with it get 403 from now on.",
 }
 
 
-class PagesStore(AccountStore, ControlPlaneStore, Protocol):
+class PagesStore(AccountStore, ControlPlaneStore, SecretStore, TokenStore, Protocol):
     """What the pages read and change."""
 
 
@@ -77,7 +82,7 @@ class Pages:
         me.require(action, client_id)
         return client
 
-    async def _container(self, me: Principal, container_id: str, action: str) -> Client | None:
+    async def access(self, me: Principal, container_id: str, action: str) -> Client | None:
         """The client of a container `me` may do `action` on (None: unassigned, admins only)."""
         check_container_id(container_id)
         if container_id not in await self.store.list_containers():
@@ -202,14 +207,14 @@ class Pages:
         if not me.user.agency_admin:
             raise AccessDenied("only agency admins assign containers to clients")
         container_id = request.path_params["container"]
-        await self._container(me, container_id, "manage")
+        await self.access(me, container_id, "manage")
         client = await self._client(me, _form(form).required("client"), "manage")
         await self.store.assign_container(container_id, client.id, me.actor, self.accounts.clock())
         return _go(request, f"/containers/{container_id}", "assigned")
 
     async def container(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
-        client = await self._container(me, container_id, "view")
+        client = await self.access(me, container_id, "view")
         listing = await self.versions.listing(container_id, include_archived=False)
         workspace = await self.store.get_workspace(container_id)
         changed = None
@@ -228,6 +233,10 @@ class Pages:
             return me.user.agency_admin if client_id is None else me.may(action, client_id)
 
         origin = f"{request.url.scheme}://{request.url.netloc}"
+        secrets, tokens = [], []
+        if may("manage"):
+            secrets = await secret_records(self.store, container_id)
+            tokens = [t for t in await token_records(self.store, container_id) if not t["admin"]]
         return render(
             request,
             "container.html",
@@ -240,6 +249,9 @@ class Pages:
                 "text": text,
                 "may_edit": may("edit"),
                 "may_publish": may("publish"),
+                "may_manage": may("manage"),
+                "secrets": secrets,
+                "tokens": tokens,
                 "origin": origin,
                 "clients": me.visible(await self.store.list_clients()) if client is None else [],
                 "done": _done(request),
@@ -248,7 +260,7 @@ class Pages:
 
     async def workspace(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
-        await self._container(me, container_id, "edit")
+        await self.access(me, container_id, "edit")
         doc = _document(_form(form))
         head = doc.get("container")
         if not isinstance(head, dict) or head.get("id") != container_id:
@@ -259,7 +271,7 @@ class Pages:
 
     async def create_version(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
-        await self._container(me, container_id, "edit")
+        await self.access(me, container_id, "edit")
         note = _form(form).get("note").strip()
         if len(note) > 500:
             raise FieldError("note", "at most 500 characters")
@@ -268,7 +280,7 @@ class Pages:
 
     async def diff(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
-        await self._container(me, container_id, "view")
+        await self.access(me, container_id, "view")
         old_ref = _ref(request.query_params.get("from", ""), "from")
         new_ref = _ref(request.query_params.get("to", "workspace"), "to")
         diff = diff_documents(
@@ -290,7 +302,7 @@ class Pages:
 
     async def confirm_publish(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
-        await self._container(me, container_id, "publish")
+        await self.access(me, container_id, "publish")
         number = check_version_number(request.query_params.get("version", ""))
         env = check_env_name(request.query_params.get("env", "live"))
         current, before = await self._before(container_id, env)
@@ -310,7 +322,7 @@ class Pages:
 
     async def publish(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
-        await self._container(me, container_id, "publish")
+        await self.access(me, container_id, "publish")
         form = _form(form)
         number = check_version_number(form.required("version"))
         env = check_env_name(form.required("env"))
@@ -321,7 +333,7 @@ class Pages:
         self, request: Request, me: Principal, form: Form | None
     ) -> Response:
         container_id = request.path_params["container"]
-        await self._container(me, container_id, "publish")
+        await self.access(me, container_id, "publish")
         env = check_env_name(request.query_params.get("env", "live"))
         number = check_version_number(request.query_params.get("to", ""))
         current, before = await self._before(container_id, env)
@@ -341,7 +353,7 @@ class Pages:
 
     async def rollback(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
-        await self._container(me, container_id, "publish")
+        await self.access(me, container_id, "publish")
         form = _form(form)
         env = check_env_name(form.required("env"))
         number = check_version_number(form.required("to"))
@@ -360,7 +372,7 @@ class Pages:
         wanted = {k: query.get(k, "").strip() for k in ("client", "container", "actor", "action")}
         entries = []
         for entry in await audit_entries(self.store, None, AUDIT_ROWS):
-            client_id = owned.get(entry.container_id or "") or entry.detail.get("client")
+            client_id = owned.get(entry.container_id or "") or entry.detail.get("client_id")
             if not me.user.agency_admin and client_id not in {c.id for c in clients}:
                 continue
             if wanted["client"] and client_id != wanted["client"]:

@@ -27,7 +27,7 @@ def _headers(nonce: str) -> list[tuple[bytes, bytes]]:
         (b"content-security-policy", csp.encode()),
         (b"x-frame-options", b"DENY"),
         (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"no-referrer"),
+        (b"referrer-policy", b"same-origin"),  # "no-referrer" would make forms send Origin: null
         (b"cross-origin-opener-policy", b"same-origin"),
         (b"cross-origin-resource-policy", b"same-origin"),
         (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),

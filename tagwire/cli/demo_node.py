@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute
 from config.schema import validate_document
 from config.settings import Settings
 from demo import DemoReceiver, demo_document, demo_routes, demo_secrets
+from demo.accounts import demo_owner
 from demo.publish import DemoKeyError, demo_keys, publish_demo
 from fake_platforms import FakePlatforms, base_urls, pixel_script_urls
 from tagwire.cli.common import CommandError, UsageError, load_signer, with_store
@@ -62,9 +63,14 @@ def prepare_demo(
     )
     signer = load_signer(settings)
     published = with_store(settings, lambda store: publish_demo(store, signer, doc), create=True)
+    container_id = doc["container"]["id"]
+    email, password = with_store(
+        settings, lambda store: demo_owner(store, settings.data_dir, container_id)
+    )
     base = f"http://{display_host}:{port}"
     banner = [
         f"demo site:        {base}/demo/",
+        f"admin UI:         {base}/admin/  (sign in as {email}, password {password})",
         f"delivered events: {base}/demo/events",
         f"fake platforms:   {base}/fake/_fake/",
     ]

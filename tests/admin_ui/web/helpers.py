@@ -65,7 +65,9 @@ def add_user(db: Path, email: str, *, admin: bool = False, name: str = "") -> in
     return int(run(with_store(db, work)))
 
 
-def admin_app(db: Path, signer: Ed25519PrivateKey | None = None) -> Starlette:
+def admin_app(
+    db: Path, signer: Ed25519PrivateKey | None = None, secrets_key: str = ""
+) -> Starlette:
     store = SQLiteStore(db)
 
     @contextlib.asynccontextmanager
@@ -76,13 +78,13 @@ def admin_app(db: Path, signer: Ed25519PrivateKey | None = None) -> Starlette:
         finally:
             await store.close()
 
-    ui = AdminUI(store, signer=signer or Ed25519PrivateKey.generate())
+    ui = AdminUI(store, signer=signer or Ed25519PrivateKey.generate(), secrets_key=secrets_key)
     return Starlette(routes=[Mount("/admin", app=ui)], lifespan=lifespan)
 
 
 @contextlib.contextmanager
-def browser(db: Path) -> Iterator[TestClient]:
-    with TestClient(admin_app(db), follow_redirects=False) as client:
+def browser(db: Path, secrets_key: str = "") -> Iterator[TestClient]:
+    with TestClient(admin_app(db, secrets_key=secrets_key), follow_redirects=False) as client:
         yield client
 
 
