@@ -6,8 +6,13 @@ plane's routes as plain Starlette routes, so neither plane imports the other.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from starlette.routing import BaseRoute, Mount
+from starlette.applications import Starlette
+from starlette.responses import RedirectResponse
+from starlette.routing import BaseRoute, Mount, Route
 
 from admin_ui.routes import control_plane_routes
 from admin_ui.web import AdminUI
@@ -19,7 +24,7 @@ from container.containers import ContainerSet
 from container.node_secrets import NodeSecrets
 from container.reload import ConfigWatcher
 
-__all__ = ["build_node"]
+__all__ = ["build_control_plane", "build_node"]
 
 
 def build_node(
@@ -49,3 +54,26 @@ def build_node(
         secrets=secrets,
         remote=remote,
     )
+
+
+def build_control_plane(
+    settings: Settings, store: Store, signer: Ed25519PrivateKey | None
+) -> Starlette:
+    """What `tagwire admin` runs: the admin UI and the admin and config APIs over the
+    store, and no data plane (no /collect, no loader, no sender)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            yield
+        finally:
+            await store.close()
+
+    ui = AdminUI(store, signer=signer, secrets_key=settings.secrets_key)
+    routes: list[BaseRoute] = [
+        Route("/", lambda request: RedirectResponse("/admin/", 303), methods=["GET"]),
+        *control_plane_routes(store),
+        Mount("/admin", app=ui),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -29,6 +29,7 @@ from admin_ui.web.forms import BadForm, CsrfRefused, Form, read_form
 from admin_ui.web.pages import Pages
 from admin_ui.web.render import render
 from admin_ui.web.security import SecurityHeaders
+from admin_ui.web.throttle import SignInThrottle
 from config.publishing import PublishError
 from config.schema import DocumentError
 from config.storage import SessionRecord, StorageError, UnknownVersion
@@ -71,6 +72,7 @@ class AdminUI:
         """`signer` signs the versions made here; `secrets_key` (TAGWIRE_SECRETS_KEY)
         seals the secrets set here."""
         self.people = People(store, clock)
+        self.throttle = SignInThrottle()
         pages = Pages(store, self.people, Versions(store, signer=signer, clock=clock))
         credentials = Credentials(store, pages, secrets_key)
         gate = self._gate
@@ -111,6 +113,11 @@ class AdminUI:
             Route(
                 "/containers/{container}/tokens/revoke",
                 gate(credentials.revoke_token),
+                methods=["POST"],
+            ),
+            Route(
+                "/containers/{container}/environments/remove",
+                gate(pages.remove_environment),
                 methods=["POST"],
             ),
             Route("/audit", gate(pages.audit), methods=["GET"]),
@@ -177,6 +184,11 @@ class AdminUI:
 
     async def signin(self, request: Request) -> Response:
         pre = request.cookies.get(PRE_COOKIE, "")
+        address = request.client.host if request.client else ""
+        if not self.throttle.allow(address):
+            return await self.signin_page(
+                request, "too many sign-in attempts from this address; wait a minute", 429
+            )
         try:
             if not _same_origin(request):
                 raise CsrfRefused("the form was sent from another site")

@@ -46,6 +46,7 @@ DONE = {
     "secret": "Secret saved. Its value is not shown again.",
     "secret_deleted": "Secret deleted.",
     "token_revoked": "Token revoked: calls with it get 403 from now on.",
+    "removed": "Environment removed.",
 }
 
 
@@ -184,9 +185,11 @@ class Pages:
     async def import_container(
         self, request: Request, me: Principal, form: Form | None
     ) -> Response:
-        """A new container of the client, from a pasted document (its id is the container's)."""
+        """A new container of the client: from a pasted document (its id names the
+        container), or a blank one from an id, a name and the site's domain."""
         client = await self._client(me, request.path_params["client"], "edit")
-        doc = _document(_form(form))
+        form = _form(form)
+        doc = _document(form) if form.get("document").strip() else _blank(form)
         head = doc.get("container")
         container_id = head.get("id") if isinstance(head, dict) else None
         if isinstance(container_id, str) and container_id in await self.store.list_containers():
@@ -360,6 +363,15 @@ class Pages:
         await self.versions.rollback(container_id, env, number, me.actor)
         return _go(request, f"/containers/{container_id}", "rolledback")
 
+    async def remove_environment(
+        self, request: Request, me: Principal, form: Form | None
+    ) -> Response:
+        """Delete a named environment (a finished preview); `live` only ever moves."""
+        container_id = request.path_params["container"]
+        await self.access(me, container_id, "publish")
+        await self.versions.unpublish(container_id, _form(form).required("env"), me.actor)
+        return _go(request, f"/containers/{container_id}", "removed")
+
     # --- audit and people -----------------------------------------------------------------
 
     async def audit(self, request: Request, me: Principal, form: Form | None) -> Response:
@@ -439,6 +451,16 @@ def _document(form: Form) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise FieldError("document", "must be a JSON object (a container document)")
     return doc
+
+
+def _blank(form: Form) -> dict[str, Any]:
+    """An empty container document: no variables, triggers or tags yet."""
+    container = {
+        "id": check_container_id(form.required("id")),
+        "name": check_name(form.required("name")),
+        "domain": form.required("domain"),
+    }
+    return {"container": container, "variables": [], "triggers": [], "tags": []}
 
 
 def _ref(text: str, field: str) -> str:

@@ -30,7 +30,7 @@ from tags.errors import TemplateError
 from tags.runtime import TemplateRuntime
 from tagwire.cli.common import CommandError, UsageError, load_signer, out
 from tagwire.http_limits import HeadLimits, limited_httptools
-from tagwire.node import build_node
+from tagwire.node import build_control_plane, build_node
 
 __all__ = ["add_serve_commands"]
 
@@ -38,7 +38,7 @@ CONFIG_TIMEOUT_S = 10.0  # one request to the control plane's config API
 
 
 def add_serve_commands(commands: Any) -> None:
-    """`serve` and `migrate`."""
+    """`serve`, `admin` and `migrate`."""
     serve = commands.add_parser(
         "serve",
         help="run a node: /collect, the Fire API, the loader, delivery and the admin APIs",
@@ -61,6 +61,17 @@ def add_serve_commands(commands: Any) -> None:
         help="container document to serve (repeatable)",
     )
     serve.set_defaults(run=_serve)
+
+    admin = commands.add_parser(
+        "admin",
+        help="run a control-plane node: the admin UI and the admin and config APIs only",
+        description="Run the control plane alone: the admin UI under /admin/ and the admin "
+        "and config APIs, over the store; no /collect, loader or sender. Edge nodes pull "
+        "published versions from it (TAGWIRE_CONFIG_URL).",
+    )
+    admin.add_argument("--host", help="bind address (default: TAGWIRE_HOST or 127.0.0.1)")
+    admin.add_argument("--port", help="port, 0 for a free one (default: TAGWIRE_PORT or 8000)")
+    admin.set_defaults(run=_admin)
 
     migrate = commands.add_parser(
         "migrate",
@@ -240,6 +251,34 @@ def _server(
         timeout_graceful_shutdown=10,
     )
     return uvicorn.Server(config)
+
+
+def _admin(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.admin_ui:
+        raise UsageError("TAGWIRE_ADMIN_UI is off: a control-plane node serves the admin UI")
+    signer = load_signer(settings)
+    sock = _bind(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    display_host = f"[{host}]" if ":" in host else host
+    app = build_control_plane(settings, SQLiteStore(settings.sqlite_path), signer)
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http=limited_httptools(
+            HeadLimits(settings.max_url_bytes, settings.max_headers, settings.max_header_bytes)
+        ),
+        proxy_headers=False,
+        server_header=False,
+        access_log=False,
+        log_config=None,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    out(f"tagwire admin listening on http://{display_host}:{port}/admin/")
+    if signer is None:
+        out("no TAGWIRE_SIGNING_KEY_FILE: versions cannot be created here until it is set")
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -42,6 +42,7 @@ ACTIONS = [
     ("publish", "GET", "/admin/containers/shop/publish?version=1&env=staging", None),
     ("publish", "POST", "/admin/containers/shop/publish", {"version": "1", "env": "staging"}),
     ("publish", "GET", "/admin/containers/shop/rollback?env=live&to=1", None),
+    ("publish", "POST", "/admin/containers/shop/environments/remove", {"env": "staging"}),
     ("manage", "POST", "/admin/clients/acme/members", {"email": "v@a.example", "role": "viewer"}),
     ("manage", "POST", "/admin/containers/shop/secrets", {"name": "api_token", "value": "s3"}),
     ("manage", "POST", "/admin/containers/shop/secrets/delete", {"name": "api_token"}),

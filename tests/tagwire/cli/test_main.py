@@ -13,6 +13,7 @@ from tests.helpers import make_document
     [
         [],
         ["serve"],
+        ["admin"],
         ["migrate"],
         ["validate"],
         ["template"],
@@ -64,7 +65,7 @@ def test_every_subcommand_is_covered_by_the_help_test():
     assert set(commands) == {"serve", "migrate", "validate", "template", "fake-platforms",
                              "outbox", "history", "tokens", "keys", "diff", "import", "export",
                              "version", "versions", "publish", "rollback", "archive", "unpublish",
-                             "audit", "secrets", "users", "clients"}  # fmt: skip
+                             "audit", "secrets", "users", "clients", "admin"}  # fmt: skip
 
 
 def _positionals(
