@@ -20,6 +20,7 @@ from admin_ui.containers import check_container_id
 from admin_ui.errors import FieldError, NotFound
 from admin_ui.people import AccessDenied, People, Principal, check_client_id, check_name
 from admin_ui.secrets import secret_records
+from admin_ui.times import parse_time
 from admin_ui.tokens import token_records
 from admin_ui.versions import Versions
 from admin_ui.web.forms import Form
@@ -381,7 +382,16 @@ class Pages:
         for client in clients:
             for container_id in await self.store.client_containers(client.id):
                 owned[container_id] = client.id
-        wanted = {k: query.get(k, "").strip() for k in ("client", "container", "actor", "action")}
+        fields = ("client", "container", "actor", "action", "since", "until")
+        wanted = {k: query.get(k, "").strip() for k in fields}
+        now = self.accounts.clock()
+        bounds = []
+        for name in ("since", "until"):
+            try:
+                bounds.append(parse_time(wanted[name], now) if wanted[name] else None)
+            except ValueError as exc:
+                raise FieldError(name, str(exc)) from None
+        since, until = bounds
         entries = []
         for entry in await audit_entries(self.store, None, AUDIT_ROWS):
             client_id = owned.get(entry.container_id or "") or entry.detail.get("client_id")
@@ -394,6 +404,10 @@ class Pages:
             if wanted["actor"] and wanted["actor"].lower() not in entry.actor.lower():
                 continue
             if wanted["action"] and not entry.action.startswith(wanted["action"]):
+                continue
+            if (since is not None and entry.at_ms < since) or (
+                until is not None and entry.at_ms > until
+            ):
                 continue
             detail = orjson.dumps(entry.detail, option=orjson.OPT_SORT_KEYS).decode()
             entries.append({"entry": entry, "client": client_id, "detail": detail})
