@@ -9,6 +9,7 @@ unknown one does, so ids of other clients cannot be probed.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -33,6 +34,13 @@ from config.storage import ROLES, AccountStore, Client, NameTaken, SecretStore, 
 __all__ = ["Pages"]
 
 AUDIT_ROWS = 500
+# Shipped starting points for a new container (admin_ui/web/starters/NAME.json): triggers
+# and platform tags with placeholder ids and secret names to replace before publishing.
+STARTERS = {
+    "lead-generation": "Lead generation: Meta, LinkedIn, Google Ads and GA4 on leads",
+    "online-shop": "Online shop: Meta, TikTok and GA4 on purchases",
+}
+_STARTERS = Path(__file__).parent / "starters"
 # Messages a redirect may show, by code: a query string never puts text on a page.
 DONE = {
     "client": "Client created.",
@@ -165,6 +173,7 @@ class Pages:
                 "role": me.role(client.id),
                 "may_edit": me.may("edit", client.id),
                 "may_manage": me.may("manage", client.id),
+                "starters": STARTERS,
                 "done": _done(request),
             },
         )
@@ -468,13 +477,21 @@ def _document(form: Form) -> dict[str, Any]:
 
 
 def _blank(form: Form) -> dict[str, Any]:
-    """An empty container document: no variables, triggers or tags yet."""
+    """A new container document: empty, or a starter's triggers and tags, under the id,
+    name and domain given."""
     container = {
         "id": check_container_id(form.required("id")),
         "name": check_name(form.required("name")),
         "domain": form.required("domain"),
     }
-    return {"container": container, "variables": [], "triggers": [], "tags": []}
+    starter = form.get("starter", "blank")
+    if starter == "blank":
+        return {"container": container, "variables": [], "triggers": [], "tags": []}
+    if starter not in STARTERS:
+        raise FieldError("starter", f"must be blank or one of {', '.join(STARTERS)}")
+    doc: dict[str, Any] = orjson.loads((_STARTERS / f"{starter}.json").read_bytes())
+    doc["container"] = {**doc["container"], **container}
+    return doc
 
 
 def _ref(text: str, field: str) -> str:

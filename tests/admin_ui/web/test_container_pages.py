@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -52,8 +53,11 @@ def test_a_blank_container_belongs_to_the_client_and_starts_as_a_workspace(db):
 def test_a_blank_container_with_a_bad_id_names_the_field(db):
     with browser(db) as client:
         sign_in(client, "owner@agency.example")
-        answer = post_form(client, "/admin/clients/acme/containers",
-                           {"id": "Bad Id", "name": "x", "domain": "x.example"})  # fmt: skip
+        answer = post_form(
+            client,
+            "/admin/clients/acme/containers",
+            {"id": "Bad Id", "name": "x", "domain": "x.example"},
+        )
     assert answer.status_code == 400
     assert "container: &#39;Bad Id&#39; is not a container id" in answer.text
 
@@ -70,3 +74,34 @@ def test_an_environment_is_removed_but_live_only_moves(db):
     assert "the live environment cannot be unpublished" in live.text
     names = [e.name for e in run(with_store(db, lambda s: s.list_environments("shop")))]
     assert names == ["live"]
+
+
+@pytest.mark.parametrize("starter", ["lead-generation", "online-shop"])
+def test_a_starter_becomes_a_valid_workspace_under_the_given_id(db, starter):
+    with browser(db) as client:
+        sign_in(client, "owner@agency.example")
+        made = post_form(
+            client,
+            "/admin/clients/acme/containers",
+            {"id": "new-one", "name": "New one", "domain": "www.new.example", "starter": starter},
+        )
+        assert made.status_code == 303, made.text
+        page = client.get("/admin/containers/new-one").text
+    assert "Meta Pixel + Conversions API" in page
+    workspace = run(with_store(db, lambda s: s.get_workspace("new-one")))
+    doc = orjson.loads(workspace.document)
+    assert doc["container"]["id"] == "new-one"
+    assert doc["container"]["domain"] == "www.new.example"
+    assert {t["template"] for t in doc["tags"]} >= {"meta", "ga4"}
+
+
+def test_an_unknown_starter_is_refused(db):
+    with browser(db) as client:
+        sign_in(client, "owner@agency.example")
+        answer = post_form(
+            client,
+            "/admin/clients/acme/containers",
+            {"id": "x1", "name": "x", "domain": "x.example", "starter": "../etc"},
+        )
+    assert answer.status_code == 400
+    assert "starter: must be blank or one of" in answer.text
