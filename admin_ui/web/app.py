@@ -26,6 +26,7 @@ from admin_ui.times import now_ms
 from admin_ui.versions import Versions
 from admin_ui.web.credentials import Credentials, CredentialsStore
 from admin_ui.web.forms import BadForm, CsrfRefused, Form, read_form
+from admin_ui.web.operations import Operations, OperationsStore
 from admin_ui.web.pages import Pages
 from admin_ui.web.render import render
 from admin_ui.web.security import SecurityHeaders
@@ -42,7 +43,7 @@ PRE_COOKIE = "tw_admin_pre"  # the sign-in form's own CSRF token, before any ses
 Handler = Callable[[Request, Principal, Form | None], Awaitable[Response]]
 
 
-class AdminStore(CredentialsStore, Protocol):
+class AdminStore(CredentialsStore, OperationsStore, Protocol):
     """The roles the admin UI reads and changes."""
 
 
@@ -75,6 +76,7 @@ class AdminUI:
         self.throttle = SignInThrottle()
         pages = Pages(store, self.people, Versions(store, signer=signer, clock=clock))
         credentials = Credentials(store, pages, secrets_key)
+        operations = Operations(store, pages)
         gate = self._gate
         routes = [
             Route("/", gate(pages.home), methods=["GET"]),
@@ -120,6 +122,10 @@ class AdminUI:
                 gate(pages.remove_environment),
                 methods=["POST"],
             ),
+            Route("/history", gate(operations.history), methods=["GET"]),
+            Route("/dead-letters", gate(operations.dead_letters), methods=["GET"]),
+            Route("/dead-letters/replay", gate(operations.replay), methods=["POST"]),
+            Route("/dead-letters/release", gate(operations.release), methods=["POST"]),
             Route("/audit", gate(pages.audit), methods=["GET"]),
             Route("/people", gate(pages.people), methods=["GET"]),
             Route("/people", gate(pages.create_user), methods=["POST"]),

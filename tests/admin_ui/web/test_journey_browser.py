@@ -182,6 +182,12 @@ def test_owner_editor_publisher_journey(node, browser):
     sign_in(page, base, DEMO_OWNER, owner_password)
     page.goto(f"{base}/admin/audit?actor=owner")
     expect(page.locator("table tr", has_text="user.create").first).to_be_visible()
+    page.click("text=History")
+    expect(page.locator("table")).to_contain_text("demo_receiver")
+    screenshot(page, "admin-history")
+    page.click("text=Dead letters")
+    expect(page.locator("h1")).to_have_text("Dead letters and held rows")
+    screenshot(page, "admin-dead-letters")
     visit.rec.assert_clean()
     visit.context.close()
 
