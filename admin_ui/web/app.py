@@ -26,6 +26,7 @@ from admin_ui.times import now_ms
 from admin_ui.versions import Versions
 from admin_ui.web.credentials import Credentials, CredentialsStore
 from admin_ui.web.forms import BadForm, CsrfRefused, Form, read_form
+from admin_ui.web.gallery import Gallery
 from admin_ui.web.operations import Operations, OperationsStore
 from admin_ui.web.pages import Pages
 from admin_ui.web.render import render
@@ -77,6 +78,7 @@ class AdminUI:
         pages = Pages(store, self.people, Versions(store, signer=signer, clock=clock))
         credentials = Credentials(store, pages, secrets_key)
         operations = Operations(store, pages)
+        gallery = Gallery()
         gate = self._gate
         routes = [
             Route("/", gate(pages.home), methods=["GET"]),
@@ -126,6 +128,8 @@ class AdminUI:
             Route("/dead-letters", gate(operations.dead_letters), methods=["GET"]),
             Route("/dead-letters/replay", gate(operations.replay), methods=["POST"]),
             Route("/dead-letters/release", gate(operations.release), methods=["POST"]),
+            Route("/templates", gate(gallery.index), methods=["GET"]),
+            Route("/templates/{name}", gate(gallery.template), methods=["GET"]),
             Route("/audit", gate(pages.audit), methods=["GET"]),
             Route("/people", gate(pages.people), methods=["GET"]),
             Route("/people", gate(pages.create_user), methods=["POST"]),
