@@ -54,10 +54,14 @@ def _routes() -> list[tuple[str, str]]:
 ROUTES = _routes()
 
 
+PARAMS = {"{client}": "acme", "{container}": "shop", "{token}": "x" * 43, "{name}": "meta"}
+
+
 def _concrete(path: str) -> str:
-    return (
-        path.replace("{client}", "acme").replace("{container}", "shop").replace("{token}", "x" * 43)
-    )
+    for param, value in PARAMS.items():
+        path = path.replace(param, value)
+    assert "{" not in path, f"give the route parameter in {path} a value in PARAMS"
+    return path
 
 
 def test_the_inventory_sees_every_kind_of_route():
