@@ -31,6 +31,7 @@ from admin_ui.web.operations import Operations, OperationsStore
 from admin_ui.web.pages import Pages
 from admin_ui.web.render import render
 from admin_ui.web.security import SecurityHeaders
+from admin_ui.web.tag_editor import TagEditor
 from admin_ui.web.throttle import SignInThrottle
 from config.publishing import PublishError
 from config.schema import DocumentError
@@ -79,6 +80,7 @@ class AdminUI:
         credentials = Credentials(store, pages, secrets_key)
         operations = Operations(store, pages)
         gallery = Gallery()
+        tags = TagEditor(pages)
         gate = self._gate
         routes = [
             Route("/", gate(pages.home), methods=["GET"]),
@@ -128,6 +130,12 @@ class AdminUI:
             Route("/dead-letters", gate(operations.dead_letters), methods=["GET"]),
             Route("/dead-letters/replay", gate(operations.replay), methods=["POST"]),
             Route("/dead-letters/release", gate(operations.release), methods=["POST"]),
+            Route("/containers/{container}/tags/new", gate(tags.form), methods=["GET"]),
+            Route("/containers/{container}/tags", gate(tags.save), methods=["POST"]),
+            Route("/containers/{container}/tags/{tag}", gate(tags.form), methods=["GET"]),
+            Route(
+                "/containers/{container}/tags/{tag}/delete", gate(tags.delete), methods=["POST"]
+            ),
             Route("/templates", gate(gallery.index), methods=["GET"]),
             Route("/templates/{name}", gate(gallery.template), methods=["GET"]),
             Route("/audit", gate(pages.audit), methods=["GET"]),

@@ -30,6 +30,7 @@ from config.canonical import canonical
 from config.diff import diff_documents
 from config.publishing import ControlPlaneStore, PublishError, check_env_name, check_version_number
 from config.storage import ROLES, AccountStore, Client, NameTaken, SecretStore, TokenStore
+from tags.package import SHIPPED
 
 __all__ = ["Pages"]
 
@@ -232,6 +233,7 @@ class Pages:
         workspace = await self.store.get_workspace(container_id)
         changed = None
         text = ""
+        document: dict[str, Any] = {}
         if workspace is not None:
             document = orjson.loads(workspace.document)
             text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
@@ -263,6 +265,8 @@ class Pages:
                 "may_edit": may("edit"),
                 "may_publish": may("publish"),
                 "may_manage": may("manage"),
+                "tags": document.get("tags", []),
+                "templates": SHIPPED,
                 "secrets": secrets,
                 "tokens": tokens,
                 "origin": origin,
