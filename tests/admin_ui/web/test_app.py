@@ -54,7 +54,8 @@ def _routes() -> list[tuple[str, str]]:
 ROUTES = _routes()
 
 
-PARAMS = {"{client}": "acme", "{container}": "shop", "{token}": "x" * 43, "{name}": "meta"}
+PARAMS = {"{client}": "acme", "{container}": "shop", "{token}": "x" * 43, "{name}": "meta",
+          "{tag}": "hook"}  # fmt: skip
 
 
 def _concrete(path: str) -> str:
