@@ -33,6 +33,7 @@ from admin_ui.web.render import render
 from admin_ui.web.security import SecurityHeaders
 from admin_ui.web.tag_editor import TagEditor
 from admin_ui.web.throttle import SignInThrottle
+from admin_ui.web.trigger_editor import TriggerEditor
 from config.publishing import PublishError
 from config.schema import DocumentError
 from config.storage import SessionRecord, StorageError, UnknownVersion
@@ -81,6 +82,7 @@ class AdminUI:
         operations = Operations(store, pages)
         gallery = Gallery()
         tags = TagEditor(pages)
+        triggers = TriggerEditor(pages)
         gate = self._gate
         routes = [
             Route("/", gate(pages.home), methods=["GET"]),
@@ -135,6 +137,11 @@ class AdminUI:
             Route("/containers/{container}/tags/{tag}", gate(tags.form), methods=["GET"]),
             Route(
                 "/containers/{container}/tags/{tag}/delete", gate(tags.delete), methods=["POST"]
+            ),
+            Route("/containers/{container}/triggers/new", gate(triggers.form), methods=["GET"]),
+            Route("/containers/{container}/triggers", gate(triggers.save), methods=["POST"]),
+            Route(
+                "/containers/{container}/triggers/{trigger}", gate(triggers.form), methods=["GET"]
             ),
             Route("/templates", gate(gallery.index), methods=["GET"]),
             Route("/templates/{name}", gate(gallery.template), methods=["GET"]),

@@ -266,6 +266,7 @@ class Pages:
                 "may_publish": may("publish"),
                 "may_manage": may("manage"),
                 "tags": document.get("tags", []),
+                "triggers": document.get("triggers", []),
                 "templates": SHIPPED,
                 "secrets": secrets,
                 "tokens": tokens,

@@ -55,7 +55,7 @@ ROUTES = _routes()
 
 
 PARAMS = {"{client}": "acme", "{container}": "shop", "{token}": "x" * 43, "{name}": "meta",
-          "{tag}": "hook"}  # fmt: skip
+          "{trigger}": "leads", "{tag}": "hook"}  # fmt: skip
 
 
 def _concrete(path: str) -> str:
