@@ -21,10 +21,16 @@ from config.storage import Store
 from container.app import DataPlane, create_app
 from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
+from container.hit import validate_hit
 from container.node_secrets import NodeSecrets
 from container.reload import ConfigWatcher
 
-__all__ = ["build_control_plane", "build_node"]
+__all__ = ["build_control_plane", "build_node", "check_hit"]
+
+
+def check_hit(wire: object) -> list[str]:
+    """A template test's hit checked as `/collect` checks it, for the admin UI's editor."""
+    return [f"{field}: {reason}" for field, reason in validate_hit(wire)]
 
 
 def build_node(
@@ -43,7 +49,7 @@ def build_node(
     it off (`signer` signs the versions made there), plus `extra_routes` (the demo's)."""
     routes = control_plane_routes(store)
     if settings.admin_ui:
-        ui = AdminUI(store, signer=signer, secrets_key=settings.secrets_key)
+        ui = AdminUI(store, signer=signer, secrets_key=settings.secrets_key, check_hit=check_hit)
         routes.append(Mount("/admin", app=ui))
     return create_app(
         settings,
@@ -70,7 +76,7 @@ def build_control_plane(
         finally:
             await store.close()
 
-    ui = AdminUI(store, signer=signer, secrets_key=settings.secrets_key)
+    ui = AdminUI(store, signer=signer, secrets_key=settings.secrets_key, check_hit=check_hit)
     routes: list[BaseRoute] = [
         Route("/", lambda request: RedirectResponse("/admin/", 303), methods=["GET"]),
         *control_plane_routes(store),

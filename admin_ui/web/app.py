@@ -32,6 +32,7 @@ from admin_ui.web.pages import Pages
 from admin_ui.web.render import render
 from admin_ui.web.security import SecurityHeaders
 from admin_ui.web.tag_editor import TagEditor
+from admin_ui.web.template_editor import HitCheck, TemplateEditor
 from admin_ui.web.throttle import SignInThrottle
 from admin_ui.web.trigger_editor import TriggerEditor
 from config.publishing import PublishError
@@ -71,10 +72,12 @@ class AdminUI:
         *,
         signer: Ed25519PrivateKey | None,
         secrets_key: str = "",
+        check_hit: HitCheck | None = None,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         """`signer` signs the versions made here; `secrets_key` (TAGWIRE_SECRETS_KEY)
-        seals the secrets set here."""
+        seals the secrets set here; `check_hit` checks template tests' hits as `/collect`
+        would (the wiring passes the data plane's validator)."""
         self.people = People(store, clock)
         self.throttle = SignInThrottle()
         pages = Pages(store, self.people, Versions(store, signer=signer, clock=clock))
@@ -83,6 +86,7 @@ class AdminUI:
         gallery = Gallery()
         tags = TagEditor(pages)
         triggers = TriggerEditor(pages)
+        templates = TemplateEditor(pages, check_hit)
         gate = self._gate
         routes = [
             Route("/", gate(pages.home), methods=["GET"]),
@@ -142,6 +146,13 @@ class AdminUI:
             Route("/containers/{container}/triggers", gate(triggers.save), methods=["POST"]),
             Route(
                 "/containers/{container}/triggers/{trigger}", gate(triggers.form), methods=["GET"]
+            ),
+            Route("/containers/{container}/templates/new", gate(templates.form), methods=["GET"]),
+            Route("/containers/{container}/templates", gate(templates.save), methods=["POST"]),
+            Route(
+                "/containers/{container}/templates/{template}",
+                gate(templates.form),
+                methods=["GET"],
             ),
             Route("/templates", gate(gallery.index), methods=["GET"]),
             Route("/templates/{name}", gate(gallery.template), methods=["GET"]),

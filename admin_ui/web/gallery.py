@@ -26,7 +26,7 @@ def describe_template(package: TemplatePackage) -> dict[str, Any]:
         for g in manifest.send_http
     ]  # fmt: skip
     reads = ["everything"] if manifest.read_any else [
-        *manifest.read_keys, *manifest.read_prefixes
+        *manifest.read_keys, *(prefix + "*" for prefix in manifest.read_prefixes)
     ]  # fmt: skip
     params = [
         {"name": name, "type": spec.get("type", "string"), "required": bool(spec.get("required")),

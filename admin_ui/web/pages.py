@@ -267,6 +267,7 @@ class Pages:
                 "may_manage": may("manage"),
                 "tags": document.get("tags", []),
                 "triggers": document.get("triggers", []),
+                "own_templates": document.get("templates", []),
                 "templates": SHIPPED,
                 "secrets": secrets,
                 "tokens": tokens,

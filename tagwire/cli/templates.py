@@ -11,12 +11,12 @@ import orjson
 
 from config.secrets import env_secrets
 from config.settings import Settings
-from container.hit import validate_hit
 from tags.errors import TemplateError
 from tags.package import load_package
 from tags.runtime import TagResult
 from tags.testing import result_document, run_once, run_tests
 from tagwire.cli.common import UsageError, out, subcommands
+from tagwire.node import check_hit
 
 __all__ = ["add_template_commands"]
 
@@ -46,10 +46,6 @@ def add_template_commands(commands: Any) -> None:
     run.set_defaults(run=_template_run)
 
 
-def _check_hit(wire: object) -> list[str]:
-    return [f"{field}: {reason}" for field, reason in validate_hit(wire)]
-
-
 def _template_test(args: argparse.Namespace, settings: Settings) -> int:
     missing = [str(path) for path in args.path if not path.exists()]
     if missing:
@@ -62,7 +58,7 @@ def _template_test(args: argparse.Namespace, settings: Settings) -> int:
             sys.stderr.write(f"{path}: {exc}\n")
             failed += 1
             continue
-        outcomes = run_tests(package, _check_hit)
+        outcomes = run_tests(package, check_hit)
         if not outcomes:
             out(f"{path}: no tests in the package")
         for outcome in outcomes:
@@ -87,7 +83,7 @@ def _template_run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.path.exists():
         raise UsageError(f"{args.path}: no such template folder or .lua file")
     wire = _read_json(args.hit, "--hit")
-    problems = _check_hit(wire)
+    problems = check_hit(wire)
     if problems:
         raise UsageError(f"--hit {args.hit}: not a valid hit: " + "; ".join(problems))
     params = _read_json(args.params, "--params") if args.params else {}

@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from admin_ui.people import People
 from admin_ui.web import AdminUI
 from config.sqlite_store import SQLiteStore
+from tagwire.node import check_hit
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -78,7 +79,12 @@ def admin_app(
         finally:
             await store.close()
 
-    ui = AdminUI(store, signer=signer or Ed25519PrivateKey.generate(), secrets_key=secrets_key)
+    ui = AdminUI(
+        store,
+        signer=signer or Ed25519PrivateKey.generate(),
+        secrets_key=secrets_key,
+        check_hit=check_hit,  # as tagwire/node.py wires it
+    )
     return Starlette(routes=[Mount("/admin", app=ui)], lifespan=lifespan)
 
 

@@ -55,7 +55,7 @@ ROUTES = _routes()
 
 
 PARAMS = {"{client}": "acme", "{container}": "shop", "{token}": "x" * 43, "{name}": "meta",
-          "{trigger}": "leads", "{tag}": "hook"}  # fmt: skip
+          "{template}": "t1", "{trigger}": "leads", "{tag}": "hook"}  # fmt: skip
 
 
 def _concrete(path: str) -> str:
