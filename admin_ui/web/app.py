@@ -35,6 +35,7 @@ from admin_ui.web.tag_editor import TagEditor
 from admin_ui.web.template_editor import HitCheck, TemplateEditor
 from admin_ui.web.throttle import SignInThrottle
 from admin_ui.web.trigger_editor import TriggerEditor
+from admin_ui.web.variable_editor import VariableEditor
 from config.publishing import PublishError
 from config.schema import DocumentError
 from config.storage import SessionRecord, StorageError, UnknownVersion
@@ -87,6 +88,7 @@ class AdminUI:
         tags = TagEditor(pages)
         triggers = TriggerEditor(pages)
         templates = TemplateEditor(pages, check_hit)
+        variables = VariableEditor(pages)
         gate = self._gate
         routes = [
             Route("/", gate(pages.home), methods=["GET"]),
@@ -152,6 +154,13 @@ class AdminUI:
             Route(
                 "/containers/{container}/templates/{template}",
                 gate(templates.form),
+                methods=["GET"],
+            ),
+            Route("/containers/{container}/variables/new", gate(variables.form), methods=["GET"]),
+            Route("/containers/{container}/variables", gate(variables.save), methods=["POST"]),
+            Route(
+                "/containers/{container}/variables/{variable}",
+                gate(variables.form),
                 methods=["GET"],
             ),
             Route("/templates", gate(gallery.index), methods=["GET"]),

@@ -268,6 +268,7 @@ class Pages:
                 "tags": document.get("tags", []),
                 "triggers": document.get("triggers", []),
                 "own_templates": document.get("templates", []),
+                "variables": document.get("variables", []),
                 "templates": SHIPPED,
                 "secrets": secrets,
                 "tokens": tokens,

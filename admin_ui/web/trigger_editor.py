@@ -25,10 +25,10 @@ from config.errors import DocumentError
 from triggers.conditions import OPERATORS
 from triggers.trigger import Trigger, check_trigger_rules
 from variables.hit import Hit
-from variables.resolver import Resolver
+from variables.resolver import Resolver, VariableFunction
 from variables.user_defined import compile_variable
 
-__all__ = ["SAMPLE_HIT", "TriggerEditor", "would_fire"]
+__all__ = ["SAMPLE_HIT", "TriggerEditor", "compiled_variables", "preview_hit", "would_fire"]
 
 SAMPLE_HIT: dict[str, Any] = {
     "v": 1, "event": "lead", "event_id": "sample-0001",
@@ -47,6 +47,21 @@ def _json(form: Form, name: str, default: Any) -> Any:
         raise FieldError(name, f"is not JSON: {exc}") from None
 
 
+def preview_hit(sample: dict[str, Any]) -> Hit:
+    """A sample wire hit as the pipeline's Hit, for previews; FieldError without an event."""
+    if not isinstance(sample.get("event"), str):
+        raise FieldError("sample", "the sample hit needs an event name (\"event\")")
+    now = int(time.time() * 1000)
+    event_id = str(sample.get("event_id", "sample"))
+    return Hit("preview", sample["event"], event_id, sample, now, now, "203.0.113.9",
+               "Mozilla/5.0 (preview)", None, False, "preview", {}, [])  # fmt: skip
+
+
+def compiled_variables(variables: list[dict[str, Any]]) -> dict[str, VariableFunction]:
+    """The container's variables compiled as the data plane compiles them."""
+    return {v["id"]: compile_variable(v["type"], v.get("params", {})) for v in variables}
+
+
 def would_fire(
     trigger: dict[str, Any], variables: list[dict[str, Any]], sample: dict[str, Any]
 ) -> bool:
@@ -56,14 +71,9 @@ def would_fire(
     problems = check_trigger_rules(trigger, "trigger", {i for i in ids if isinstance(i, str)})
     if problems:
         raise FieldError(problems[0][0], problems[0][1])
-    if not isinstance(sample.get("event"), str):
-        raise FieldError("sample", "the sample hit needs an event name (\"event\")")
+    hit = preview_hit(sample)
     compiled = Trigger.compile(trigger)
-    functions = {v["id"]: compile_variable(v["type"], v.get("params", {})) for v in variables}
-    now = int(time.time() * 1000)
-    event_id = str(sample.get("event_id", "sample"))
-    hit = Hit("preview", sample["event"], event_id, sample, now, now, "203.0.113.9",
-              "Mozilla/5.0 (preview)", None, False, "preview", {}, [])  # fmt: skip
+    functions = compiled_variables(variables)
     return compiled.fires(hit.event, lambda: Resolver(hit, functions))
 
 

@@ -55,7 +55,8 @@ ROUTES = _routes()
 
 
 PARAMS = {"{client}": "acme", "{container}": "shop", "{token}": "x" * 43, "{name}": "meta",
-          "{template}": "t1", "{trigger}": "leads", "{tag}": "hook"}  # fmt: skip
+          "{variable}": "v1", "{template}": "t1", "{trigger}": "leads",
+          "{tag}": "hook"}  # fmt: skip
 
 
 def _concrete(path: str) -> str:
