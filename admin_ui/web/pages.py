@@ -32,7 +32,7 @@ from config.publishing import ControlPlaneStore, PublishError, check_env_name, c
 from config.storage import ROLES, AccountStore, Client, NameTaken, SecretStore, TokenStore
 from tags.package import SHIPPED
 
-__all__ = ["Pages"]
+__all__ = ["Pages", "place_item"]
 
 AUDIT_ROWS = 500
 # Shipped starting points for a new container (admin_ui/web/starters/NAME.json): triggers
@@ -104,6 +104,18 @@ class Pages:
                 raise NotFound(f"there is no container {container_id!r} you can see")
             return None
         return await self._client(me, client_id, action)
+
+    async def workspace_document(
+        self, me: Principal, container_id: str, action: str
+    ) -> dict[str, Any]:
+        """The container's workspace document, when `me` may do `action` on it (the
+        editors read it with "view" and change it with "edit")."""
+        await self.access(me, container_id, action)
+        workspace = await self.store.get_workspace(container_id)
+        if workspace is None:
+            raise NotFound(f"container {container_id!r} has no workspace")
+        doc: dict[str, Any] = orjson.loads(workspace.document)
+        return doc
 
     # --- clients --------------------------------------------------------------------------
 
@@ -321,24 +333,25 @@ class Pages:
         return current, await self.versions.document(container_id, str(current))
 
     async def confirm_publish(self, request: Request, me: Principal, form: Form | None) -> Response:
+        query = request.query_params
+        return await self._confirm(request, me, "publish", query.get("env", "live"),
+                                   query.get("version", ""))  # fmt: skip
+
+    async def _confirm(
+        self, request: Request, me: Principal, action: str, env_text: str, number_text: str
+    ) -> Response:
+        """The confirmation of a publish or rollback: what the environment runs now and
+        the diff its traffic will see."""
         container_id = request.path_params["container"]
         await self.access(me, container_id, "publish")
-        number = check_version_number(request.query_params.get("version", ""))
-        env = check_env_name(request.query_params.get("env", "live"))
+        env = check_env_name(env_text)
+        number = check_version_number(number_text)
         current, before = await self._before(container_id, env)
         after = await self.versions.document(container_id, str(number))
-        return render(
-            request,
-            "confirm.html",
-            {
-                "container_id": container_id,
-                "action": "publish",
-                "env": env,
-                "current": current,
-                "target": number,
-                "diff": diff_documents(before, after).to_json(),
-            },
-        )
+        return render(request, "confirm.html", {
+            "container_id": container_id, "action": action, "env": env, "current": current,
+            "target": number, "diff": diff_documents(before, after).to_json(),
+        })  # fmt: skip
 
     async def publish(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
@@ -352,24 +365,9 @@ class Pages:
     async def confirm_rollback(
         self, request: Request, me: Principal, form: Form | None
     ) -> Response:
-        container_id = request.path_params["container"]
-        await self.access(me, container_id, "publish")
-        env = check_env_name(request.query_params.get("env", "live"))
-        number = check_version_number(request.query_params.get("to", ""))
-        current, before = await self._before(container_id, env)
-        after = await self.versions.document(container_id, str(number))
-        return render(
-            request,
-            "confirm.html",
-            {
-                "container_id": container_id,
-                "action": "rollback",
-                "env": env,
-                "current": current,
-                "target": number,
-                "diff": diff_documents(before, after).to_json(),
-            },
-        )
+        query = request.query_params
+        return await self._confirm(request, me, "rollback", query.get("env", "live"),
+                                   query.get("to", ""))  # fmt: skip
 
     async def rollback(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
@@ -470,6 +468,24 @@ class Pages:
             "people.html",
             {"users": await self.store.list_users(), "link": link, "expires": expires, "done": ""},
         )
+
+
+def place_item(
+    doc: dict[str, Any], section: str, original: str | None, item: dict[str, Any]
+) -> int:
+    """Put `item` into the document's `section` (tags, triggers, variables, templates) in
+    place of the one with id `original`, or at the end when there is none (a new item);
+    its index. NotFound when `original` names an item that is not there."""
+    items: list[dict[str, Any]] = doc.setdefault(section, [])
+    if not original:
+        items.append(item)
+        return len(items) - 1
+    for index, existing in enumerate(items):
+        if existing.get("id") == original:
+            items[index] = item
+            return index
+    kind = section[:-1]
+    raise NotFound(f"container {doc['container']['id']!r} has no {kind} {original!r}")
 
 
 def _document(form: Form) -> dict[str, Any]:

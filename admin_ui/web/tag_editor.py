@@ -82,18 +82,10 @@ class TagEditor:
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
 
-    async def _workspace(self, me: Principal, container_id: str, action: str) -> dict[str, Any]:
-        await self.pages.access(me, container_id, action)
-        workspace = await self.pages.store.get_workspace(container_id)
-        if workspace is None:
-            raise NotFound(f"container {container_id!r} has no workspace")
-        doc: dict[str, Any] = orjson.loads(workspace.document)
-        return doc
-
     async def form(self, request: Request, me: Principal, form: Form | None) -> Response:
         """The form of a tag (`tag` in the path) or of a new one (`?template=`)."""
         container_id = request.path_params["container"]
-        doc = await self._workspace(me, container_id, "view")
+        doc = await self.pages.workspace_document(me, container_id, "view")
         tag_id = request.path_params.get("tag")
         if tag_id is None:
             template = request.query_params.get("template", "")
@@ -137,7 +129,7 @@ class TagEditor:
     async def save(self, request: Request, me: Principal, form: Form | None) -> Response:
         assert form is not None
         container_id = request.path_params["container"]
-        doc = await self._workspace(me, container_id, "edit")
+        doc = await self.pages.workspace_document(me, container_id, "edit")
         original = form.get("original").strip() or None
         template = form.required("template")
         package = _package(doc, template)
@@ -196,7 +188,7 @@ class TagEditor:
     async def delete(self, request: Request, me: Principal, form: Form | None) -> Response:
         assert form is not None
         container_id = request.path_params["container"]
-        doc = await self._workspace(me, container_id, "edit")
+        doc = await self.pages.workspace_document(me, container_id, "edit")
         tag_id = request.path_params["tag"]
         tags = doc.get("tags", [])
         kept = [t for t in tags if t.get("id") != tag_id]

@@ -19,7 +19,7 @@ from admin_ui.errors import FieldError, NotFound
 from admin_ui.people import Principal
 from admin_ui.web.forms import Form
 from admin_ui.web.gallery import describe_template
-from admin_ui.web.pages import Pages
+from admin_ui.web.pages import Pages, place_item
 from admin_ui.web.render import render
 from config.errors import DocumentError
 from tags.package import package_from_metadata
@@ -47,17 +47,9 @@ class TemplateEditor:
         self.pages = pages
         self.check_hit = check_hit
 
-    async def _doc(self, me: Principal, container_id: str, action: str) -> dict[str, Any]:
-        await self.pages.access(me, container_id, action)
-        workspace = await self.pages.store.get_workspace(container_id)
-        if workspace is None:
-            raise NotFound(f"container {container_id!r} has no workspace")
-        doc: dict[str, Any] = orjson.loads(workspace.document)
-        return doc
-
     async def form(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
-        doc = await self._doc(me, container_id, "view")
+        doc = await self.pages.workspace_document(me, container_id, "view")
         template_id = request.path_params.get("template")
         if template_id is None:
             meta, lua = BLANK_META, BLANK_LUA
@@ -90,7 +82,8 @@ class TemplateEditor:
         assert form is not None
         container_id = request.path_params["container"]
         testing = form.get("action") == "test"
-        doc = await self._doc(me, container_id, "view" if testing else "edit")
+        action = "view" if testing else "edit"
+        doc = await self.pages.workspace_document(me, container_id, action)
         original = form.get("original").strip()
         meta_text, lua = form.get("meta"), form.get("lua")
         try:
@@ -112,15 +105,7 @@ class TemplateEditor:
         if testing:
             context["outcomes"] = run_tests(package, self.check_hit)
             return self._render(request, container_id, original, meta_text, lua, context)
-        item = {**meta, "lua": lua}
-        templates: list[dict[str, Any]] = doc.setdefault("templates", [])
-        index = next((i for i, t in enumerate(templates) if t.get("id") == original), None)
-        if original and index is None:
-            raise NotFound(f"container {container_id!r} has no template {original!r}")
-        if index is None:
-            templates.append(item)
-        else:
-            templates[index] = item
+        place_item(doc, "templates", original, {**meta, "lua": lua})
         try:
             await self.pages.versions.import_document(doc, me.actor, "admin UI template editor")
         except DocumentError as exc:

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from admin_ui.errors import FieldError, NotFound
 from admin_ui.people import Principal
 from admin_ui.web.forms import Form
-from admin_ui.web.pages import Pages
+from admin_ui.web.pages import Pages, place_item
 from admin_ui.web.render import render
 from config.errors import DocumentError
 from triggers.conditions import OPERATORS
@@ -81,17 +81,9 @@ class TriggerEditor:
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
 
-    async def _doc(self, me: Principal, container_id: str, action: str) -> dict[str, Any]:
-        await self.pages.access(me, container_id, action)
-        workspace = await self.pages.store.get_workspace(container_id)
-        if workspace is None:
-            raise NotFound(f"container {container_id!r} has no workspace")
-        doc: dict[str, Any] = orjson.loads(workspace.document)
-        return doc
-
     async def form(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
-        doc = await self._doc(me, container_id, "view")
+        doc = await self.pages.workspace_document(me, container_id, "view")
         trigger_id = request.path_params.get("trigger")
         trigger: dict[str, Any] = {"id": "", "name": "", "events": []}
         if trigger_id is not None:
@@ -143,7 +135,8 @@ class TriggerEditor:
         assert form is not None
         container_id = request.path_params["container"]
         checking = form.get("action") == "check"
-        doc = await self._doc(me, container_id, "view" if checking else "edit")
+        action = "view" if checking else "edit"
+        doc = await self.pages.workspace_document(me, container_id, action)
         original = form.get("original").strip()
         sample_text = form.get("sample")
         try:
@@ -163,16 +156,8 @@ class TriggerEditor:
                                     {"errors": {exc.field: exc.reason}}, 400)  # fmt: skip
             return self._render(request, container_id, trigger, original, sample,
                                 {"verdict": verdict})  # fmt: skip
-        triggers: list[dict[str, Any]] = doc.setdefault("triggers", [])
-        index = next((i for i, t in enumerate(triggers) if t.get("id") == original), None)
-        if original and index is None:
-            raise NotFound(f"container {container_id!r} has no trigger {original!r}")
-        if index is None:
-            triggers.append(trigger)
-        else:
-            old_id = triggers[index].get("id")
-            triggers[index] = trigger
-            _rename_references(doc, old_id, trigger["id"])
+        place_item(doc, "triggers", original, trigger)
+        _rename_references(doc, original, trigger["id"])
         try:
             await self.pages.versions.import_document(doc, me.actor, "admin UI trigger editor")
         except DocumentError as exc:
@@ -183,9 +168,9 @@ class TriggerEditor:
         return RedirectResponse(f"{root}/containers/{container_id}?done=imported#triggers", 303)
 
 
-def _rename_references(doc: dict[str, Any], old: Any, new: str) -> None:
+def _rename_references(doc: dict[str, Any], old: str, new: str) -> None:
     """Tags keep firing on a renamed trigger."""
-    if not isinstance(old, str) or old == new:
+    if not old or old == new:
         return
     for tag in doc.get("tags", []):
         for key in ("firing_triggers", "blocking_triggers"):

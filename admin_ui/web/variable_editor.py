@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from admin_ui.errors import FieldError, NotFound
 from admin_ui.people import Principal
 from admin_ui.web.forms import Form
-from admin_ui.web.pages import Pages
+from admin_ui.web.pages import Pages, place_item
 from admin_ui.web.render import render
 from admin_ui.web.trigger_editor import SAMPLE_HIT, compiled_variables, preview_hit
 from config.errors import DocumentError
@@ -44,14 +44,6 @@ class VariableEditor:
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
 
-    async def _doc(self, me: Principal, container_id: str, action: str) -> dict[str, Any]:
-        await self.pages.access(me, container_id, action)
-        workspace = await self.pages.store.get_workspace(container_id)
-        if workspace is None:
-            raise NotFound(f"container {container_id!r} has no workspace")
-        doc: dict[str, Any] = orjson.loads(workspace.document)
-        return doc
-
     def _render(self, request: Request, container_id: str, variable: dict[str, Any],
                 original: str, sample: Any, context: dict[str, Any],
                 status: int = 200) -> Response:  # fmt: skip
@@ -67,7 +59,7 @@ class VariableEditor:
 
     async def form(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
-        doc = await self._doc(me, container_id, "view")
+        doc = await self.pages.workspace_document(me, container_id, "view")
         variable_id = request.path_params.get("variable")
         variable: dict[str, Any] = {"id": "", "name": "", "type": "event_field",
                                     "params": {"path": "data.value"}}  # fmt: skip
@@ -83,7 +75,8 @@ class VariableEditor:
         assert form is not None
         container_id = request.path_params["container"]
         previewing = form.get("action") == "preview"
-        doc = await self._doc(me, container_id, "view" if previewing else "edit")
+        action = "view" if previewing else "edit"
+        doc = await self.pages.workspace_document(me, container_id, action)
         original = form.get("original").strip()
         sample_text = form.get("sample")
         variable: dict[str, Any] = {"id": form.get("id").strip(), "name": form.get("name").strip(),
@@ -109,13 +102,7 @@ class VariableEditor:
                                     {"errors": {exc.field: exc.reason}}, 400)  # fmt: skip
             return self._render(request, container_id, variable, original, sample,
                                 {"value": value})  # fmt: skip
-        index = next((i for i, v in enumerate(variables) if v.get("id") == original), None)
-        if original and index is None:
-            raise NotFound(f"container {container_id!r} has no variable {original!r}")
-        if index is None:
-            variables.append(variable)
-        else:
-            variables[index] = variable
+        place_item(doc, "variables", original, variable)
         try:
             await self.pages.versions.import_document(doc, me.actor, "admin UI variable editor")
         except DocumentError as exc:

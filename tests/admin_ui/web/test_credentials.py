@@ -49,6 +49,7 @@ def test_a_secret_value_is_never_shown_again(db):
         audit = client.get("/admin/audit").text
     assert "meta_token" in page
     assert "Secret saved" in page
+    assert "<title>shop · tagwire admin</title>" in page
     assert value not in page
     assert value not in audit
     stored = run(with_store(db, lambda s: s.list_secrets("shop")))
