@@ -4,8 +4,13 @@ For the admin UI and scripts that cannot run the CLI on the node. It takes the C
 filters (same names, same time forms) as query fields (GET) or a JSON object (POST),
 and answers JSON. Callers authenticate with an admin token: a token made by
 `tagwire tokens create --admin`, stored like Fire API tokens (hashed) under the container
-id `*`, which no container can have. A container's Fire API token gets 403 here. See
-docs/operations.md.
+id `*`, which no container can have. A container's Fire API token gets 403 here.
+
+An admin token limited to one client (`tagwire tokens create --admin --client ID`, owner
+`*ID`) acts only on that client's containers: each of its requests must name a
+`container` of the client, and anything else (no container, an unknown one, one of
+another client) gets the same 403, so it cannot tell whether another client's container
+exists. See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from admin_ui.history import history, history_record
 from admin_ui.outbox_ops import PURGE_STATES, REPLAY_STATES, OperatedOutbox, OutboxOps
 from admin_ui.times import now_ms, parse_time
 from config.storage import STATES, HistoryStore, OutboxFilter, StorageError, TokenRecord, TokenStore
-from config.tokens import TokenRefused, admin_token
+from config.tokens import TokenRefused, admin_token, token_client
 
 __all__ = ["PREFIX", "AdminEndpoint"]
 
@@ -141,9 +146,16 @@ class _Fields:
 Handler = Callable[[_Fields, Actor], Awaitable[dict[str, Any]]]
 
 
-class AdminStore(OperatedOutbox, HistoryStore, TokenStore, Protocol):
+class ContainerClients(Protocol):
+    """Which client a container belongs to (from `AccountStore`): what limits an admin
+    token of one client to that client's containers."""
+
+    async def container_client(self, container_id: str) -> str | None: ...
+
+
+class AdminStore(OperatedOutbox, HistoryStore, TokenStore, ContainerClients, Protocol):
     """What the admin API uses: the outbox operations with their audit log, the history,
-    and the tokens its callers authenticate with."""
+    the tokens its callers authenticate with, and the clients of containers."""
 
 
 class AdminEndpoint:
@@ -211,7 +223,9 @@ class AdminEndpoint:
         headers: dict[str, str] = {}
         try:
             token = await self._authenticate(request)
-            status, body = 200, await handler(await fields(), Actor(f"token:{token.name}", "api"))
+            given = await fields()
+            await self._check_scope(token, given)
+            status, body = 200, await handler(given, Actor(f"token:{token.name}", "api"))
         except FieldError as exc:
             status, body = 400, {"errors": [{"field": exc.field, "reason": exc.reason}]}
         except _Refusal as refusal:
@@ -232,6 +246,21 @@ class AdminEndpoint:
             raise _Refusal(
                 refused.status, "Authorization", refused.reason, refused.headers
             ) from None
+
+    async def _check_scope(self, token: TokenRecord, fields: _Fields) -> None:
+        """A token limited to one client must name one of its containers: refused (403)
+        when it names none, an unknown one or another client's, all alike."""
+        client = token_client(token)
+        if client is None:
+            return
+        container = fields.text("container")
+        if container is None or await self._store.container_client(container) != client:
+            raise _Refusal(
+                403,
+                "container",
+                f"this token is limited to client {client!r}: name one of its containers "
+                "in the 'container' field",
+            )
 
     async def _status(self, fields: _Fields, actor: Actor) -> dict[str, Any]:
         filter = fields.filter(self._clock())

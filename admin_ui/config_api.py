@@ -1,11 +1,13 @@
 """The config API: what nodes on other machines pull from a control-plane node.
 
 A node that does not share the control plane's database (`TAGWIRE_CONFIG_URL`) reads the
-environment pointers, the signed versions and the sealed secrets here, with an admin
-token. A version is trusted by the node that reads it only once its signature checks
-out with the node's own public key, and secrets leave only as the ciphertexts the store
-holds. The pointers are not signed: a proxy in between could point an environment at
-another signed version, so nodes reach this API over https (see docs/versions.md).
+environment pointers, the signed versions and the sealed secrets here, with an
+agency-wide admin token: a node serves every container, so an admin token limited to one
+client (`tagwire tokens create --admin --client ID`) is refused with 403. A version is
+trusted by the node that reads it only once its signature checks out with the node's own
+public key, and secrets leave only as the ciphertexts the store holds. The pointers are
+not signed: a proxy in between could point an environment at another signed version, so
+nodes reach this API over https (see docs/versions.md).
 
 The two lists carry a strong ETag, so a node polling every reload interval gets a 304
 with no body while nothing changed. A version never changes once created, so it is
@@ -35,7 +37,7 @@ from config.storage import (
     TokenStore,
     VersionStore,
 )
-from config.tokens import TokenRefused, admin_token
+from config.tokens import TokenRefused, admin_token, token_client
 
 __all__ = ["PREFIX", "ConfigEndpoint", "b64url"]
 
@@ -121,11 +123,22 @@ class ConfigEndpoint:
 
     async def _authenticate(self, request: Request) -> None:
         try:
-            await admin_token(request.headers.get("authorization"), self._store, self._clock())
+            token = await admin_token(
+                request.headers.get("authorization"), self._store, self._clock()
+            )
         except TokenRefused as refused:
             raise _Refusal(
                 refused.status, "Authorization", refused.reason, refused.headers
             ) from None
+        client = token_client(token)
+        if client is not None:
+            raise _Refusal(
+                403,
+                "Authorization",
+                f"admin token {token.name!r} is limited to client {client!r}; nodes pull "
+                "every container's config, so use an agency-wide admin token "
+                "('tagwire tokens create --admin --name NAME')",
+            )
 
     async def _environments(self, request: Request) -> Response:
         environments = await self._store.list_environments(None)

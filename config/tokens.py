@@ -4,6 +4,11 @@ A token is `tw_` plus 32 random bytes in base64url (43 characters): the prefix l
 scanners and people recognise a leaked tagwire token. The store keeps only the hash, so a
 copy of the database cannot be used to call the API; a lost token is revoked and replaced,
 never recovered.
+
+A token's owner says what it may call: a container id (that container's Fire API), or
+`ADMIN_CONTAINER` (`*`) for an agency-wide admin token, or `*` followed by a client id
+(`*acme`) for an admin token limited to that client's containers. No container id starts
+with `*`, so no owner can be read both ways.
 """
 
 from __future__ import annotations
@@ -21,11 +26,15 @@ __all__ = [
     "TOKEN_PREFIX",
     "TOUCH_EVERY_MS",
     "TokenRefused",
+    "admin_owner",
     "admin_token",
     "bearer_token",
     "hash_token",
+    "is_admin_owner",
     "is_token_shaped",
     "new_token",
+    "owner_client",
+    "token_client",
 ]
 
 REALM = 'Bearer realm="tagwire"'
@@ -35,6 +44,33 @@ TOKEN_PREFIX = "tw_"  # noqa: S105 - a public prefix, not a secret
 TOKEN_BYTES = 32
 _SHAPE = re.compile(r"tw_[A-Za-z0-9_-]{43}")
 TOUCH_EVERY_MS = 60_000  # a token's last use is kept to the minute: no write per request
+
+
+def admin_owner(client_id: str | None) -> str:
+    """The owner of an admin token: `*` agency-wide (None), `*acme` limited to client acme."""
+    if client_id is None:
+        return ADMIN_CONTAINER
+    if not client_id or client_id.startswith(ADMIN_CONTAINER):
+        raise ValueError(f"{client_id!r} is not a client id")
+    return ADMIN_CONTAINER + client_id
+
+
+def is_admin_owner(owner: str) -> bool:
+    """Whether a token of this owner is an admin token (agency-wide or of one client)."""
+    return owner.startswith(ADMIN_CONTAINER)
+
+
+def owner_client(owner: str) -> str | None:
+    """The client an admin token of this owner is limited to; None for an agency-wide
+    admin token and for a container's Fire API token."""
+    if not is_admin_owner(owner):
+        return None
+    return owner[len(ADMIN_CONTAINER) :] or None
+
+
+def token_client(record: TokenRecord) -> str | None:
+    """The client a stored token is limited to (see `owner_client`)."""
+    return owner_client(record.container_id)
 
 
 def new_token() -> str:
@@ -103,9 +139,11 @@ async def bearer_token(
 async def admin_token(header: str | None, store: TokenStore, now_ms: int) -> TokenRecord:
     """The stored record of the request's admin token, for every admin route (outbox,
     history, config): `bearer_token`'s refusals, and 403 for a container's Fire API token.
-    Its last use is recorded to the minute, so polling nodes do not write per request."""
+    Both kinds of admin token pass: a route that serves only some of what an agency-wide
+    token may see checks `token_client(record)` itself. Its last use is recorded to the
+    minute, so polling nodes do not write per request."""
     record = await bearer_token(header, store.find_token, "admin token")
-    if record.container_id != ADMIN_CONTAINER:
+    if not is_admin_owner(record.container_id):
         raise TokenRefused(
             403,
             f"a Fire API token of container {record.container_id!r} cannot use the admin "

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from config.publishing import LIVE
 from config.storage import IdempotencyStore, StorageError, TokenRecord, TokenStore
-from config.tokens import ADMIN_CONTAINER, TokenRefused, bearer_token
+from config.tokens import TokenRefused, bearer_token, is_admin_owner
 from container.accept import Acceptor, StoreUnavailable, Verdict, add
 from container.accept_body import BodyError, check_declared_length
 from container.containers import ContainerSet
@@ -156,8 +156,9 @@ class FireEndpoint:
         return record
 
     def _container(self, token: TokenRecord) -> CompiledContainer:
-        """The token's container as published to "live"; an admin token sends no events."""
-        if token.container_id == ADMIN_CONTAINER:
+        """The token's container as published to "live"; an admin token (agency-wide or
+        of one client) sends no events."""
+        if is_admin_owner(token.container_id):
             raise _Refusal(
                 403,
                 "Authorization",

@@ -15,9 +15,10 @@ from typing import Any
 
 import orjson
 
+from admin_ui.people import check_client_id
 from admin_ui.tokens import check_token_name, create_token, describe, revoke_token, token_records
 from config.settings import Settings
-from config.tokens import ADMIN_CONTAINER
+from config.tokens import admin_owner
 from tagwire.cli.common import (
     UsageError,
     argument_type,
@@ -32,16 +33,33 @@ from tagwire.cli.common import (
 __all__ = ["add_tokens_commands"]
 
 _token_name = argument_type(check_token_name)
+_client_id = argument_type(check_client_id)
 
 
-def _owner(args: argparse.Namespace) -> str:
-    return ADMIN_CONTAINER if args.admin else args.container
+def _owner(args: argparse.Namespace) -> str | None:
+    """The owner the arguments name: a container, `*` (--admin) or `*ID` (--admin
+    --client ID); None when they name none (list: every token)."""
+    if args.client is not None and not args.admin:
+        raise UsageError(
+            "--client: only an admin token is limited to a client; add --admin "
+            "(a Fire API token belongs to one container: --container ID)"
+        )
+    if args.admin:
+        return admin_owner(args.client)
+    container: str | None = args.container
+    return container
+
+
+def _required_owner(args: argparse.Namespace) -> str:
+    owner = _owner(args)
+    assert owner is not None  # argparse requires --container or --admin here
+    return owner
 
 
 def _create(args: argparse.Namespace, settings: Settings) -> int:
+    owner = _required_owner(args)
     if args.admin and args.document:
         raise UsageError("--document: an admin token belongs to no container; leave it out")
-    owner = _owner(args)
     files = [] if args.admin else [*settings.containers, *args.document]
     actor = cli_actor()
     # The one command that creates the database: tokens may be made before a node's
@@ -64,8 +82,13 @@ def _seconds(stamp: str | None) -> str:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    owner = ADMIN_CONTAINER if args.admin else args.container
-    records = with_store(settings, lambda store: token_records(store, owner))
+    owner = _owner(args)
+    if args.admin and args.client is None:
+        # --admin alone: every admin token, agency-wide and limited to a client.
+        every = with_store(settings, lambda store: token_records(store, None))
+        records = [record for record in every if record["admin"]]
+    else:
+        records = with_store(settings, lambda store: token_records(store, owner))
     if args.json:
         out(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode())
     elif not records:
@@ -87,7 +110,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _revoke(args: argparse.Namespace, settings: Settings) -> int:
-    owner = _owner(args)
+    owner = _required_owner(args)
     actor = cli_actor()
     with_store(settings, lambda store: revoke_token(store, owner, args.name, actor))
     out(f"revoked {describe(owner, args.name)}; requests with it now get 403")
@@ -107,6 +130,13 @@ def _add_owner(parser: argparse.ArgumentParser, required: bool) -> None:
         action="store_true",
         help="an admin token: the outbox, history and config APIs, no container",
     )
+    parser.add_argument(
+        "--client",
+        type=_client_id,
+        metavar="ID",
+        help="with --admin: an admin token limited to this client's containers (the "
+        "outbox and history APIs only; the config API needs an agency-wide admin token)",
+    )
 
 
 def add_tokens_commands(commands: Any) -> None:
@@ -114,8 +144,9 @@ def add_tokens_commands(commands: Any) -> None:
     tokens = commands.add_parser(
         "tokens",
         help="create, list and revoke API tokens",
-        description="Fire API tokens (one container each) and admin API tokens (--admin). "
-        "Only a hash of each token is stored. See docs/fire-api.md and docs/operations.md.",
+        description="Fire API tokens (one container each) and admin API tokens (--admin: "
+        "agency-wide, or limited to one client's containers with --client ID). Only a hash "
+        "of each token is stored. See docs/fire-api.md and docs/operations.md.",
     )
     actions = subcommands(tokens, "tokens_command")
 
@@ -126,7 +157,8 @@ def add_tokens_commands(commands: Any) -> None:
         "and the audit log line (JSON) on stderr. --container must name a container the "
         "store knows (imported, or with a version) or one served from a document file: "
         "the files in TAGWIRE_CONTAINERS are read, and --document names others (for a "
-        "node started with `tagwire serve --container FILE`).",
+        "node started with `tagwire serve --container FILE`). --admin --client ID must "
+        "name a client the store holds (`tagwire clients create`).",
     )
     _add_owner(create, required=True)
     create.add_argument(
@@ -150,7 +182,9 @@ def add_tokens_commands(commands: Any) -> None:
     listing = actions.add_parser(
         "list",
         help="tokens and when they were last used (never the tokens)",
-        description="List tokens, revoked ones included. Tokens and hashes are never shown.",
+        description="List tokens, revoked ones included. Tokens and hashes are never shown. "
+        "--admin lists every admin token (agency-wide and of clients); with --client ID, "
+        "only that client's.",
     )
     _add_owner(listing, required=False)
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")

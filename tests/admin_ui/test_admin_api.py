@@ -18,9 +18,10 @@ from admin_ui.admin_api import AdminEndpoint
 from admin_ui.history import HISTORY_FIELDS
 from config.sqlite_store import SQLiteStore
 from config.storage import StorageError, TokenRecord
-from config.tokens import ADMIN_CONTAINER, hash_token, new_token
+from config.tokens import ADMIN_CONTAINER, admin_owner, hash_token, new_token
 from tests.container.fire_api_helpers import add_token
 from tests.container.ops_fixtures import filled_database, now_ms, states
+from tests.helpers import on_store
 
 ALL_STATES = {"evt-F-0001": "dead", "evt-A-0001": "sent", "evt-B-0001": "dead",
               "evt-C-0001": "dead", "evt-D-0001": "held", "evt-E-0001": "pending"}  # fmt: skip
@@ -285,6 +286,131 @@ def test_history_bad_filters_are_400_naming_the_field(client, query, field):
     response = client.get(f"/api/v1/history?{query}")
     assert response.status_code == 400
     assert only_error(response)["field"] == field
+
+
+# --- admin tokens limited to one client ---------------------------------------------------
+
+SCOPED = ("this token is limited to client 'acme': name one of its containers in the "
+          "'container' field")  # fmt: skip
+
+
+@pytest.fixture
+def scoped(db: Path) -> str:
+    """A token of client acme, which owns shop; blog belongs to client globex."""
+
+    async def clients(store: Any) -> None:
+        for client_id, container_id in (("acme", "shop"), ("globex", "blog")):
+            await store.create_client(client_id, client_id.title(), "ana", 1)
+            await store.assign_container(container_id, client_id, "ana", 1)
+
+    on_store(db, clients)
+    return add_token(db, admin_owner("acme"), "acme-ops")
+
+
+def as_scoped(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def post_as(client: TestClient, token: str, path: str, body: Any) -> Any:
+    return client.post(
+        f"/api/v1/outbox/{path}",
+        content=orjson.dumps(body),
+        headers={"content-type": "application/json", **as_scoped(token)},
+    )
+
+
+def test_a_scoped_token_reads_its_clients_container(client, scoped):
+    response = client.get("/api/v1/outbox/status", params={"container": "shop"},
+                          headers=as_scoped(scoped))  # fmt: skip
+    assert response.status_code == 200
+    assert response.json()["totals"]["total"] == 5
+    response = client.get("/api/v1/history", params={"container": "shop", "tag": "hook"},
+                          headers=as_scoped(scoped))  # fmt: skip
+    assert response.status_code == 200
+    entries = response.json()["entries"]
+    assert [e["event_id"][4] + str(e["attempt"]) for e in entries] == ["E0", "D0", "C2", "C1"]
+    assert {e["container"] for e in entries} == {"shop"}
+
+
+@pytest.mark.parametrize("container", ["blog", "nosuch", None])
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_a_scoped_token_is_403_for_other_unknown_or_no_containers(
+    client, db, scoped, method, path, container
+):
+    fields: dict[str, Any] = {"all": True} if path.endswith("purge") else {}
+    if container is not None:
+        fields["container"] = container
+    if method == "GET":
+        response = client.get(path, params=fields, headers=as_scoped(scoped))
+    else:
+        response = post_as(client, scoped, path.rsplit("/", 1)[1], fields)
+    assert response.status_code == 403
+    assert only_error(response) == {"field": "container", "reason": SCOPED}
+    assert states(db) == ALL_STATES
+
+
+def test_a_scoped_token_cannot_tell_another_clients_container_from_an_unknown_one(client, scoped):
+    answers = [
+        client.get("/api/v1/history", params={"container": name}, headers=as_scoped(scoped))
+        for name in ("blog", "nosuch")
+    ]
+    assert [a.status_code for a in answers] == [403, 403]
+    assert answers[0].content == answers[1].content
+    assert answers[0].headers == answers[1].headers
+
+
+def test_a_scoped_token_acts_on_its_clients_container_only(client, db, scoped, caplog):
+    caplog.set_level(logging.INFO, logger="tagwire.audit")
+    response = post_as(client, scoped, "replay", {"container": "shop", "dry_run": True})
+    assert response.json() == {"action": "replay", "dry_run": True, "rows": 2,
+                               "filters": {"container": "shop", "state": ["dead"]}}  # fmt: skip
+    assert post_as(client, scoped, "replay", {"container": "blog"}).status_code == 403
+    assert states(db) == ALL_STATES
+    assert post_as(client, scoped, "replay", {"container": "shop"}).json()["rows"] == 2
+    assert states(db) == {**ALL_STATES, "evt-B-0001": "pending", "evt-C-0001": "pending"}
+    assert post_as(client, scoped, "release", {"container": "shop"}).json()["rows"] == 1
+    response = post_as(client, scoped, "purge", {"container": "shop", "all": True,
+                                                 "state": "sent"})  # fmt: skip
+    assert response.json()["rows"] == 1
+    assert states(db) == {"evt-F-0001": "dead", "evt-B-0001": "pending",
+                          "evt-C-0001": "pending", "evt-D-0001": "pending",
+                          "evt-E-0001": "pending"}  # fmt: skip
+    audits = [record.fields for record in caplog.records if record.name == "tagwire.audit"]
+    assert {(a["who"], a["via"]) for a in audits} == {("token:acme-ops", "api")}
+    assert [a["action"] for a in audits] == ["outbox replay", "outbox replay",
+                                             "outbox release", "outbox purge"]  # fmt: skip
+
+
+def test_a_container_moved_to_another_client_leaves_the_scope(client, db, scoped):
+    params = {"container": "shop"}
+    assert client.get("/api/v1/history", params=params,
+                      headers=as_scoped(scoped)).status_code == 200  # fmt: skip
+    on_store(db, lambda store: store.assign_container("shop", "globex", "ana", 2))
+    response = client.get("/api/v1/history", params=params, headers=as_scoped(scoped))
+    assert (response.status_code, only_error(response)["field"]) == (403, "container")
+
+
+def test_a_scoped_token_still_gets_400_for_bad_fields_and_401_403_for_bad_tokens(
+    client, db, scoped
+):
+    response = client.get("/api/v1/history", params={"colour": "red"}, headers=as_scoped(scoped))
+    assert (response.status_code, only_error(response)["field"]) == (400, "colour")
+    response = client.get("/api/v1/history", params={"container": "shop", "limit": "0"},
+                          headers=as_scoped(scoped))  # fmt: skip
+    assert (response.status_code, only_error(response)["field"]) == (400, "limit")
+    old = add_token(db, admin_owner("acme"), "old", revoked=True)
+    response = client.get("/api/v1/history", params={"container": "shop"},
+                          headers=as_scoped(old))  # fmt: skip
+    assert (response.status_code, only_error(response)["field"]) == (403, "Authorization")
+    assert "revoked" in only_error(response)["reason"]
+
+
+def test_an_agency_wide_token_is_not_limited(client, scoped):
+    """The `client` fixture's token is agency-wide: every container, or none named."""
+    for params in ({}, {"container": "shop"}, {"container": "blog"}, {"container": "nosuch"}):
+        response = client.get("/api/v1/outbox/status", params=params)
+        assert response.status_code == 200, params
+    assert client.get("/api/v1/outbox/status").json()["totals"]["total"] == 6
 
 
 # --- the store failing ------------------------------------------------------------------

@@ -19,7 +19,7 @@ from config.secret_box import SecretBox, generate_key
 from config.signing import generate_keypair, load_private_key, load_public_key
 from config.sqlite_store import SQLiteStore
 from config.storage import StoredSecret
-from config.tokens import ADMIN_CONTAINER, new_token
+from config.tokens import ADMIN_CONTAINER, admin_owner, new_token
 from config.versions import open_signed
 from tests.container.fire_api_helpers import add_token
 from tests.helpers import make_document, on_store
@@ -113,6 +113,28 @@ def test_a_fire_api_token_is_403(client: TestClient, db: Path, path: str) -> Non
     error = only_error(response)
     assert error["field"] == "Authorization"
     assert "tagwire tokens create --admin" in error["reason"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_admin_token_of_one_client_is_403(client: TestClient, db: Path, path: str) -> None:
+    """Nodes pull every container's versions and secrets: only agency-wide admin tokens."""
+
+    async def acme_owns_shop(store: SQLiteStore) -> None:
+        await store.create_client("acme", "Acme", "ana", 1)
+        await store.assign_container("shop", "acme", "ana", 1)
+
+    on_store(db, acme_owns_shop)
+    scoped = add_token(db, admin_owner("acme"), "acme-edge")
+    response = client.get(path, headers={"authorization": f"Bearer {scoped}"})
+    assert response.status_code == 403
+    assert only_error(response) == {
+        "field": "Authorization",
+        "reason": "admin token 'acme-edge' is limited to client 'acme'; nodes pull every "
+        "container's config, so use an agency-wide admin token "
+        "('tagwire tokens create --admin --name NAME')",
+    }
+    assert "etag" not in response.headers
+    assert client.get(path).status_code == 200  # the agency-wide token still pulls
 
 
 def test_environments_list_the_pointers_with_an_etag(client: TestClient) -> None:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from config.tokens import ADMIN_CONTAINER, new_token
+from config.tokens import ADMIN_CONTAINER, admin_owner, new_token
 from container.fire_body import FIELDS, MAX_BODY_BYTES, derived_event_id
 from tests.container.fire_api_helpers import (
     GRANTED,
@@ -134,8 +134,10 @@ def test_revoked_token_is_403(client, db) -> None:
     assert outbox(db) == []
 
 
-def test_an_admin_token_cannot_send_events(client, db) -> None:
-    admin = add_token(db, ADMIN_CONTAINER, "ops")
+@pytest.mark.parametrize("owner", [ADMIN_CONTAINER, admin_owner("shop")])
+def test_an_admin_token_cannot_send_events(client, db, owner) -> None:
+    """Agency-wide or limited to a client (even one named like the container)."""
+    admin = add_token(db, owner, "ops")
     response = post(client, crm_event(), admin)
     assert response.status_code == 403
     error = only_error(response)

@@ -111,9 +111,10 @@ def test_list_shows_names_states_and_times_never_tokens(known, capsys):
     ]
     code, out, _ = run(capsys, "tokens", "list", "--json", "--container", "shop")
     [record] = json.loads(out)
-    assert set(record) == {"container", "name", "admin", "state", "created_at",
+    assert set(record) == {"container", "name", "admin", "client", "state", "created_at",
                            "last_used_at", "revoked_at"}  # fmt: skip
     assert (record["name"], record["admin"], record["state"]) == ("crm", False, "live")
+    assert record["client"] is None
     code, out, _ = run(capsys, "tokens", "list", "--json", "--admin")
     assert [(r["name"], r["admin"]) for r in json.loads(out)] == [("ops", True)]
     for token in (shop, admin):
@@ -256,6 +257,105 @@ def test_revoke_works_for_a_container_the_store_no_longer_knows(data_dir, capsys
         0,
         "revoked token 'crm' of container 'gone'; requests with it now get 403\n",
     )
+
+
+# --- admin tokens limited to one client ------------------------------------------------------
+
+
+@pytest.fixture
+def acme(known: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The data dir with containers shop and blog, and client acme owning shop."""
+    assert run(capsys, "clients", "create", "acme", "--name", "Acme")[0] == 0
+    assert run(capsys, "clients", "assign", "acme", "shop")[0] == 0
+    return known
+
+
+def test_create_list_and_revoke_an_admin_token_of_a_client(acme, capsys):
+    code, out, err = run(capsys, "tokens", "create", "--admin", "--client", "acme",
+                         "--name", "ops")  # fmt: skip
+    assert code == 0, err
+    token = out.strip()
+    assert is_token_shaped(token)
+    assert "created admin token 'ops' of client 'acme'. It is shown only this once" in err
+    audit = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert [(a["action"], a["container"], a["client"]) for a in audit] == [
+        ("token create", "*acme", "acme")
+    ]
+    create(capsys, "--admin", name="ops")
+    create(capsys, "--container", "shop")
+
+    code, out, _ = run(capsys, "tokens", "list")
+    assert [line.split()[:3] for line in out.splitlines()[1:]] == [
+        ["*", "(admin)", "ops"],
+        ["*acme", "(admin)", "ops"],
+        ["shop", "crm", "live"],
+    ]
+    listed = json.loads(run(capsys, "tokens", "list", "--json", "--admin")[1])
+    assert [(r["container"], r["admin"], r["client"]) for r in listed] == [
+        ("*", True, None),
+        ("*acme", True, "acme"),
+    ]
+    code, out, _ = run(capsys, "tokens", "list", "--json", "--admin", "--client", "acme")
+    [record] = json.loads(out)
+    assert (record["name"], record["admin"], record["client"]) == ("ops", True, "acme")
+    assert token not in out
+    assert hash_token(token) not in out
+
+    code, out, _ = run(capsys, "tokens", "revoke", "--admin", "--client", "acme", "--name", "ops")
+    assert (code, out) == (
+        0,
+        "revoked admin token 'ops' of client 'acme'; requests with it now get 403\n",
+    )
+    states = {r["container"]: r["state"] for r in json.loads(run(capsys, "tokens", "list",
+                                                                 "--json")[1])}  # fmt: skip
+    assert states == {"*": "live", "*acme": "revoked", "shop": "live"}
+    code, _, err = run(capsys, "tokens", "revoke", "--admin", "--client", "acme", "--name", "ops")
+    assert code == 1
+    assert "no live admin token 'ops' of client 'acme'" in err
+
+
+def test_create_refuses_a_client_the_store_does_not_hold(acme, capsys):
+    code, out, err = run(capsys, "tokens", "create", "--admin", "--client", "acne",
+                         "--name", "ops")  # fmt: skip
+    assert (code, out) == (1, "")
+    assert err.startswith("tagwire: no client 'acne'; ")
+    assert "tagwire clients create" in err
+    assert "tw_" not in err
+    assert json.loads(run(capsys, "tokens", "list", "--json")[1]) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["create", "--container", "shop", "--client", "acme", "--name", "x"],
+     ["list", "--client", "acme"],
+     ["list", "--container", "shop", "--client", "acme"],
+     ["revoke", "--container", "shop", "--client", "acme", "--name", "x"]],
+)  # fmt: skip
+def test_client_without_admin_is_a_usage_error_naming_it(data_dir, capsys, argv):
+    code, out, err = run(capsys, "tokens", *argv)
+    assert (code, out) == (2, "")
+    assert "--client: only an admin token is limited to a client; add --admin" in err
+    assert not (data_dir / "tagwire.db").exists()
+
+
+@pytest.mark.parametrize("client", ["Acme", "*acme", "a b", "x" * 65])
+def test_a_bad_client_id_exits_2_naming_it(data_dir, capsys, client):
+    code, out, err = run(capsys, "tokens", "create", "--admin", "--client", client,
+                         "--name", "ops")  # fmt: skip
+    assert (code, out) == (2, "")
+    assert "--client" in err
+    assert "is not a client id" in err
+    assert not (data_dir / "tagwire.db").exists()
+
+
+def test_an_admin_token_of_a_client_sends_no_events(acme, capsys):
+    scoped = create(capsys, "--admin", "--client", "acme", name="ops")
+    headers = {"authorization": f"Bearer {scoped}", "content-type": "application/json"}
+    with TestClient(build_app(acme / "tagwire.db")) as client:
+        refused = client.post("/api/v1/events", content=orjson.dumps(crm_event()),
+                              headers=headers)  # fmt: skip
+    assert refused.status_code == 403
+    assert "admin token 'ops' cannot send events" in refused.json()["errors"][0]["reason"]
 
 
 # --- stdout holds only the token -----------------------------------------------------------
