@@ -204,3 +204,41 @@ def test_pages_fit_a_phone(node, browser):
     screenshot(page, "admin-container-phone")
     visit.rec.assert_clean()
     visit.context.close()
+
+
+EDITOR_PAGES = [
+    ("/admin/containers/demo/tags/new?template=meta", "admin-tag-new"),
+    ("/admin/containers/demo/tags/meta", "admin-tag-edit"),
+    ("/admin/containers/demo/triggers/leads", "admin-trigger-edit"),
+    ("/admin/containers/demo/variables/page_kind", "admin-variable-edit"),
+    ("/admin/containers/demo/templates/new", "admin-template-new"),
+    ("/admin/templates", "admin-template-gallery"),
+    ("/admin/templates/meta", "admin-template-meta"),
+    ("/admin/history?container=demo", "admin-history-demo"),
+    ("/admin/dead-letters?container=demo", "admin-dead-letters-demo"),
+    ("/admin/clients/demo-client", "admin-client-owner"),
+    ("/admin/clients/nobody", "admin-not-found"),
+]
+
+
+def test_every_editor_page_renders_under_the_csp(node, browser):
+    base, data_dir = node
+    visit = _visit(browser)
+    page = visit.page
+    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    for path, name in EDITOR_PAGES:
+        answer = page.goto(f"{base}{path}")
+        expected = 404 if name == "admin-not-found" else 200
+        assert answer is not None
+        assert answer.status == expected, (path, answer.status)
+        screenshot(page, name)
+    page.goto(f"{base}/admin/containers/demo/triggers/leads")
+    page.click("button:has-text('Check on this hit')")
+    expect(page.locator("p[role=status]")).to_contain_text("would")
+    screenshot(page, "admin-trigger-check")
+    page.goto(f"{base}/admin/containers/demo/variables/page_kind")
+    page.click("button:has-text('Show its value on this hit')")
+    expect(page.locator("p[role=status]")).to_contain_text("On this hit")
+    screenshot(page, "admin-variable-preview")
+    visit.rec.assert_clean()
+    visit.context.close()
