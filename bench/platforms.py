@@ -57,7 +57,7 @@ def main() -> int:
     doc = apply_defaults(demo_document("http://127.0.0.1:8000/demo/receiver"))
     runtime = TemplateRuntime(demo_secrets().get, allow_http_loopback=True)
     container = CompiledContainer.compile(doc, runtime)
-    tags = {tag.id: tag.template for tag in container.tags if tag.id in PLATFORMS}
+    tags = {tag.id: tag.binding.static for tag in container.tags if tag.id in PLATFORMS}
     the_hit = hit()
     event = template_event(the_hit)
 

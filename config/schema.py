@@ -28,7 +28,9 @@ from config.errors import DocumentError, Issue
 from tags.package import SHIPPED, TemplatePackage, package_from_metadata, shipped_template
 from tags.params import resolve_params
 from triggers.trigger import check_trigger_rules
+from variables.param_refs import find_refs, referencing
 from variables.pii_firewall import POLICIES
+from variables.references import reference_problem
 from variables.user_defined import check_variable, variable_inputs
 
 __all__ = [
@@ -464,10 +466,12 @@ def _check_tag(
     path: str,
     trigger_ids: set[str] | None,
     templates: dict[str, TemplatePackage | None] | None,
+    variable_ids: set[str],
     out: list[Issue],
 ) -> None:
     """The fields of one tag that need context: its template decides what `params` may
-    hold, and its trigger lists must name existing triggers."""
+    hold, references in them must name values, and its trigger lists must name existing
+    triggers."""
     template = _string(tag["template"], f"{path}.template", out) if "template" in tag else None
     if template is not None:
         package = _template_for(template, templates)
@@ -480,7 +484,12 @@ def _check_tag(
                     Issue(f"{path}.template", f"unknown template {_show(template)}; known: {known}")
                 )
         elif "params" in tag:
-            _, problems = resolve_params(package.params_schema, tag["params"])
+            params = tag["params"]
+            for at, ref in find_refs(params):
+                problem = reference_problem(ref, variable_ids)
+                if problem:
+                    out.append(Issue(f"{path}.params.{at}", f"{{{{{ref}}}}}: {problem}"))
+            _, problems = resolve_params(package.params_schema, params, referencing(params))
             for name, reason in problems:
                 out.append(Issue(f"{path}.params.{name}" if name else f"{path}.params", reason))
     firing: dict[str, int] = {}
@@ -509,6 +518,7 @@ def _check_tags(
     value: object,
     trigger_ids: set[str] | None,
     templates: dict[str, TemplatePackage | None] | None,
+    variable_ids: set[str],
     out: list[Issue],
 ) -> None:
     tags = _list(value, "tags", out)
@@ -520,7 +530,7 @@ def _check_tags(
         tag = _object(item, path, out, _TAG_FIELDS, _TAG_REQUIRED)
         if tag is not None:
             _check_fields(tag, path, _TAG_CHECKS, out)
-            _check_tag(tag, path, trigger_ids, templates, out)
+            _check_tag(tag, path, trigger_ids, templates, variable_ids, out)
             _note_id(tag, path, first_at, out)
 
 
@@ -598,7 +608,7 @@ def validate_document(doc: object) -> list[Issue]:
     trigger_ids = _check_triggers(doc["triggers"], variable_ids, out) if "triggers" in doc else None
     templates = _check_templates(doc["templates"], out) if "templates" in doc else {}
     if "tags" in doc:
-        _check_tags(doc["tags"], trigger_ids, templates, out)
+        _check_tags(doc["tags"], trigger_ids, templates, variable_ids, out)
     return out
 
 
@@ -620,7 +630,8 @@ def apply_defaults(doc: dict[str, Any]) -> dict[str, Any]:
         tag.setdefault("fire_once", "event_id")
         tag.setdefault("enabled", True)
         package = template_package(result, tag["template"])
-        tag["params"], _ = resolve_params(package.params_schema, tag["params"])
+        params = tag["params"]
+        tag["params"], _ = resolve_params(package.params_schema, params, referencing(params))
     return result
 
 

@@ -26,13 +26,15 @@ from config.schema import template_package
 from config.storage import FailedRun, OutboxRow
 from container.metrics import PII_REMOVED, TAG_FAILURES, TAG_OUTCOMES
 from container.quarantine import Quarantine, Quarantined
-from container.tag_failures import HitRecord, failed_run, retry_at
+from container.tag_binding import TagBinding
+from container.tag_failures import HitRecord, failed_run, record_hit, retry_at
 from tags.errors import TemplateError
 from tags.event import template_event
-from tags.runtime import BoundTemplate, TagResult, TemplateRuntime
+from tags.runtime import TagResult, TemplateRuntime
 from triggers.trigger import Trigger
 from variables.consent import ConsentRequirement, ConsentState, Decision, decide
 from variables.hit import Hit
+from variables.param_refs import ParamPlan
 from variables.pii_firewall import contains_pii, scrub_text
 from variables.resolver import Resolver, VariableFunction
 from variables.user_defined import compile_variable
@@ -62,7 +64,7 @@ class _Counters(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class CompiledTag:
     id: str
-    template: BoundTemplate
+    binding: TagBinding
     firing: tuple[str, ...]
     blocking: tuple[str, ...]
     consent: ConsentRequirement
@@ -249,15 +251,22 @@ class CompiledContainer:
             if not tag["enabled"]:
                 continue
             package = template_package(doc, tag["template"])
+            key = f"{container_id}/{tag['id']}"
+            plan = ParamPlan.compile(tag["params"])
             try:
-                bound = runtime.bind(f"{container_id}/{tag['id']}", package, tag["params"])
+                if plan is None:
+                    static = runtime.bind(key, package, tag["params"])
+                    binding = TagBinding(key, package, None, static)
+                else:  # bound per hit; the template compiles now
+                    runtime.compile(package)
+                    binding = TagBinding(key, package, plan, None)
             except TemplateError as exc:
                 raise TemplateError(exc.kind, f"tag {tag['id']!r}: {exc.message}") from None
             consent = tag["consent"]
             tags.append(
                 CompiledTag(
                     id=tag["id"],
-                    template=bound,
+                    binding=binding,
                     firing=tuple(tag["firing_triggers"]),
                     blocking=tuple(tag["blocking_triggers"]),
                     consent=ConsentRequirement(
@@ -318,17 +327,23 @@ class CompiledContainer:
             if held is not None:
                 self._fail(tag, hit, facts, _quarantine_error(held), result, held.kind)
                 continue
+            try:
+                template = tag.binding.for_hit(self.runtime, state.resolver)
+            except TemplateError as exc:
+                self._count(tag, TagResult(error=exc))
+                self._fail(tag, hit, facts, exc, result, exc.kind)
+                continue
             if context is None:
                 context = self.runtime.hit_context(
                     template_event(hit), hit.cookies, hit.received_ms
                 )
             if allowance is None:
-                outcome = self.runtime.execute(tag.template, context)
+                outcome = self.runtime.execute(template, context)
             else:
                 if allowance.units <= 0:
                     self.quarantine.not_run(tag.id)
                     return index
-                outcome = self.runtime.execute(tag.template, context, allowance.units)
+                outcome = self.runtime.execute(template, context, allowance.units)
                 if outcome.capped:
                     self.quarantine.not_run(tag.id)
                     return index
@@ -421,8 +436,14 @@ class CompiledContainer:
         if held is not None:
             refused = _quarantine_error(held)
             raise RerunError(refused.kind, refused.message)
+        try:
+            template = tag.binding.for_hit(
+                self.runtime, lambda: Resolver(record_hit(self.id, record), self.variables)
+            )
+        except TemplateError as exc:
+            raise RerunError(exc.kind, exc.message) from None
         context = self.runtime.hit_context(record.event, record.cookies, record.received_ms)
-        outcome = self.runtime.execute(tag.template, context)
+        outcome = self.runtime.execute(template, context)
         error = outcome.error
         self._count(tag, outcome)
         if error is not None:

@@ -16,6 +16,7 @@ import orjson
 
 from config.storage import RUN_DESTINATION, RUN_METHOD, FailedRun, OutboxRow
 from tags.errors import ENVIRONMENTAL
+from variables.hit import Hit
 
 __all__ = [
     "BUSY",
@@ -26,6 +27,7 @@ __all__ = [
     "RecordError",
     "failed_run",
     "read_record",
+    "record_hit",
     "retry_at",
 ]
 
@@ -77,6 +79,20 @@ class HitRecord:
              "dedup_key": self.dedup_key, "lead_id": self.lead_id, "value": self.value,
              "currency": self.currency}
         )  # fmt: skip
+
+
+def record_hit(container_id: str, record: HitRecord) -> Hit:
+    """The hit a record was made from, as the pipeline's Hit: what a tag whose parameters
+    reference the hit's values resolves them from again when it runs again."""
+    wire = {k: v for k, v in record.event.items() if k != "server"}
+    server = record.event.get("server") or {}
+    return Hit(
+        container_id, record.event_name, record.event_id, wire, record.event_time_ms,
+        record.received_ms, str(server.get("client_ip") or ""),
+        str(server.get("user_agent") or ""), server.get("client_id"),
+        bool(server.get("sec_gpc")), str(server.get("trace_id") or ""), dict(record.cookies),
+        [], str(server.get("action_source") or "website"), server.get("test_event_code"),
+    )  # fmt: skip
 
 
 def read_record(body: bytes) -> HitRecord:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections.abc import Collection
 from typing import Any
 
 from tags.urls import UrlError, normalize_url
@@ -153,8 +154,13 @@ def _field_problems(name: str, field: dict[Any, Any]) -> Problems:
     return problems
 
 
-def resolve_params(schema: dict[str, Any], params: object) -> tuple[dict[str, Any], Problems]:
-    """Params with defaults filled in, and every problem as (parameter name, reason)."""
+def resolve_params(
+    schema: dict[str, Any], params: object, deferred: Collection[str] = ()
+) -> tuple[dict[str, Any], Problems]:
+    """Params with defaults filled in, and every problem as (parameter name, reason).
+
+    `deferred` names parameters that hold references (`{{var.x}}`, see
+    variables.param_refs): they are kept as written, and checked once resolved per hit."""
     if not isinstance(params, dict):
         return {}, [("", "params must be an object")]
     problems: Problems = [
@@ -162,7 +168,9 @@ def resolve_params(schema: dict[str, Any], params: object) -> tuple[dict[str, An
     ]
     values: dict[str, Any] = {}
     for name, field in schema.items():
-        if name in params:
+        if name in params and name in deferred:
+            values[name] = params[name]
+        elif name in params:
             problem = _value_problem(field, params[name])
             if problem:
                 problems.append((name, problem))

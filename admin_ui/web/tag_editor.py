@@ -122,6 +122,7 @@ class TagEditor:
             "container_id": container_id, "tag": tag, "original": original or "",
             "template": described, "fields": fields, "errors": errors,
             "triggers": [t["id"] for t in doc.get("triggers", [])],
+            "variables": [v["id"] for v in doc.get("variables", [])],
             "gcm": consent.get("gcm", []) if isinstance(consent, dict) else [],
             "gcm_types": GCM_TYPES, "fire_once": FIRE_ONCE,
         }, status)  # fmt: skip

@@ -29,7 +29,7 @@ def cookie_names(container: CompiledContainer) -> list[str]:
     """tagwire's visitor id and every cookie a tag of the container is allowed to set."""
     names = [COOKIE_NAME]
     for tag in container.tags:
-        names.extend(tag.template.package.manifest.set_cookies)
+        names.extend(tag.binding.package.manifest.set_cookies)
     return list(dict.fromkeys(names))
 
 

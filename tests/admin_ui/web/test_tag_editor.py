@@ -159,3 +159,17 @@ def test_a_checkbox_turned_off_overrides_its_default(db):
     [tag] = [t for t in workspace(db)["tags"] if t["id"] == "meta"]
     assert tag["params"]["send_browser"] is False
     assert "send_server" not in tag["params"]  # on, as its default: left to the default
+
+
+def test_a_field_may_reference_a_value_of_the_hit(db):
+    with browser(db) as client:
+        sign_in(client, "ed@agency.example")
+        form = meta_form(csrf_of(client, NEW), **{"param.test_event_code": "{{custom.test_code}}"})
+        assert client.post("/admin/containers/shop/tags", data=form).status_code == 303
+        bad = meta_form(csrf_of(client, NEW), id="meta2", **{"param.pixel_id": "{{var.nope}}"})
+        refused = client.post("/admin/containers/shop/tags", data=bad)
+    [tag] = [t for t in workspace(db)["tags"] if t["id"] == "meta"]
+    assert tag["params"]["test_event_code"] == "{{custom.test_code}}"
+    assert refused.status_code == 400
+    field = refused.text.split('name="param.pixel_id"', 1)[1].split("</div>", 1)[0]
+    assert "unknown variable" in field
