@@ -77,12 +77,25 @@ def wait_live(base: str, version: int) -> None:
 def page_view_name(base: str) -> str:
     """Send a page view to /collect; the name the demo receiver got it under."""
     event_id = str(uuid.uuid4())
-    hit = {"v": 1, "event": "page_view", "event_id": event_id, "ts": int(time.time() * 1000),
-           "page": {"url": f"{base}/demo/", "title": "Demo"},
-           "consent": {"ad_storage": "granted", "analytics_storage": "granted",
-                       "ad_user_data": "granted", "ad_personalization": "granted"}}  # fmt: skip
-    answer = httpx.post(f"{base}/collect?id=demo", content=json.dumps(hit),
-                        headers={"content-type": "application/json"}, timeout=5)  # fmt: skip
+    hit = {
+        "v": 1,
+        "event": "page_view",
+        "event_id": event_id,
+        "ts": int(time.time() * 1000),
+        "page": {"url": f"{base}/demo/", "title": "Demo"},
+        "consent": {
+            "ad_storage": "granted",
+            "analytics_storage": "granted",
+            "ad_user_data": "granted",
+            "ad_personalization": "granted",
+        },
+    }
+    answer = httpx.post(
+        f"{base}/collect?id=demo",
+        content=json.dumps(hit),
+        headers={"content-type": "application/json"},
+        timeout=5,
+    )
     assert answer.status_code in (200, 204), answer.text
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -171,9 +184,13 @@ def test_owner_editor_publisher_journey(node, browser):
 
     page.click("text=Audit log")
     table = page.locator("table")
-    for actor, action in (("ed@agency.example", "workspace"), ("ed@agency.example", "version"),
-                          ("pia@agency.example", "publish"), ("pia@agency.example", "rollback"),
-                          (DEMO_OWNER, "membership.set")):  # fmt: skip
+    for actor, action in (
+        ("ed@agency.example", "workspace"),
+        ("ed@agency.example", "version"),
+        ("pia@agency.example", "publish"),
+        ("pia@agency.example", "rollback"),
+        (DEMO_OWNER, "membership.set"),
+    ):
         expect(table.locator("tr", has_text=actor).filter(has_text=action).first).to_be_visible()
     # people without a client are the agency's business: a publisher does not see them made
     expect(table.locator("tr", has_text="user.create")).to_have_count(0)
@@ -240,5 +257,119 @@ def test_every_editor_page_renders_under_the_csp(node, browser):
     page.click("button:has-text('Show its value on this hit')")
     expect(page.locator("p[role=status]")).to_contain_text("On this hit")
     screenshot(page, "admin-variable-preview")
+    visit.rec.assert_clean()
+    visit.context.close()
+
+
+def fake_events(base: str, platform: str) -> list[dict]:
+    answer = httpx.get(f"{base}/fake/_fake/events", params={"platform": platform}, timeout=5)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["events"]
+
+
+def test_build_a_container_in_the_ui_only(node, browser):
+    """A new client's container from empty: a lookup variable, a lead trigger with a
+    condition and an exception, a Meta and a TikTok tag whose event name is the
+    variable; version and publish; a hit through /collect reaches both fakes with the
+    variable's value."""
+    base, data_dir = node
+    visit = _visit(browser)
+    page = visit.page
+    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    page.click("text=Demo client")
+    blank = page.locator("form[action$='/containers']").first
+    blank.locator("input[name=id]").fill("newco")
+    blank.locator("input[name=name]").fill("New Co shop")
+    blank.locator("input[name=domain]").fill("127.0.0.1")
+    blank.locator("button[type=submit]").click()
+    expect(page.locator("h1")).to_contain_text("newco")
+
+    page.click("text=Add a variable")
+    page.fill("input[name=id]", "kind")
+    page.fill("input[name=name]", "Page kind")
+    page.select_option("select[name=type]", "lookup")
+    page.fill(
+        "textarea[name=params]",
+        json.dumps({"input": "page.path", "map": {"/thanks": "SubmitForm"}, "default": "Contact"}),
+    )
+    page.click("button:has-text('Show its value on this hit')")
+    expect(page.locator("p[role=status]")).to_contain_text("SubmitForm")  # the sample is /thanks
+    page.click("button:has-text('Save to the workspace')")
+    expect(page.locator(".notice")).to_have_text("Workspace saved.")
+
+    page.click("text=Add a trigger")
+    page.fill("input[name=id]", "leads")
+    page.fill("input[name=name]", "Leads with a value")
+    page.fill("input[name=events]", "lead")
+    page.fill("textarea[name=conditions]", '{"var": "data.value", "op": "gt", "value": 0}')
+    page.fill(
+        "textarea[name=exceptions]", '[{"var": "page.path", "op": "equals", "value": "/internal"}]'
+    )
+    page.click("button:has-text('Save to the workspace')")
+    expect(page.locator(".notice")).to_have_text("Workspace saved.")
+
+    tags = (
+        ("meta", {"pixel_id": "1234567890123456", "access_token": "demo_meta_token"}),
+        ("tiktok", {"pixel_code": "CDEMO1234567890ABCDE", "access_token": "demo_tiktok_token"}),
+    )
+    for template, params in tags:
+        page.select_option("select[name=template]", template)
+        page.click("button:has-text('Add tag')")
+        page.fill("input[name=id]", template)
+        page.fill("input[name=name]", f"{template} on leads")
+        for name, value in params.items():
+            page.fill(f"input[name='param.{name}']", value)
+        page.fill("textarea[name='param.event_names']", '{"lead": "{{var.kind}}"}')
+        page.check("input[name=firing][value=leads]")
+        page.select_option("select[name=fire_once]", "lead_id")
+        page.click("button:has-text('Save to the workspace')")
+        expect(page.locator(".notice")).to_have_text("Workspace saved.")
+    screenshot(page, "admin-built-container")
+
+    page.fill("form[action$='/versions'] input[name=note]", "First version, built in the UI")
+    page.click("form[action$='/versions'] button[type=submit]")
+    expect(page.locator(".notice")).to_have_text("Version created.")
+    page.locator("tr", has_text="First version").locator("text=Review publish").click()
+    page.click("button:has-text('Publish v1 to live')")
+    expect(page.locator(".notice")).to_have_text("Published.")
+
+    deadline = time.monotonic() + 15
+    while True:
+        ready = httpx.get(f"{base}/readyz", timeout=5).json()["environments"]
+        if {"container": "newco", "env": "live", "version": 1} in ready:
+            break
+        assert time.monotonic() < deadline, f"newco not served: {ready}"
+        time.sleep(0.2)
+    lead = {
+        "v": 1,
+        "event": "lead",
+        "event_id": str(uuid.uuid4()),
+        "ts": int(time.time() * 1000),
+        "page": {"url": f"{base}/thanks"},
+        "consent": {
+            "ad_storage": "granted",
+            "analytics_storage": "granted",
+            "ad_user_data": "granted",
+            "ad_personalization": "granted",
+        },
+        "data": {"value": 80, "currency": "EUR", "lead_id": f"L-{uuid.uuid4().hex[:8]}"},
+    }
+    answer = httpx.post(
+        f"{base}/collect?id=newco",
+        content=json.dumps(lead),
+        headers={"content-type": "application/json"},
+        timeout=5,
+    )
+    assert answer.status_code in (200, 204), answer.text
+    deadline = time.monotonic() + 20
+    while True:
+        meta = [e for e in fake_events(base, "meta") if e.get("event_id") == lead["event_id"]]
+        tiktok = [e for e in fake_events(base, "tiktok") if e.get("event_id") == lead["event_id"]]
+        if meta and tiktok:
+            break
+        assert time.monotonic() < deadline, f"not delivered: meta {meta}, tiktok {tiktok}"
+        time.sleep(0.3)
+    assert meta[0]["event_name"] == "SubmitForm"
+    assert tiktok[0]["event"]["event"] == "SubmitForm"
     visit.rec.assert_clean()
     visit.context.close()
