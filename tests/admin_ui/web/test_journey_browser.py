@@ -373,3 +373,57 @@ def test_build_a_container_in_the_ui_only(node, browser):
     assert tiktok[0]["event"]["event"] == "SubmitForm"
     visit.rec.assert_clean()
     visit.context.close()
+
+
+def test_an_outage_fills_the_dead_letters_and_a_replay_delivers_once(node, browser):
+    base, data_dir = node
+    refused = httpx.post(
+        f"{base}/fake/_fake/fail", timeout=5, json={"platform": "meta", "mode": "auth", "count": 1}
+    )
+    assert refused.status_code == 200, refused.text
+    lead_id = f"L-{uuid.uuid4().hex[:8]}"
+    event_id = str(uuid.uuid4())
+    hit = {
+        "v": 1,
+        "event": "lead",
+        "event_id": event_id,
+        "ts": int(time.time() * 1000),
+        "page": {"url": f"{base}/demo/thanks"},
+        "consent": {
+            "ad_storage": "granted",
+            "analytics_storage": "granted",
+            "ad_user_data": "granted",
+            "ad_personalization": "granted",
+        },
+        "data": {"value": 50, "currency": "EUR", "lead_id": lead_id},
+    }
+    answer = httpx.post(
+        f"{base}/collect?id=demo",
+        content=json.dumps(hit),
+        headers={"content-type": "application/json"},
+        timeout=5,
+    )
+    assert answer.status_code in (200, 204), answer.text
+    visit = _visit(browser)
+    page = visit.page
+    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    deadline = time.monotonic() + 20
+    while True:
+        page.goto(f"{base}/admin/dead-letters?container=demo")
+        group = page.locator("tr", has_text="Meta code")
+        if group.count():
+            break
+        assert time.monotonic() < deadline, "the refused Meta event never reached the dead letters"
+        time.sleep(0.5)
+    screenshot(page, "admin-dead-letters-outage")
+    assert [e for e in fake_events(base, "meta") if e.get("event_id") == event_id] == []
+    group.first.locator("button:has-text('Replay meta')").click()
+    expect(page.locator(".notice")).to_contain_text("row(s) queued again for delivery")
+    deadline = time.monotonic() + 20
+    while not [e for e in fake_events(base, "meta") if e.get("event_id") == event_id]:
+        assert time.monotonic() < deadline, "the replayed event never reached fake Meta"
+        time.sleep(0.3)
+    time.sleep(1.5)  # anything sent twice would have arrived by now
+    assert len([e for e in fake_events(base, "meta") if e.get("event_id") == event_id]) == 1
+    visit.rec.assert_clean()
+    visit.context.close()
