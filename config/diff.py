@@ -28,6 +28,7 @@ __all__ = [
     "ItemChange",
     "SectionDiff",
     "diff_documents",
+    "masked",
 ]
 
 SECTIONS = ("variables", "triggers", "templates", "tags")
@@ -69,7 +70,7 @@ class FieldChange:
         out: dict[str, Any] = {"path": self.path}
         for name, value in (("old", self.old), ("new", self.new)):
             if value is not ABSENT:
-                out[name] = _MASK if self.sensitive else _masked(value)
+                out[name] = _MASK if self.sensitive else masked(value)
         return out
 
     def to_text(self) -> str:
@@ -80,7 +81,7 @@ class FieldChange:
             return "(absent)"
         if self.sensitive:
             return _MASK
-        text = json.dumps(_masked(value), ensure_ascii=False, sort_keys=True, default=str)
+        text = json.dumps(masked(value), ensure_ascii=False, sort_keys=True, default=str)
         text = _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
         return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
@@ -255,10 +256,11 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _masked(value: Any) -> Any:
-    """A copy of `value` with every secret-looking key's value replaced by `***`."""
+def masked(value: Any) -> Any:
+    """A copy of `value` with every secret-looking key's value replaced by `***`: for
+    anything shown to people (diffs, an outbox row's payload in the admin UI)."""
     if isinstance(value, dict):
-        return {k: _MASK if _SECRET_KEY.search(str(k)) else _masked(v) for k, v in value.items()}
+        return {k: _MASK if _SECRET_KEY.search(str(k)) else masked(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_masked(item) for item in value]
+        return [masked(item) for item in value]
     return value

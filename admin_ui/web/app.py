@@ -136,6 +136,7 @@ class AdminUI:
             ),
             Route("/history", gate(operations.history), methods=["GET"]),
             Route("/dead-letters", gate(operations.dead_letters), methods=["GET"]),
+            Route("/outbox/{row}", gate(operations.row), methods=["GET"]),
             Route("/dead-letters/replay", gate(operations.replay), methods=["POST"]),
             Route("/dead-letters/release", gate(operations.release), methods=["POST"]),
             Route("/containers/{container}/tags/new", gate(tags.form), methods=["GET"]),

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+import orjson
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from admin_ui.audit import Actor
-from admin_ui.errors import FieldError
+from admin_ui.errors import FieldError, NotFound
 from admin_ui.history import HISTORY_FIELDS, history, history_record
 from admin_ui.outbox_ops import OutboxOps
 from admin_ui.people import Principal
@@ -27,6 +29,7 @@ from admin_ui.times import parse_time
 from admin_ui.web.forms import Form
 from admin_ui.web.pages import Pages, PagesStore
 from admin_ui.web.render import render
+from config.diff import masked
 from config.storage import STATES, HistoryStore, OutboxFilter, OutboxOpsStore
 
 __all__ = ["Operations"]
@@ -148,6 +151,20 @@ class Operations:
             "may_act": may_act, "scanned": DEAD_SCAN, "done": _done(request),
         })  # fmt: skip
 
+    async def row(self, request: Request, me: Principal, form: Form | None) -> Response:
+        """One outbox row as it is sent, secrets masked, with every answer it got."""
+        text = request.path_params["row"]
+        number = int(text) if text.isdigit() and len(text) < 19 else None
+        found = None if number is None else await self.store.outbox_row(number)
+        if found is None:
+            raise NotFound(f"there is no outbox row {text!r} you can see")
+        await self.pages.access(me, found.container_id, "view")
+        attempts = [history_record(e) for e in await self.store.row_history(found.id)]
+        return render(request, "outbox_row.html", {
+            "row": found, "headers": _shown_headers(found.headers), "body": _shown_body(found.body),
+            "attempts": attempts,
+        })  # fmt: skip
+
     async def _may_operate(self, me: Principal, container_id: str) -> bool:
         client = await self.store.container_client(container_id)
         return me.user.agency_admin if client is None else me.may("publish", client)
@@ -172,6 +189,29 @@ class Operations:
         return RedirectResponse(
             f"{root}/dead-letters?container={container}&done={what}&rows={count}", 303
         )
+
+
+_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|auth|signature", re.I)
+
+
+def _shown_headers(raw: bytes) -> dict[str, str]:
+    """A row's headers, values of credential-looking ones masked."""
+    try:
+        headers = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(headers, dict):
+        return {}
+    return {str(k): "***" if _SECRET_HEADER.search(str(k)) else str(v) for k, v in headers.items()}
+
+
+def _shown_body(raw: bytes) -> str:
+    """A row's body: JSON pretty-printed with secret-looking keys masked, else the text."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace")
+    return orjson.dumps(masked(body), option=orjson.OPT_INDENT_2).decode()
 
 
 def _with(filter: OutboxFilter, states: tuple[str, ...]) -> OutboxFilter:

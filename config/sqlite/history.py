@@ -16,7 +16,14 @@ class SQLiteHistory(SQLiteConnection):
 
     async def history(self, filter: OutboxFilter, limit: int, offset: int) -> list[HistoryEntry]:
         where, params = filters.where(filter, filters.narrowing(filter.states, "history"), "o.")
+        return await self._entries(where, params, limit, offset)
 
+    async def row_history(self, outbox_id: int) -> list[HistoryEntry]:
+        return await self._entries("o.id = ?", [outbox_id], -1, 0)
+
+    async def _entries(
+        self, where: str, params: list[object], limit: int, offset: int
+    ) -> list[HistoryEntry]:
         def history(conn: sqlite3.Connection) -> list[HistoryEntry]:
             rows = conn.execute(
                 "SELECT o.id, o.container_id, o.tag_id, o.platform, o.destination, o.event_name,"

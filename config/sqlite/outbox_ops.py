@@ -7,7 +7,7 @@ import sqlite3
 from config.sqlite import filters
 from config.sqlite.connection import SQLiteConnection
 from config.sqlite.transaction import transaction
-from config.storage import OutboxFilter
+from config.storage import OutboxFilter, OutboxItem
 
 __all__ = ["SQLiteOutboxOps"]
 
@@ -64,6 +64,17 @@ class SQLiteOutboxOps(SQLiteConnection):
         if dry_run:
             return await self._count(where, params)
         return await self._run(purge)
+
+    async def outbox_row(self, outbox_id: int) -> OutboxItem | None:
+        def read(conn: sqlite3.Connection) -> OutboxItem | None:
+            row = conn.execute(
+                "SELECT id, container_id, tag_id, platform, destination, method, url, headers,"
+                " body, attempts, event_time_ms, created_at FROM outbox WHERE id = ?",
+                (outbox_id,),
+            ).fetchone()
+            return None if row is None else OutboxItem(*row)
+
+        return await self._run(read)
 
     async def _change(
         self, sql: str, params: list[object], where: str, where_params: list[object], dry_run: bool

@@ -140,6 +140,9 @@ class OutboxOpsStore(Protocol):
     async def release_held(self, filter: OutboxFilter, now_ms: int, dry_run: bool) -> int:
         """Make matching held rows pending, due now; how many (`dry_run`: only count)."""
 
+    async def outbox_row(self, outbox_id: int) -> OutboxItem | None:
+        """One row as it would be sent (any state), for an operator to inspect."""
+
     async def purge(self, filter: OutboxFilter, dry_run: bool) -> int:
         """Delete matching sent and dead rows with their history; how many rows
         (`dry_run`: only count). `filter.states` narrows to sent or dead. Fire-once keys
@@ -153,6 +156,9 @@ class HistoryStore(Protocol):
     async def history(self, filter: OutboxFilter, limit: int, offset: int) -> list[HistoryEntry]:
         """The firing history of the matching rows: one entry per attempt, plus one for
         each row never attempted; newest row first, its latest attempt first."""
+
+    async def row_history(self, outbox_id: int) -> list[HistoryEntry]:
+        """The attempts of one row, latest first (one entry if it was never attempted)."""
 
 
 @runtime_checkable

@@ -56,7 +56,7 @@ ROUTES = _routes()
 
 PARAMS = {"{client}": "acme", "{container}": "shop", "{token}": "x" * 43, "{name}": "meta",
           "{variable}": "v1", "{template}": "t1", "{trigger}": "leads",
-          "{tag}": "hook"}  # fmt: skip
+          "{tag}": "hook", "{row}": "1"}  # fmt: skip
 
 
 def _concrete(path: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from admin_ui.versions import Versions
-from admin_ui.web.operations import _cell
+from admin_ui.web.operations import _cell, _shown_body, _shown_headers
 from config.storage import OutboxFilter
 from tests.admin_ui.web.helpers import (
     DOCUMENT,
@@ -142,3 +142,39 @@ def test_release_sends_held_rows(db):
         )
         assert answer.status_code == 303
     assert states(db)["evt-D-0001"] == "pending"
+
+
+def row_id(db: Path, event_id: str) -> int:
+    async def find(store):
+        return next(
+            e.outbox_id
+            for e in await store.history(OutboxFilter(), 100, 0)
+            if e.event_id == event_id
+        )
+
+    return run(with_store(db, find))
+
+
+def test_one_row_shows_its_payload_and_every_answer(db):
+    with browser(db) as client:
+        sign_in(client, "val@agency.example")
+        page = client.get(f"/admin/outbox/{row_id(db, 'evt-C-0001')}")
+        foreign = client.get(f"/admin/outbox/{row_id(db, 'evt-F-0001')}")
+        missing = client.get("/admin/outbox/99999999")
+        junk = client.get("/admin/outbox/abc")
+    assert page.status_code == 200
+    assert page.text.count('<span class="pill">') == 2  # failed 503, then dead 500
+    assert "dead" in page.text
+    assert "failed" in page.text
+    assert foreign.status_code == missing.status_code == junk.status_code == 404
+
+
+def test_credentials_in_a_row_are_masked():
+    shown = _shown_headers(
+        b'{"Authorization": "Bearer abc", "x-api-key": "k", "content-type": "a/b"}'
+    )
+    assert shown == {"Authorization": "***", "x-api-key": "***", "content-type": "a/b"}
+    body = _shown_body(b'{"access_token": "EAAB", "data": [{"event_name": "Lead"}]}')
+    assert "EAAB" not in body
+    assert '"access_token": "***"' in body
+    assert _shown_body(b"a=1&b=2") == "a=1&b=2"
