@@ -14,8 +14,21 @@ __all__ = ["SQLiteHistory"]
 class SQLiteHistory(SQLiteConnection):
     """The `HistoryStore` role."""
 
-    async def history(self, filter: OutboxFilter, limit: int, offset: int) -> list[HistoryEntry]:
+    async def history(
+        self,
+        filter: OutboxFilter,
+        limit: int,
+        offset: int,
+        status: int | None = None,
+        outcome: str | None = None,
+    ) -> list[HistoryEntry]:
         where, params = filters.where(filter, filters.narrowing(filter.states, "history"), "o.")
+        if status is not None:
+            where += " AND a.status = ?"
+            params = [*params, status]
+        if outcome is not None:
+            where += " AND COALESCE(a.outcome, o.state) = ?"
+            params = [*params, outcome]
         return await self._entries(where, params, limit, offset)
 
     async def row_history(self, outbox_id: int) -> list[HistoryEntry]:

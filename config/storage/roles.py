@@ -153,9 +153,18 @@ class OutboxOpsStore(Protocol):
 class HistoryStore(Protocol):
     """The firing history `record` appends to, read back for operators."""
 
-    async def history(self, filter: OutboxFilter, limit: int, offset: int) -> list[HistoryEntry]:
+    async def history(
+        self,
+        filter: OutboxFilter,
+        limit: int,
+        offset: int,
+        status: int | None = None,
+        outcome: str | None = None,
+    ) -> list[HistoryEntry]:
         """The firing history of the matching rows: one entry per attempt, plus one for
-        each row never attempted; newest row first, its latest attempt first."""
+        each row never attempted; newest row first, its latest attempt first. `status`
+        and `outcome` keep the entries with that HTTP status or outcome (and `offset`
+        counts kept entries)."""
 
     async def row_history(self, outbox_id: int) -> list[HistoryEntry]:
         """The attempts of one row, latest first (one entry if it was never attempted)."""

@@ -122,7 +122,7 @@ def test_validate_missing_file(tmp_path, capsys):
 def test_migrate_creates_the_database(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
     assert main(["migrate"]) == 0
-    assert "schema at version 5" in capsys.readouterr().out
+    assert "schema at version 6" in capsys.readouterr().out
     assert (tmp_path / "data" / "tagwire.db").exists()
 
 
