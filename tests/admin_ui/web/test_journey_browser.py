@@ -74,29 +74,24 @@ def wait_live(base: str, version: int) -> None:
         time.sleep(0.2)
 
 
+GRANTED = {"ad_storage": "granted", "analytics_storage": "granted",
+           "ad_user_data": "granted", "ad_personalization": "granted"}  # fmt: skip
+
+
+def send_hit(base: str, container: str, event: str, path: str, **fields: object) -> str:
+    """POST one consented hit to /collect (as the loader would after consent); its event id."""
+    event_id = str(uuid.uuid4())
+    hit = {"v": 1, "event": event, "event_id": event_id, "ts": int(time.time() * 1000),
+           "page": {"url": f"{base}{path}"}, "consent": GRANTED, **fields}  # fmt: skip
+    answer = httpx.post(f"{base}/collect?id={container}", content=json.dumps(hit),
+                        headers={"content-type": "application/json"}, timeout=5)  # fmt: skip
+    assert answer.status_code in (200, 204), answer.text
+    return event_id
+
+
 def page_view_name(base: str) -> str:
     """Send a page view to /collect; the name the demo receiver got it under."""
-    event_id = str(uuid.uuid4())
-    hit = {
-        "v": 1,
-        "event": "page_view",
-        "event_id": event_id,
-        "ts": int(time.time() * 1000),
-        "page": {"url": f"{base}/demo/", "title": "Demo"},
-        "consent": {
-            "ad_storage": "granted",
-            "analytics_storage": "granted",
-            "ad_user_data": "granted",
-            "ad_personalization": "granted",
-        },
-    }
-    answer = httpx.post(
-        f"{base}/collect?id=demo",
-        content=json.dumps(hit),
-        headers={"content-type": "application/json"},
-        timeout=5,
-    )
-    assert answer.status_code in (200, 204), answer.text
+    event_id = send_hit(base, "demo", "page_view", "/demo/")
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         events = httpx.get(f"{base}/demo/receiver/events", timeout=5).json()
@@ -340,31 +335,13 @@ def test_build_a_container_in_the_ui_only(node, browser):
             break
         assert time.monotonic() < deadline, f"newco not served: {ready}"
         time.sleep(0.2)
-    lead = {
-        "v": 1,
-        "event": "lead",
-        "event_id": str(uuid.uuid4()),
-        "ts": int(time.time() * 1000),
-        "page": {"url": f"{base}/thanks"},
-        "consent": {
-            "ad_storage": "granted",
-            "analytics_storage": "granted",
-            "ad_user_data": "granted",
-            "ad_personalization": "granted",
-        },
-        "data": {"value": 80, "currency": "EUR", "lead_id": f"L-{uuid.uuid4().hex[:8]}"},
-    }
-    answer = httpx.post(
-        f"{base}/collect?id=newco",
-        content=json.dumps(lead),
-        headers={"content-type": "application/json"},
-        timeout=5,
-    )
-    assert answer.status_code in (200, 204), answer.text
+    lead_id = f"L-{uuid.uuid4().hex[:8]}"
+    event_id = send_hit(base, "newco", "lead", "/thanks",
+                        data={"value": 80, "currency": "EUR", "lead_id": lead_id})  # fmt: skip
     deadline = time.monotonic() + 20
     while True:
-        meta = [e for e in fake_events(base, "meta") if e.get("event_id") == lead["event_id"]]
-        tiktok = [e for e in fake_events(base, "tiktok") if e.get("event_id") == lead["event_id"]]
+        meta = [e for e in fake_events(base, "meta") if e.get("event_id") == event_id]
+        tiktok = [e for e in fake_events(base, "tiktok") if e.get("event_id") == event_id]
         if meta and tiktok:
             break
         assert time.monotonic() < deadline, f"not delivered: meta {meta}, tiktok {tiktok}"
@@ -382,28 +359,8 @@ def test_an_outage_fills_the_dead_letters_and_a_replay_delivers_once(node, brows
     )
     assert refused.status_code == 200, refused.text
     lead_id = f"L-{uuid.uuid4().hex[:8]}"
-    event_id = str(uuid.uuid4())
-    hit = {
-        "v": 1,
-        "event": "lead",
-        "event_id": event_id,
-        "ts": int(time.time() * 1000),
-        "page": {"url": f"{base}/demo/thanks"},
-        "consent": {
-            "ad_storage": "granted",
-            "analytics_storage": "granted",
-            "ad_user_data": "granted",
-            "ad_personalization": "granted",
-        },
-        "data": {"value": 50, "currency": "EUR", "lead_id": lead_id},
-    }
-    answer = httpx.post(
-        f"{base}/collect?id=demo",
-        content=json.dumps(hit),
-        headers={"content-type": "application/json"},
-        timeout=5,
-    )
-    assert answer.status_code in (200, 204), answer.text
+    event_id = send_hit(base, "demo", "lead", "/demo/thanks",
+                        data={"value": 50, "currency": "EUR", "lead_id": lead_id})  # fmt: skip
     visit = _visit(browser)
     page = visit.page
     sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
