@@ -101,6 +101,7 @@ class AdminUI:
             Route("/clients", gate(pages.create_client), methods=["POST"]),
             Route("/clients/{client}", gate(pages.client), methods=["GET"]),
             Route("/clients/{client}/members", gate(pages.set_member), methods=["POST"]),
+            Route("/clients/{client}/members/reset", gate(pages.member_reset), methods=["POST"]),
             Route("/clients/{client}/containers", gate(pages.import_container), methods=["POST"]),
             Route("/containers/{container}", gate(pages.container), methods=["GET"]),
             Route("/containers/{container}/assign", gate(pages.assign), methods=["POST"]),

@@ -205,6 +205,23 @@ class Pages:
         )
         return _go(request, f"/clients/{client.id}", "member")
 
+    async def member_reset(self, request: Request, me: Principal, form: Form | None) -> Response:
+        """A one-time reset link for a person with a role on the client, made by one of its
+        owners (agency admins make them for anyone on the people page). An owner cannot
+        reset an agency admin's password or that of someone outside the client."""
+        client = await self._client(me, request.path_params["client"], "manage")
+        email = _form(form).required("email")
+        user = await self.store.find_user(email)
+        members = {m.user_id for m in await self.store.client_memberships(client.id)}
+        if user is None or user.id not in members or (
+            user.agency_admin and not me.user.agency_admin
+        ):
+            raise FieldError("email", "give the email of a person with a role on this client")
+        token, expires = await self.accounts.create_reset(email, me.actor)
+        link = f"{request.url.scheme}://{request.url.netloc}{request.scope['root_path']}/reset/{token}"
+        return render(request, "reset_link.html", {"client": client, "email": user.email,
+                      "link": link, "expires": expires})  # fmt: skip
+
     async def import_container(
         self, request: Request, me: Principal, form: Form | None
     ) -> Response:

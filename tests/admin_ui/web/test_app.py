@@ -54,9 +54,17 @@ def _routes() -> list[tuple[str, str]]:
 ROUTES = _routes()
 
 
-PARAMS = {"{client}": "acme", "{container}": "shop", "{token}": "x" * 43, "{name}": "meta",
-          "{variable}": "v1", "{template}": "t1", "{trigger}": "leads",
-          "{tag}": "hook", "{row}": "1"}  # fmt: skip
+PARAMS = {
+    "{client}": "acme",
+    "{container}": "shop",
+    "{token}": "x" * 43,
+    "{name}": "meta",
+    "{variable}": "v1",
+    "{template}": "t1",
+    "{trigger}": "leads",
+    "{tag}": "hook",
+    "{row}": "1",
+}
 
 
 def _concrete(path: str) -> str:
@@ -242,3 +250,47 @@ def test_a_reset_link_works_once(db):
         assert second.status_code == 400
         assert "used already" in second.text
         assert sign_in(ed, "ed@agency.example", new).status_code == 303
+
+
+def test_a_client_owner_makes_reset_links_for_its_people_only(db):
+    async def setup(store):
+        await store.create_client("acme", "Acme", "test", 0)
+        await store.create_client("other", "Other", "test", 0)
+        for email, client in (
+            ("olga@agency.example", "acme"),
+            ("ed@agency.example", "acme"),
+            ("x@agency.example", "other"),
+        ):
+            user = await store.find_user(email)
+            await store.set_membership(
+                user.id, client, "owner" if email[0] == "o" else "editor", "test", 0
+            )
+
+    for email in ("olga@agency.example", "ed@agency.example", "x@agency.example"):
+        add_user(db, email)
+    run(with_store(db, setup))
+    with browser(db) as client:
+        sign_in(client, "olga@agency.example")
+        page = "/admin/clients/acme"
+        ok = post_form(
+            client, f"{page}/members/reset", {"email": "ed@agency.example"}, csrf_of(client, page)
+        )
+        outsider = post_form(
+            client, f"{page}/members/reset", {"email": "x@agency.example"}, csrf_of(client, page)
+        )
+        admin = post_form(
+            client,
+            f"{page}/members/reset",
+            {"email": "owner@agency.example"},
+            csrf_of(client, page),
+        )
+        other = post_form(
+            client,
+            "/admin/clients/other/members/reset",
+            {"email": "x@agency.example"},
+            csrf_of(client, page),
+        )
+    assert ok.status_code == 200
+    assert re.search(r"/admin/reset/[A-Za-z0-9_-]{40,}", ok.text)
+    assert outsider.status_code == admin.status_code == 400
+    assert other.status_code == 404

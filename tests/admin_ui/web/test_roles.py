@@ -48,6 +48,7 @@ ACTIONS = [
     ("publish", "POST", "/admin/dead-letters/replay", {"container": "shop"}),
     ("publish", "POST", "/admin/dead-letters/release", {"container": "shop"}),
     ("manage", "POST", "/admin/clients/acme/members", {"email": "v@a.example", "role": "viewer"}),
+    ("manage", "POST", "/admin/clients/acme/members/reset", {"email": "v@a.example"}),
     ("manage", "POST", "/admin/containers/shop/secrets", {"name": "api_token", "value": "s3"}),
     ("manage", "POST", "/admin/containers/shop/secrets/delete", {"name": "api_token"}),
     ("manage", "POST", "/admin/containers/shop/tokens", {"name": "crm"}),
