@@ -47,6 +47,70 @@ def _json(form: Form, name: str, default: Any) -> Any:
         raise FieldError(name, f"is not JSON: {exc}") from None
 
 
+BUILDER_ROWS = 6  # condition rows the builder shows (the filled ones, then empty ones)
+_NUMBER_OPS = ("gt", "gte", "lt", "lte")
+_LIST_OPS = ("in", "not_in")
+_PRESENCE_OPS = ("exists", "not_exists")
+
+
+def builder_rows(conditions: Any) -> tuple[list[dict[str, str]] | None, str]:
+    """The condition as builder rows (var, op, value as typed) and "all" or "any", when it
+    is a leaf or one flat group of leaves; (None, "all") when it nests groups (edited as
+    JSON then)."""
+    if conditions is None:
+        leaves: list[Any] = []
+        match = "all"
+    elif not isinstance(conditions, dict):
+        return None, "all"
+    elif "var" in conditions:
+        leaves, match = [conditions], "all"
+    else:
+        match = "all" if "all" in conditions else "any"
+        leaves = conditions.get(match, [])
+    if not all(isinstance(leaf, dict) and "var" in leaf for leaf in leaves):
+        return None, "all"
+    rows = []
+    for leaf in leaves:
+        value = leaf.get("value", "")
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        rows.append({"var": str(leaf["var"]), "op": str(leaf.get("op", "")), "value": shown})
+    rows += [{"var": "", "op": "equals", "value": ""}] * max(1, BUILDER_ROWS - len(rows))
+    return rows, match
+
+
+def _typed(op: str, text: str) -> Any:
+    """A condition's value as the builder's text field gives it, typed by its operator."""
+    if op in _NUMBER_OPS:
+        try:
+            number = float(text)
+        except ValueError:
+            raise FieldError("conditions", f"{op} needs a number, not {text!r}") from None
+        return int(number) if number.is_integer() else number
+    if op in _LIST_OPS:
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return text
+
+
+def built_conditions(form: Form) -> dict[str, Any] | None:
+    """The builder's rows as a condition: rows without a reference are left out; one row
+    is a leaf, more are an `all` or `any` group."""
+    leaves = []
+    for ref, op, text in zip(form.all("cond_var"), form.all("cond_op"), form.all("cond_value"),
+                             strict=False):  # fmt: skip
+        ref, op = ref.strip(), op.strip()
+        if not ref:
+            continue
+        leaf: dict[str, Any] = {"var": ref, "op": op}
+        if op not in _PRESENCE_OPS:
+            leaf["value"] = _typed(op, text.strip())
+        leaves.append(leaf)
+    if not leaves:
+        return None
+    if len(leaves) == 1:
+        return leaves[0]
+    return {"any" if form.get("match") == "any" else "all": leaves}
+
+
 def preview_hit(sample: dict[str, Any]) -> Hit:
     """A sample wire hit as the pipeline's Hit, for previews; FieldError without an event."""
     if not isinstance(sample.get("event"), str):
@@ -106,8 +170,10 @@ class TriggerEditor:
         def shown(value: Any) -> str:
             return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() if value else ""
 
+        rows, match = builder_rows(trigger.get("conditions"))
         return render(request, "trigger_form.html", {
             "container_id": container_id, "trigger": trigger, "original": original,
+            "rows": rows, "match": match, "builder": rows is not None,
             "events": ", ".join(trigger.get("events", [])),
             "conditions": shown(trigger.get("conditions")),
             "exceptions": shown(trigger.get("exceptions")),
@@ -122,7 +188,10 @@ class TriggerEditor:
             "name": form.get("name").strip(),
             "events": [e.strip() for e in form.get("events").split(",") if e.strip()],
         }
-        conditions = _json(form, "conditions", None)
+        if form.get("mode") == "builder":
+            conditions = built_conditions(form)
+        else:
+            conditions = _json(form, "conditions", None)
         if conditions is not None:
             trigger["conditions"] = conditions
         exceptions = _json(form, "exceptions", None)

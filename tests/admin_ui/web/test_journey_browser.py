@@ -296,12 +296,18 @@ def test_build_a_container_in_the_ui_only(node, browser):
     page.fill("input[name=id]", "leads")
     page.fill("input[name=name]", "Leads with a value")
     page.fill("input[name=events]", "lead")
-    page.fill("textarea[name=conditions]", '{"var": "data.value", "op": "gt", "value": 0}')
+    first = page.locator(".cond-row").first  # the condition builder's first row
+    first.locator("input[name=cond_var]").fill("data.value")
+    first.locator("select[name=cond_op]").select_option("gt")
+    first.locator("input[name=cond_value]").fill("0")
     page.fill(
         "textarea[name=exceptions]", '[{"var": "page.path", "op": "equals", "value": "/internal"}]'
     )
     page.click("button:has-text('Save to the workspace')")
     expect(page.locator(".notice")).to_have_text("Workspace saved.")
+    page.click("text=Leads with a value")
+    expect(page.locator("input[name=cond_var]").first).to_have_value("data.value")
+    page.goto(f"{base}/admin/containers/newco")
 
     tags = (
         ("meta", {"pixel_id": "1234567890123456", "access_token": "demo_meta_token"}),

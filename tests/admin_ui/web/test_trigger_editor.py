@@ -203,3 +203,87 @@ def test_the_check_agrees_with_the_data_plane(condition, exception, hit):
     if exception is not None:
         trigger["exceptions"] = [exception]
     assert would_fire(trigger, [], hit) == data_plane_fires(trigger, hit)
+
+
+# --- the condition builder ----------------------------------------------------------------
+
+
+def builder_form(csrf: str, rows: list[tuple[str, str, str]], match: str = "all") -> dict:
+    data = form(csrf, "save", original="leads", id="leads", name="Leads", conditions="")
+    data.update({"mode": "builder", "match": match})
+    data["cond_var"] = [r[0] for r in rows]
+    data["cond_op"] = [r[1] for r in rows]
+    data["cond_value"] = [r[2] for r in rows]
+    return data
+
+
+def test_the_builder_types_each_value_by_its_operator(db):
+    rows = [
+        ("data.value", "gte", "25.5"),
+        ("page.path", "in", "/thanks, /done"),
+        ("data.lead_id", "exists", "ignored"),
+        ("", "equals", ""),
+    ]
+    with browser(db) as client:
+        sign_in(client, "owner@agency.example")
+        saved = client.post(
+            "/admin/containers/shop/triggers", data=builder_form(csrf_of(client, NEW), rows, "any")
+        )
+        assert saved.status_code == 303, saved.text
+        page = client.get("/admin/containers/shop/triggers/leads").text
+    [trigger] = workspace(db)["triggers"]
+    assert trigger["conditions"] == {
+        "any": [
+            {"var": "data.value", "op": "gte", "value": 25.5},
+            {"var": "page.path", "op": "in", "value": ["/thanks", "/done"]},
+            {"var": "data.lead_id", "op": "exists"},
+        ]
+    }
+    assert 'value="/thanks, /done"' in page  # shown again in the builder
+    assert '<option value="any" selected>' in page
+
+
+def test_one_builder_row_is_a_leaf_and_a_bad_number_is_named(db):
+    with browser(db) as client:
+        sign_in(client, "owner@agency.example")
+        one = client.post(
+            "/admin/containers/shop/triggers",
+            data=builder_form(csrf_of(client, NEW), [("data.value", "gt", "0")]),
+        )
+        bad = client.post(
+            "/admin/containers/shop/triggers",
+            data=builder_form(csrf_of(client, NEW), [("data.value", "gt", "lots")]),
+        )
+    assert one.status_code == 303
+    assert bad.status_code == 400
+    assert "gt needs a number, not &#39;lots&#39;" in bad.text
+    assert workspace(db)["triggers"][0]["conditions"] == {
+        "var": "data.value",
+        "op": "gt",
+        "value": 0,
+    }
+
+
+def test_nested_groups_are_edited_as_json(db):
+    nested = {
+        "all": [
+            {"var": "data.value", "op": "gt", "value": 0},
+            {"any": [{"var": "page.path", "op": "equals", "value": "/a"}]},
+        ]
+    }
+    with browser(db) as client:
+        sign_in(client, "owner@agency.example")
+        saved = client.post(
+            "/admin/containers/shop/triggers",
+            data=form(
+                csrf_of(client, NEW),
+                "save",
+                original="leads",
+                id="leads",
+                conditions=orjson.dumps(nested).decode(),
+            ),
+        )
+        assert saved.status_code == 303
+        page = client.get("/admin/containers/shop/triggers/leads").text
+    assert "These conditions nest groups: edit them as JSON." in page
+    assert 'name="cond_var"' not in page
