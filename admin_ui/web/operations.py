@@ -67,9 +67,20 @@ class Operations:
 
     async def _filter(self, me: Principal, query: QueryParams) -> tuple[OutboxFilter, list[str]]:
         """The history filter of a query; a container is required unless `me` is an agency
-        admin (who may leave it empty for all)."""
-        containers = await self._containers(me)
+        admin (who may leave it empty for all). A client narrows the containers to its own."""
+        client = _text(query, "client")
         container = _text(query, "container")
+        if client is not None:
+            await self.pages.require_client(me, client, "view")
+            containers = sorted(await self.store.client_containers(client))
+            if container is not None and container not in containers:
+                raise FieldError("container", f"{container!r} is not a container of {client!r}")
+            if container is None:
+                if not containers:
+                    raise FieldError("client", f"client {client!r} has no container yet")
+                container = containers[0]
+        else:
+            containers = await self._containers(me)
         if container is None and not me.user.agency_admin:
             container = containers[0] if containers else None
             if container is None:
@@ -126,6 +137,8 @@ class Operations:
         more = len(entries) > PAGE_ROWS
         kept = {k: v for k, v in query.items() if k != "page" and v}
         return render(request, "history.html", {
+            "clients": me.visible(await self.store.list_clients()),
+            "client": query.get("client", ""),
             "rows": [history_record(e) for e in entries[:PAGE_ROWS]], "page": page, "more": more,
             "query": kept, "containers": containers, "states": STATES,
             "container": filter.container_id or "",
@@ -146,6 +159,8 @@ class Operations:
             me, filter.container_id
         )
         return render(request, "dead_letters.html", {
+            "clients": me.visible(await self.store.list_clients()),
+            "client": request.query_params.get("client", ""),
             "status": status, "groups": sorted(groups.values(), key=lambda g: -g["rows"]),
             "containers": containers, "container": filter.container_id or "",
             "may_act": may_act, "scanned": DEAD_SCAN, "done": _done(request),

@@ -85,6 +85,10 @@ class Pages:
 
     # --- lookups that enforce access ----------------------------------------------------
 
+    async def require_client(self, me: Principal, client_id: str, action: str) -> Client:
+        """The client, when `me` may do `action` on it; 404 when `me` may not see it."""
+        return await self._client(me, client_id, action)
+
     async def _client(self, me: Principal, client_id: str, action: str) -> Client:
         """The client, when `me` may do `action` on it; 404 when `me` may not even see it."""
         client = await self.store.get_client(client_id)

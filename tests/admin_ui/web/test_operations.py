@@ -178,3 +178,20 @@ def test_credentials_in_a_row_are_masked():
     assert "EAAB" not in body
     assert '"access_token": "***"' in body
     assert _shown_body(b"a=1&b=2") == "a=1&b=2"
+
+
+def test_a_client_narrows_the_history_to_its_containers(db):
+    with browser(db) as client:
+        sign_in(client, "admin@agency.example")
+        other = client.get("/admin/history?client=other").text
+        mismatch = client.get("/admin/history?client=acme&container=blog")
+    with browser(db) as client:
+        sign_in(client, "val@agency.example")
+        acme = client.get("/admin/history?client=acme").text
+        hidden = client.get("/admin/history?client=other")
+    assert "bad pixel id" in other  # blog's row
+    assert "invalid parameter" not in other
+    assert "invalid parameter" in acme
+    assert mismatch.status_code == 400
+    assert "&#39;blog&#39; is not a container of &#39;acme&#39;" in mismatch.text
+    assert hidden.status_code == 404

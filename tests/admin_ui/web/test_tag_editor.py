@@ -173,3 +173,19 @@ def test_a_field_may_reference_a_value_of_the_hit(db):
     assert refused.status_code == 400
     field = refused.text.split('name="param.pixel_id"', 1)[1].split("</div>", 1)[0]
     assert "unknown variable" in field
+
+
+def test_text_fields_offer_the_containers_variables(db):
+    async def add_variable(store):
+        doc = orjson.loads((await store.get_workspace("shop")).document)
+        doc["variables"] = [
+            {"id": "kind", "name": "Kind", "type": "constant", "params": {"value": "x"}}
+        ]
+        await Versions(store).import_document(doc, "test", "test")
+
+    run(with_store(db, add_variable))
+    with browser(db) as client:
+        sign_in(client, "ed@agency.example")
+        page = client.get(NEW).text
+    assert 'name="param.pixel_id" value="" list="hit-values"' in page
+    assert '<option value="{{var.kind}}">' in page
