@@ -51,9 +51,6 @@ class Form:
         """Every value of a field that may repeat (a group of checkboxes)."""
         return list(self._values.get(name, []))
 
-    def names(self) -> list[str]:
-        return list(self._values)
-
     def checked(self, name: str) -> bool:
         return self.get(name) in ("on", "1", "true")
 

@@ -10,6 +10,7 @@ needs the publisher role on the container's client, like publishing.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from collections.abc import Iterator
@@ -147,7 +148,8 @@ class Operations:
     async def dead_letters(self, request: Request, me: Principal, form: Form | None) -> Response:
         filter, containers = await self._filter(me, request.query_params)
         status = await self.ops.status(filter)
-        dead = await history(self.store, _with(filter, ("dead",)), DEAD_SCAN, 0, None, "dead")
+        dead_rows = dataclasses.replace(filter, states=("dead",))
+        dead = await history(self.store, dead_rows, DEAD_SCAN, 0, None, "dead")
         groups: dict[tuple[str, str, str], dict[str, Any]] = {}
         for entry in dead:
             key = (entry.container_id, entry.tag_id, entry.response[:160])
@@ -197,7 +199,7 @@ class Operations:
         filter = OutboxFilter(container_id=container, tag_id=form.get("tag").strip() or None)
         actor = Actor(me.actor, "admin UI")
         if what == "replay":
-            count = await self.ops.replay(_with(filter, ("dead",)), False, actor)
+            count = await self.ops.replay(filter, False, actor)  # dead rows unless told
         else:
             count = await self.ops.release(filter, False, actor)
         root = request.scope["root_path"]
@@ -227,14 +229,6 @@ def _shown_body(raw: bytes) -> str:
     except orjson.JSONDecodeError:
         return raw.decode("utf-8", "replace")
     return orjson.dumps(masked(body), option=orjson.OPT_INDENT_2).decode()
-
-
-def _with(filter: OutboxFilter, states: tuple[str, ...]) -> OutboxFilter:
-    return OutboxFilter(
-        container_id=filter.container_id, tag_id=filter.tag_id, platform=filter.platform,
-        event_name=filter.event_name, lead_id=filter.lead_id, states=states,
-        since_ms=filter.since_ms, until_ms=filter.until_ms,
-    )  # fmt: skip
 
 
 def _done(request: Request) -> str:

@@ -86,10 +86,6 @@ class Pages:
     # --- lookups that enforce access ----------------------------------------------------
 
     async def require_client(self, me: Principal, client_id: str, action: str) -> Client:
-        """The client, when `me` may do `action` on it; 404 when `me` may not see it."""
-        return await self._client(me, client_id, action)
-
-    async def _client(self, me: Principal, client_id: str, action: str) -> Client:
         """The client, when `me` may do `action` on it; 404 when `me` may not even see it."""
         client = await self.store.get_client(client_id)
         if client is None or me.role(client_id) is None:
@@ -107,7 +103,7 @@ class Pages:
             if not me.user.agency_admin:
                 raise NotFound(f"there is no container {container_id!r} you can see")
             return None
-        return await self._client(me, client_id, action)
+        return await self.require_client(me, client_id, action)
 
     async def workspace_document(
         self, me: Principal, container_id: str, action: str
@@ -165,7 +161,7 @@ class Pages:
         return _go(request, f"/clients/{client_id}", "client")
 
     async def client(self, request: Request, me: Principal, form: Form | None) -> Response:
-        client = await self._client(me, request.path_params["client"], "view")
+        client = await self.require_client(me, request.path_params["client"], "view")
         ids = await self.store.client_containers(client.id)
         environments = [
             e for e in await self.store.list_environments(None) if e.container_id in ids
@@ -196,7 +192,7 @@ class Pages:
         )
 
     async def set_member(self, request: Request, me: Principal, form: Form | None) -> Response:
-        client = await self._client(me, request.path_params["client"], "manage")
+        client = await self.require_client(me, request.path_params["client"], "manage")
         form = _form(form)
         user = await self.store.find_user(form.required("email"))
         if user is None:
@@ -213,7 +209,7 @@ class Pages:
         """A one-time reset link for a person with a role on the client, made by one of its
         owners (agency admins make them for anyone on the people page). An owner cannot
         reset an agency admin's password or that of someone outside the client."""
-        client = await self._client(me, request.path_params["client"], "manage")
+        client = await self.require_client(me, request.path_params["client"], "manage")
         email = _form(form).required("email")
         user = await self.store.find_user(email)
         members = {m.user_id for m in await self.store.client_memberships(client.id)}
@@ -231,7 +227,7 @@ class Pages:
     ) -> Response:
         """A new container of the client: from a pasted document (its id names the
         container), or a blank one from an id, a name and the site's domain."""
-        client = await self._client(me, request.path_params["client"], "edit")
+        client = await self.require_client(me, request.path_params["client"], "edit")
         form = _form(form)
         doc = _document(form) if form.get("document").strip() else _blank(form)
         head = doc.get("container")
@@ -255,7 +251,7 @@ class Pages:
             raise AccessDenied("only agency admins assign containers to clients")
         container_id = request.path_params["container"]
         await self.access(me, container_id, "manage")
-        client = await self._client(me, _form(form).required("client"), "manage")
+        client = await self.require_client(me, _form(form).required("client"), "manage")
         await self.store.assign_container(container_id, client.id, me.actor, self.accounts.clock())
         return _go(request, f"/containers/{container_id}", "assigned")
 

@@ -21,7 +21,9 @@ from admin_ui.web.gallery import describe_template
 from admin_ui.web.pages import Pages
 from admin_ui.web.render import render
 from config.errors import DocumentError
-from tags.package import SHIPPED, TemplatePackage, package_from_metadata, shipped_template
+from config.schema import template_package
+from tags.errors import TemplateError
+from tags.package import SHIPPED, TemplatePackage
 
 __all__ = ["GCM_TYPES", "TagEditor"]
 
@@ -30,14 +32,12 @@ FIRE_ONCE = ("none", "event_id", "transaction_id", "lead_id")
 
 
 def _package(doc: dict[str, Any], name: str) -> TemplatePackage | None:
-    """The template a tag names: one defined in the document, else a shipped one."""
-    for item in doc.get("templates", []):
-        if isinstance(item, dict) and item.get("id") == name:
-            meta = {k: v for k, v in item.items() if k not in ("id", "lua")}
-            meta.setdefault("name", name)
-            package, _ = package_from_metadata(meta, item.get("lua"))
-            return package
-    return shipped_template(name) if name in SHIPPED else None
+    """The template a tag names (the workspace's own or a shipped one), None when there is
+    no such template: the workspace is a valid document, so its own templates load."""
+    try:
+        return template_package(doc, name)
+    except TemplateError:
+        return None
 
 
 def _param_value(spec: dict[str, Any], form: Form, name: str) -> tuple[bool, Any]:

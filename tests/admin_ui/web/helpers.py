@@ -44,10 +44,6 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def store_at(path: Path) -> SQLiteStore:
-    return SQLiteStore(path)
-
-
 async def with_store(path: Path, work: Any) -> Any:
     store = SQLiteStore(path)
     await store.open()
