@@ -30,8 +30,9 @@ from container.guards import Guards
 from container.lanes import TagLanes
 from container.loader import LoaderFiles, loader_scripts
 from container.node_secrets import NodeSecrets
-from container.reload import ConfigWatcher
+from container.reload import ConfigWatcher, builder
 from container.tag_retry import TagRetrier
+from container.test_fire import TrialRunner
 
 __all__ = ["DataPlane", "create_app"]
 
@@ -49,9 +50,10 @@ class DataPlane:
     routing and error pages.
     """
 
-    def __init__(self, collect: CollectEndpoint, app: Starlette) -> None:
+    def __init__(self, collect: CollectEndpoint, app: Starlette, test_fire: TrialRunner) -> None:
         self.collect = collect
         self.app = app
+        self.test_fire = test_fire
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -196,7 +198,13 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     # No trailing-slash redirects: Starlette builds their Location from the Host header.
     app.router.redirect_slashes = False
-    return DataPlane(collect, app)
+    node_secrets = secrets or NodeSecrets(None, None, lambda name: None)
+    test_fire = TrialRunner(
+        builder(node_secrets, settings.allow_http_loopback, settings.tag_deadline_ms),
+        writer,
+        refresh=node_secrets.refresh,
+    )
+    return DataPlane(collect, app, test_fire)
 
 
 def _live(containers: ContainerSet) -> list[str]:

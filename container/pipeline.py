@@ -31,6 +31,7 @@ from container.tag_failures import HitRecord, failed_run, record_hit, retry_at
 from tags.errors import TemplateError
 from tags.event import template_event
 from tags.runtime import TagResult, TemplateRuntime
+from tags.trial import Trial, TrialRefused
 from triggers.trigger import Trigger
 from variables.consent import ConsentRequirement, ConsentState, Decision, decide
 from variables.hit import Hit
@@ -453,6 +454,32 @@ class CompiledContainer:
             record.lead_id, record.value, record.currency,
         )  # fmt: skip
         self._produced(tag, outcome, facts, result)
+
+    def trial(self, tag_id: str, hit: Hit, result: PipelineResult) -> Trial:
+        """Run one tag on a hit whatever its triggers say (a test fire), adding its rows to
+        `result` without fire-once keys (a test must not use up a real lead's). Consent is
+        still asked: a tag it refuses does not run. Nothing is counted or quarantined."""
+        tag = self.tag(tag_id)
+        if tag is None:
+            raise TrialRefused("tag", f"{tag_id!r} is not an enabled tag of the container")
+        state = _HitRun(self, hit)
+        fires = state.tag_fires(tag)
+        decision = state.consent(tag)
+        if not decision.allowed:
+            return Trial(hit.event_id, fires, False, decision.reason)
+        try:
+            template = tag.binding.for_hit(self.runtime, state.resolver)
+        except TemplateError as exc:
+            return Trial(hit.event_id, fires, True, decision.reason, str(exc))
+        context = self.runtime.hit_context(template_event(hit), hit.cookies, hit.received_ms)
+        outcome = self.runtime.execute(template, context)
+        logs = tuple(outcome.logs)
+        if outcome.error is not None:
+            return Trial(hit.event_id, fires, True, decision.reason, str(outcome.error), logs)
+        before = len(result.rows)
+        self._produced(tag, outcome, _facts(hit, None), result)
+        return Trial(hit.event_id, fires, True, decision.reason, None, logs,
+                     tuple(outcome.pixels), len(result.rows) - before)  # fmt: skip
 
     def firing_tags(self, hit: Hit) -> list[str]:
         """The tags the hit's triggers select and its consent allows, without running

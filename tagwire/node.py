@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
@@ -24,6 +25,7 @@ from container.containers import ContainerSet
 from container.hit import validate_hit
 from container.node_secrets import NodeSecrets
 from container.reload import ConfigWatcher
+from tags.trial import Trial
 
 __all__ = ["build_control_plane", "build_node", "check_hit"]
 
@@ -46,12 +48,26 @@ def build_node(
 ) -> DataPlane:
     """One ASGI app serving `/collect`, the Fire API and the loader, plus the admin and
     config APIs over the same store, the admin UI under `/admin` unless the settings turn
-    it off (`signer` signs the versions made there), plus `extra_routes` (the demo's)."""
+    it off (`signer` signs the versions made there; its test fires run on this node's
+    pipeline and sender), plus `extra_routes` (the demo's)."""
     routes = control_plane_routes(store)
+
+    async def test_fire(
+        document: dict[str, Any], tag_id: str, wire: dict[str, Any], test_code: str
+    ) -> Trial:
+        # the data plane is made below, with the admin UI among its routes
+        return await plane.test_fire(document, tag_id, wire, test_code)
+
     if settings.admin_ui:
-        ui = AdminUI(store, signer=signer, secrets_key=settings.secrets_key, check_hit=check_hit)
+        ui = AdminUI(
+            store,
+            signer=signer,
+            secrets_key=settings.secrets_key,
+            check_hit=check_hit,
+            test_fire=test_fire,
+        )
         routes.append(Mount("/admin", app=ui))
-    return create_app(
+    plane = create_app(
         settings,
         store,
         containers,
@@ -60,6 +76,7 @@ def build_node(
         secrets=secrets,
         remote=remote,
     )
+    return plane
 
 
 def build_control_plane(

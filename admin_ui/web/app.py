@@ -33,12 +33,14 @@ from admin_ui.web.render import render
 from admin_ui.web.security import SecurityHeaders
 from admin_ui.web.tag_editor import TagEditor
 from admin_ui.web.template_editor import HitCheck, TemplateEditor
+from admin_ui.web.test_fire import TrialPage
 from admin_ui.web.throttle import SignInThrottle
 from admin_ui.web.trigger_editor import TriggerEditor
 from admin_ui.web.variable_editor import VariableEditor
 from config.publishing import PublishError
 from config.schema import DocumentError
 from config.storage import SessionRecord, StorageError, UnknownVersion
+from tags.trial import RunTrial
 
 __all__ = ["COOKIE", "AdminUI"]
 
@@ -74,11 +76,13 @@ class AdminUI:
         signer: Ed25519PrivateKey | None,
         secrets_key: str = "",
         check_hit: HitCheck | None = None,
+        test_fire: RunTrial | None = None,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         """`signer` signs the versions made here; `secrets_key` (TAGWIRE_SECRETS_KEY)
         seals the secrets set here; `check_hit` checks template tests' hits as `/collect`
-        would (the wiring passes the data plane's validator)."""
+        would and `test_fire` runs a test fire on the node's pipeline (the wiring passes
+        the data plane's; None: this process has no data plane)."""
         self.people = People(store, clock)
         self.throttle = SignInThrottle()
         pages = Pages(store, self.people, Versions(store, signer=signer, clock=clock))
@@ -89,6 +93,7 @@ class AdminUI:
         triggers = TriggerEditor(pages)
         templates = TemplateEditor(pages, check_hit)
         variables = VariableEditor(pages)
+        trials = TrialPage(store, pages, test_fire)
         gate = self._gate
         routes = [
             Route("/", gate(pages.home), methods=["GET"]),
@@ -146,6 +151,8 @@ class AdminUI:
             Route(
                 "/containers/{container}/tags/{tag}/delete", gate(tags.delete), methods=["POST"]
             ),
+            Route("/containers/{container}/tags/{tag}/test", gate(trials.form), methods=["GET"]),
+            Route("/containers/{container}/tags/{tag}/test", gate(trials.fire), methods=["POST"]),
             Route("/containers/{container}/triggers/new", gate(triggers.form), methods=["GET"]),
             Route("/containers/{container}/triggers", gate(triggers.save), methods=["POST"]),
             Route(

@@ -33,7 +33,7 @@ from admin_ui.web.render import render
 from config.diff import masked
 from config.storage import STATES, HistoryStore, OutboxFilter, OutboxOpsStore
 
-__all__ = ["Operations"]
+__all__ = ["Operations", "shown_body", "shown_headers"]
 
 PAGE_ROWS = 50
 MAX_PAGE = 20_000  # 1M rows at 50 a page
@@ -105,6 +105,7 @@ class Operations:
             platform=_text(query, "platform"),
             event_name=_text(query, "event"),
             lead_id=_text(query, "lead_id"),
+            event_id=_text(query, "event_id"),
             states=(state,) if state else (),
             since_ms=bounds[0],
             until_ms=bounds[1],
@@ -178,7 +179,7 @@ class Operations:
         await self.pages.access(me, found.container_id, "view")
         attempts = [history_record(e) for e in await self.store.row_history(found.id)]
         return render(request, "outbox_row.html", {
-            "row": found, "headers": _shown_headers(found.headers), "body": _shown_body(found.body),
+            "row": found, "headers": shown_headers(found.headers), "body": shown_body(found.body),
             "attempts": attempts,
         })  # fmt: skip
 
@@ -211,7 +212,7 @@ class Operations:
 _SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|key|auth|signature", re.I)
 
 
-def _shown_headers(raw: bytes) -> dict[str, str]:
+def shown_headers(raw: bytes) -> dict[str, str]:
     """A row's headers, values of credential-looking ones masked."""
     try:
         headers = orjson.loads(raw or b"{}")
@@ -222,7 +223,7 @@ def _shown_headers(raw: bytes) -> dict[str, str]:
     return {str(k): "***" if _SECRET_HEADER.search(str(k)) else str(v) for k, v in headers.items()}
 
 
-def _shown_body(raw: bytes) -> str:
+def shown_body(raw: bytes) -> str:
     """A row's body: JSON pretty-printed with secret-looking keys masked, else the text."""
     try:
         body = orjson.loads(raw)

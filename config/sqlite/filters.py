@@ -34,7 +34,7 @@ def where(
     its parameters; values are always bound, never put into the SQL. No states: any."""
     clauses = [f"{prefix}state IN ({','.join('?' * len(states))})"] if states else []
     params: list[object] = list(states)
-    for column in ("container_id", "tag_id", "platform", "event_name", "lead_id"):
+    for column in ("container_id", "tag_id", "platform", "event_name", "event_id", "lead_id"):
         value = getattr(filter, column)
         if value is not None:
             clauses.append(f"{prefix}{column} = ?")

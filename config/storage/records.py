@@ -174,6 +174,7 @@ class OutboxFilter:
     states: tuple[str, ...] = ()
     since_ms: int | None = None
     until_ms: int | None = None
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ local body = {
   custom = event.get("custom") or {},
   client_id = event.get("server.client_id"),
 }
+-- a test fire's code, so the receiver can tell a test from a real event
+body.test_event_code = event.get("server.test_event_code")
 if params.include_client then
   body.client_ip = event.get("server.client_ip")
   body.user_agent = event.get("server.user_agent")

@@ -18,6 +18,10 @@ from starlette.testclient import TestClient
 from admin_ui.people import People
 from admin_ui.web import AdminUI
 from config.sqlite_store import SQLiteStore
+from container.delivery.outbox import OutboxWriter
+from container.node_secrets import NodeSecrets
+from container.reload import builder
+from container.test_fire import TrialRunner
 from tagwire.node import check_hit
 
 PASSWORD = "correct horse battery staple"
@@ -63,30 +67,45 @@ def add_user(db: Path, email: str, *, admin: bool = False, name: str = "") -> in
 
 
 def admin_app(
-    db: Path, signer: Ed25519PrivateKey | None = None, secrets_key: str = ""
+    db: Path,
+    signer: Ed25519PrivateKey | None = None,
+    secrets_key: str = "",
+    test_fire: bool = False,
 ) -> Starlette:
+    """The admin UI alone over the store; with `test_fire`, test fires run on a real
+    pipeline and outbox writer over the same store (no sender: rows stay pending)."""
     store = SQLiteStore(db)
+    writer = OutboxWriter(store, on_commit=lambda: None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        writer.start()
         try:
             yield
         finally:
+            await writer.stop()
             await store.close()
+
+    secrets = NodeSecrets(None, None, lambda name: None)
+
+    async def no_refresh() -> None:
+        return None
 
     ui = AdminUI(
         store,
         signer=signer or Ed25519PrivateKey.generate(),
         secrets_key=secrets_key,
         check_hit=check_hit,  # as tagwire/node.py wires it
+        test_fire=TrialRunner(builder(secrets, False), writer, no_refresh) if test_fire else None,
     )
     return Starlette(routes=[Mount("/admin", app=ui)], lifespan=lifespan)
 
 
 @contextlib.contextmanager
-def browser(db: Path, secrets_key: str = "") -> Iterator[TestClient]:
-    with TestClient(admin_app(db, secrets_key=secrets_key), follow_redirects=False) as client:
+def browser(db: Path, secrets_key: str = "", test_fire: bool = False) -> Iterator[TestClient]:
+    app = admin_app(db, secrets_key=secrets_key, test_fire=test_fire)
+    with TestClient(app, follow_redirects=False) as client:
         yield client
 
 

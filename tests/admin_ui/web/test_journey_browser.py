@@ -390,3 +390,49 @@ def test_an_outage_fills_the_dead_letters_and_a_replay_delivers_once(node, brows
     assert len([e for e in fake_events(base, "meta") if e.get("event_id") == event_id]) == 1
     visit.rec.assert_clean()
     visit.context.close()
+
+
+def fake_view(base: str, platform: str, view: str) -> list[dict]:
+    answer = httpx.get(
+        f"{base}/fake/_fake/events", params={"platform": platform, "view": view}, timeout=5
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["events"]
+
+
+def test_test_fire_shows_the_test_view_answer_and_nothing_reaches_live(node, browser):
+    """Test fire of the demo's Meta and Google Ads tags: the page shows each request and
+    the fake's answer; the events are in the fakes' test views and not in live."""
+    base, data_dir = node
+    visit = _visit(browser)
+    page = visit.page
+    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    page.goto(f"{base}/admin/containers/demo")
+    page.locator("tr", has_text="meta").locator("text=Test fire").first.click()
+    expect(page.locator("h1")).to_contain_text("Test fire")
+    page.fill("input[name=test_code]", "TEST4242")
+    page.click("button:has-text('Send to the test view')")
+    expect(page.locator("h2", has_text="Request 1: meta")).to_be_visible()
+    expect(page.locator("table").first).to_contain_text("200")
+    event_id = page.locator("li", has_text="Event id").locator("code").inner_text()
+    screenshot(page, "admin-test-fire-meta")
+    [seen] = [e for e in fake_view(base, "meta", "test") if e.get("event_id") == event_id]
+    assert seen["test_code"] == "TEST4242"
+    assert [e for e in fake_view(base, "meta", "live") if e.get("event_id") == event_id] == []
+
+    page.goto(f"{base}/admin/containers/demo/tags/google_ads/test")
+    page.fill("input[name=test_code]", "TEST4242")
+    page.click("button:has-text('Send to the test view')")
+    expect(page.locator("h2", has_text="Request 1: google_ads")).to_be_visible()
+    expect(page.locator("table").first).to_contain_text("200")
+    assert fake_view(base, "google_ads", "test"), "validateOnly reached no test view"
+    live = [e for e in fake_view(base, "google_ads", "live") if "TEST-LEAD-1" in json.dumps(e)]
+    assert live == []
+
+    page.goto(f"{base}/admin/containers/demo/tags/meta/test")
+    page.fill("input[name=test_code]", "")
+    page.evaluate("document.querySelector('input[name=test_code]').removeAttribute('required')")
+    page.click("button:has-text('Send to the test view')")
+    expect(page.locator("p[role=alert]").first).to_contain_text("test_code")
+    visit.rec.assert_clean()
+    visit.context.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from admin_ui.versions import Versions
-from admin_ui.web.operations import _cell, _shown_body, _shown_headers
+from admin_ui.web.operations import _cell, shown_body, shown_headers
 from config.storage import OutboxFilter
 from tests.admin_ui.web.helpers import (
     DOCUMENT,
@@ -170,14 +170,14 @@ def test_one_row_shows_its_payload_and_every_answer(db):
 
 
 def test_credentials_in_a_row_are_masked():
-    shown = _shown_headers(
+    shown = shown_headers(
         b'{"Authorization": "Bearer abc", "x-api-key": "k", "content-type": "a/b"}'
     )
     assert shown == {"Authorization": "***", "x-api-key": "***", "content-type": "a/b"}
-    body = _shown_body(b'{"access_token": "EAAB", "data": [{"event_name": "Lead"}]}')
+    body = shown_body(b'{"access_token": "EAAB", "data": [{"event_name": "Lead"}]}')
     assert "EAAB" not in body
     assert '"access_token": "***"' in body
-    assert _shown_body(b"a=1&b=2") == "a=1&b=2"
+    assert shown_body(b"a=1&b=2") == "a=1&b=2"
 
 
 def test_a_client_narrows_the_history_to_its_containers(db):
