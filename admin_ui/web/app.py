@@ -161,6 +161,11 @@ class AdminUI:
             Route("/containers/{container}/templates/new", gate(templates.form), methods=["GET"]),
             Route("/containers/{container}/templates", gate(templates.save), methods=["POST"]),
             Route(
+                "/containers/{container}/templates/upload",
+                gate(templates.upload),
+                methods=["POST"],
+            ),
+            Route(
                 "/containers/{container}/templates/{template}",
                 gate(templates.form),
                 methods=["GET"],

@@ -77,6 +77,26 @@ class TemplateEditor:
             "problems": [], "outcomes": None, "manifest": None, **context,
         }, status)  # fmt: skip
 
+    async def upload(self, request: Request, me: Principal, form: Form | None) -> Response:
+        """A package's files (template.json, template.lua, as `tagwire template test` reads
+        them) loaded into the editor with their manifest and test results; nothing is
+        saved until the user reviews them and presses save."""
+        assert form is not None
+        container_id = request.path_params["container"]
+        await self.pages.workspace_document(me, container_id, "edit")
+        meta_text = _uploaded(form, "package_json")
+        lua = _uploaded(form, "package_lua")
+        try:
+            meta = orjson.loads(meta_text)
+        except orjson.JSONDecodeError as exc:
+            raise FieldError("package_json", f"is not JSON: {exc}") from None
+        if not isinstance(meta, dict):
+            raise FieldError("package_json", "must be a JSON object (a template's metadata)")
+        if "id" not in meta and "name" in meta:
+            meta = {"id": meta["name"], **{k: v for k, v in meta.items() if k != "name"}}
+        shown = orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode()
+        return await self._checked(request, container_id, "", shown, lua, None, me.actor)
+
     async def save(self, request: Request, me: Principal, form: Form | None) -> Response:
         """Run the tests (`test` pressed) or save the template into the workspace."""
         assert form is not None
@@ -85,7 +105,22 @@ class TemplateEditor:
         action = "view" if testing else "edit"
         doc = await self.pages.workspace_document(me, container_id, action)
         original = form.get("original").strip()
-        meta_text, lua = form.get("meta"), form.get("lua")
+        return await self._checked(request, container_id, original, form.get("meta"),
+                                   form.get("lua"), None if testing else doc,
+                                   me.actor)  # fmt: skip
+
+    async def _checked(
+        self,
+        request: Request,
+        container_id: str,
+        original: str,
+        meta_text: str,
+        lua: str,
+        doc: dict[str, Any] | None,
+        actor: str,
+    ) -> Response:
+        """Check a template, then save it into the workspace `doc`, or (None) run its
+        tests and show it with its manifest."""
         try:
             meta = orjson.loads(meta_text)
         except orjson.JSONDecodeError as exc:
@@ -102,14 +137,25 @@ class TemplateEditor:
             return self._render(request, container_id, original, meta_text, lua,
                                 {"problems": problems}, 400)  # fmt: skip
         context: dict[str, Any] = {"manifest": describe_template(package)}
-        if testing:
+        if doc is None:
             context["outcomes"] = run_tests(package, self.check_hit)
             return self._render(request, container_id, original, meta_text, lua, context)
         place_item(doc, "templates", original, {**meta, "lua": lua})
         try:
-            await self.pages.versions.import_document(doc, me.actor, "admin UI template editor")
+            await self.pages.versions.import_document(doc, actor, "admin UI template editor")
         except DocumentError as exc:
             context["problems"] = [str(issue) for issue in exc.issues]
             return self._render(request, container_id, original, meta_text, lua, context, 400)
         root = request.scope["root_path"]
         return RedirectResponse(f"{root}/containers/{container_id}?done=imported#templates", 303)
+
+
+def _uploaded(form: Form, name: str) -> str:
+    """An uploaded file as text; FieldError when it is missing or not UTF-8."""
+    data = form.file(name)
+    if data is None:
+        raise FieldError(name, "choose the file to upload")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FieldError(name, f"is not UTF-8 text (byte {exc.start})") from None

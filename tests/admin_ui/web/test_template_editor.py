@@ -124,3 +124,71 @@ def test_an_invalid_test_hit_is_reported_as_the_cli_reports_it(db):
         answer = post(client, "test", meta=meta)
     assert "FAIL crm_feed: posts the lead id" in answer.text
     assert "invalid test hit: event_id" in answer.text
+
+
+UPLOAD = "/admin/containers/shop/templates/upload"
+
+
+def upload(client, files: dict, csrf: str | None = None):
+    token = csrf_of(client, NEW) if csrf is None else csrf
+    return client.post(UPLOAD, data={"csrf": token}, files=files)
+
+
+def package_files(meta: dict = META, lua: str = LUA) -> dict:
+    """The files of a package as `tagwire template test` reads them: `name`, not `id`."""
+    named = {"name": meta["id"], **{k: v for k, v in meta.items() if k != "id"}}
+    return {
+        "package_json": ("template.json", orjson.dumps(named), "application/json"),
+        "package_lua": ("template.lua", lua.encode(), "text/plain"),
+    }
+
+
+def test_an_uploaded_package_is_checked_and_shown_before_anything_is_saved(db):
+    with browser(db) as client:
+        sign_in(client, "owner@agency.example")
+        answer = upload(client, package_files())
+    assert answer.status_code == 200, answer.text
+    assert "PASS crm_feed: posts the lead id" in answer.text
+    assert "<code>data.*</code>" in answer.text  # the manifest, before accepting it
+    assert "&#34;id&#34;: &#34;crm_feed&#34;" in answer.text  # loaded into the editor
+    assert templates(db) == []
+
+
+def test_an_uploaded_package_with_a_failing_test_shows_the_diff(db):
+    with browser(db) as client:
+        sign_in(client, "owner@agency.example")
+        answer = upload(client, package_files(lua=LUA.replace("lead =", "leed =")))
+    assert "FAIL crm_feed: posts the lead id" in answer.text
+    assert "leed" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("files", "named"),
+    [
+        ({"package_lua": ("template.lua", LUA.encode(), "text/plain")}, "package_json"),
+        ({**package_files(), "package_json": ("t.json", b"{nope", "application/json")},
+         "package_json: is not JSON"),
+        ({**package_files(), "package_lua": ("t.lua", b"\xff\xfe", "text/plain")},
+         "package_lua: is not UTF-8"),
+        ({**package_files(), "package_json": ("t.json", b"[1]", "application/json")},
+         "package_json: must be a JSON object"),
+    ],
+)
+def test_a_bad_upload_is_refused_naming_the_file(db, files, named):
+    with browser(db) as client:
+        sign_in(client, "owner@agency.example")
+        answer = upload(client, files)
+    assert answer.status_code == 400
+    assert named in answer.text
+    assert templates(db) == []
+
+
+def test_an_upload_needs_the_csrf_token_and_too_many_files_are_refused(db):
+    with browser(db) as client:
+        sign_in(client, "owner@agency.example")
+        forged = upload(client, package_files(), csrf="forged")
+        many = {f"f{i}": (f"{i}.txt", b"x", "text/plain") for i in range(6)}
+        flood = upload(client, {**package_files(), **many})
+    assert forged.status_code == 403
+    assert flood.status_code == 400
+    assert templates(db) == []
