@@ -2,9 +2,10 @@
 a sample hit that runs the data plane's own evaluator (`triggers.Trigger` over a
 `variables.Resolver` with the container's compiled variables), not a copy of it.
 
-Conditions are edited as the document writes them (nested `all`/`any` groups of
-`{"var", "op", "value"}` leaves, listed operators); a save goes through the import's
-validation like every workspace change, and its refusals are shown on the form.
+Conditions and exceptions are edited in a script-free builder (`condition_form`: a tree
+of `all`/`any` groups and rows, changed by buttons that are round trips) or as JSON in the
+document's own shape; a save goes through the import's validation like every workspace
+change, and its refusals are shown on the form, next to the builder's row they are about.
 """
 
 from __future__ import annotations
@@ -18,12 +19,24 @@ from starlette.responses import RedirectResponse, Response
 
 from admin_ui.errors import FieldError, NotFound
 from admin_ui.people import Principal
+from admin_ui.web.condition_form import (
+    MAX_ITEMS,
+    ROW_FIELDS,
+    Built,
+    Rules,
+    apply_action,
+    build,
+    room,
+    row_field,
+    rules_from_form,
+    rules_of,
+)
 from admin_ui.web.forms import Form
 from admin_ui.web.pages import Pages, place_item
 from admin_ui.web.render import render
 from config.errors import DocumentError
-from triggers.conditions import OPERATORS
-from triggers.trigger import Trigger, check_trigger_rules
+from triggers.conditions import MAX_DEPTH, OPERATORS
+from triggers.trigger import MAX_EXCEPTIONS, Trigger, check_trigger_rules
 from variables.hit import Hit
 from variables.resolver import Resolver, VariableFunction
 from variables.user_defined import compile_variable
@@ -45,70 +58,6 @@ def _json(form: Form, name: str, default: Any) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise FieldError(name, f"is not JSON: {exc}") from None
-
-
-BUILDER_ROWS = 6  # condition rows the builder shows (the filled ones, then empty ones)
-_NUMBER_OPS = ("gt", "gte", "lt", "lte")
-_LIST_OPS = ("in", "not_in")
-_PRESENCE_OPS = ("exists", "not_exists")
-
-
-def builder_rows(conditions: Any) -> tuple[list[dict[str, str]] | None, str]:
-    """The condition as builder rows (var, op, value as typed) and "all" or "any", when it
-    is a leaf or one flat group of leaves; (None, "all") when it nests groups (edited as
-    JSON then)."""
-    if conditions is None:
-        leaves: list[Any] = []
-        match = "all"
-    elif not isinstance(conditions, dict):
-        return None, "all"
-    elif "var" in conditions:
-        leaves, match = [conditions], "all"
-    else:
-        match = "all" if "all" in conditions else "any"
-        leaves = conditions.get(match, [])
-    if not all(isinstance(leaf, dict) and "var" in leaf for leaf in leaves):
-        return None, "all"
-    rows = []
-    for leaf in leaves:
-        value = leaf.get("value", "")
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        rows.append({"var": str(leaf["var"]), "op": str(leaf.get("op", "")), "value": shown})
-    rows += [{"var": "", "op": "equals", "value": ""}] * max(1, BUILDER_ROWS - len(rows))
-    return rows, match
-
-
-def _typed(op: str, text: str) -> Any:
-    """A condition's value as the builder's text field gives it, typed by its operator."""
-    if op in _NUMBER_OPS:
-        try:
-            number = float(text)
-        except ValueError:
-            raise FieldError("conditions", f"{op} needs a number, not {text!r}") from None
-        return int(number) if number.is_integer() else number
-    if op in _LIST_OPS:
-        return [item.strip() for item in text.split(",") if item.strip()]
-    return text
-
-
-def built_conditions(form: Form) -> dict[str, Any] | None:
-    """The builder's rows as a condition: rows without a reference are left out; one row
-    is a leaf, more are an `all` or `any` group."""
-    leaves = []
-    for ref, op, text in zip(form.all("cond_var"), form.all("cond_op"), form.all("cond_value"),
-                             strict=False):  # fmt: skip
-        ref, op = ref.strip(), op.strip()
-        if not ref:
-            continue
-        leaf: dict[str, Any] = {"var": ref, "op": op}
-        if op not in _PRESENCE_OPS:
-            leaf["value"] = _typed(op, text.strip())
-        leaves.append(leaf)
-    if not leaves:
-        return None
-    if len(leaves) == 1:
-        return leaves[0]
-    return {"any" if form.get("match") == "any" else "all": leaves}
 
 
 def preview_hit(sample: dict[str, Any]) -> Hit:
@@ -141,6 +90,49 @@ def would_fire(
     return compiled.fires(hit.event, lambda: Resolver(hit, functions))
 
 
+def _shown(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() if value else ""
+
+
+def _fields_of(trigger: dict[str, Any]) -> dict[str, str]:
+    """The form's fields for a saved (checked) trigger."""
+    return {
+        "id": trigger["id"], "name": trigger["name"], "mode": "builder",
+        "events": ", ".join(trigger.get("events", [])),
+        "conditions": _shown(trigger.get("conditions")),
+        "exceptions": _shown(trigger.get("exceptions")),
+        "sample": orjson.dumps(SAMPLE_HIT, option=orjson.OPT_INDENT_2).decode(),
+    }  # fmt: skip
+
+
+def _typed(form: Form) -> dict[str, str]:
+    """The form's fields as typed, to show them again on a round trip."""
+    names = ("id", "name", "events", "conditions", "exceptions", "sample")
+    fields = {name: form.get(name) for name in names}
+    fields["mode"] = "builder" if form.get("mode") == "builder" else "json"
+    return fields
+
+
+def _trigger_of(form: Form, built: Built | None) -> dict[str, Any]:
+    """The trigger the form describes: its conditions and exceptions from the builder
+    (`built`) or from the JSON fields (None)."""
+    trigger: dict[str, Any] = {
+        "id": form.get("id").strip(),
+        "name": form.get("name").strip(),
+        "events": [e.strip() for e in form.get("events").split(",") if e.strip()],
+    }
+    if built is not None:
+        conditions, exceptions = built.conditions, built.exceptions or None
+    else:
+        conditions = _json(form, "conditions", None)
+        exceptions = _json(form, "exceptions", None)
+    if conditions is not None:
+        trigger["conditions"] = conditions
+    if exceptions is not None:
+        trigger["exceptions"] = exceptions
+    return trigger
+
+
 class TriggerEditor:
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
@@ -155,86 +147,135 @@ class TriggerEditor:
             if not found:
                 raise NotFound(f"container {container_id!r} has no trigger {trigger_id!r}")
             trigger = found[0]
-        return self._render(request, container_id, trigger, trigger_id or "", SAMPLE_HIT, {})
+        return self._render(request, doc, trigger_id or "", _fields_of(trigger),
+                            rules_of(trigger), {})  # fmt: skip
 
     def _render(
         self,
         request: Request,
-        container_id: str,
-        trigger: dict[str, Any],
+        doc: dict[str, Any],
         original: str,
-        sample: Any,
+        fields: dict[str, str],
+        rules: Rules,
         context: dict[str, Any],
         status: int = 200,
     ) -> Response:
-        def shown(value: Any) -> str:
-            return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() if value else ""
-
-        rows, match = builder_rows(trigger.get("conditions"))
+        left = room(rules)
+        variables = [v.get("id") for v in doc.get("variables", []) if isinstance(v, dict)]
         return render(request, "trigger_form.html", {
-            "container_id": container_id, "trigger": trigger, "original": original,
-            "rows": rows, "match": match, "builder": rows is not None,
-            "events": ", ".join(trigger.get("events", [])),
-            "conditions": shown(trigger.get("conditions")),
-            "exceptions": shown(trigger.get("exceptions")),
-            "sample": orjson.dumps(sample, option=orjson.OPT_INDENT_2).decode()
-            if not isinstance(sample, str) else sample,
-            "operators": OPERATORS, "verdict": None, "errors": {}, **context,
+            "container_id": request.path_params["container"], "original": original,
+            "f": fields, "rules": rules, "fits": left >= 0, "room": left, "limits": LIMITS,
+            "variables": variables, "operators": OPERATORS, "verdict": None, "errors": {},
+            **context,
         }, status)  # fmt: skip
 
-    def _from_form(self, form: Form) -> dict[str, Any]:
-        trigger: dict[str, Any] = {
-            "id": form.get("id").strip(),
-            "name": form.get("name").strip(),
-            "events": [e.strip() for e in form.get("events").split(",") if e.strip()],
-        }
-        if form.get("mode") == "builder":
-            conditions = built_conditions(form)
-        else:
-            conditions = _json(form, "conditions", None)
-        if conditions is not None:
-            trigger["conditions"] = conditions
-        exceptions = _json(form, "exceptions", None)
-        if exceptions is not None:
-            trigger["exceptions"] = exceptions
-        return trigger
-
     async def save(self, request: Request, me: Principal, form: Form | None) -> Response:
-        """Check against the sample (`check` pressed) or save into the workspace."""
+        """A builder button's round trip, a check against the sample (`check`), or a save
+        into the workspace (`save`); only a save changes anything."""
         assert form is not None
         container_id = request.path_params["container"]
-        checking = form.get("action") == "check"
-        action = "view" if checking else "edit"
-        doc = await self.pages.workspace_document(me, container_id, action)
+        action = form.get("action")
+        doc = await self.pages.workspace_document(
+            me, container_id, "edit" if action == "save" else "view"
+        )
         original = form.get("original").strip()
-        sample_text = form.get("sample")
-        try:
-            trigger = self._from_form(form)
-        except FieldError as exc:
-            bad = {"id": form.get("id"), "name": form.get("name"), "events": []}
-            return self._render(request, container_id, bad, original, sample_text,
-                                {"errors": {exc.field: exc.reason}}, 400)  # fmt: skip
-        if checking:
-            try:
-                sample = _json(form, "sample", {})
-                if not isinstance(sample, dict):
-                    raise FieldError("sample", "must be a JSON object (a hit)")
-                verdict = would_fire(trigger, doc.get("variables", []), sample)
-            except FieldError as exc:
-                return self._render(request, container_id, trigger, original, sample_text,
-                                    {"errors": {exc.field: exc.reason}}, 400)  # fmt: skip
-            return self._render(request, container_id, trigger, original, sample,
-                                {"verdict": verdict})  # fmt: skip
-        place_item(doc, "triggers", original, trigger)
-        _rename_references(doc, original, trigger["id"])
+        rules = rules_from_form(form)
+        fields = _typed(form)
+        if apply_action(rules, action):
+            fields["mode"] = "builder"
+            return self._render(request, doc, original, fields, rules, {})
+        if action not in ("check", "save"):
+            raise FieldError("action", "must be check, save or a builder button")
+        page = _Page(self, request, doc, original, fields, rules)
+        if action == "check":
+            return page.check(form)
+        return await self._save(page, form, me)
+
+    async def _save(self, page: _Page, form: Form, me: Principal) -> Response:
+        built, trigger = page.trigger(form)
+        if trigger is None:
+            return page.refused()
+        doc = page.doc
+        index = place_item(doc, "triggers", page.original, trigger)
+        _rename_references(doc, page.original, trigger["id"])
         try:
             await self.pages.versions.import_document(doc, me.actor, "admin UI trigger editor")
         except DocumentError as exc:
             message = "\n".join(str(issue) for issue in exc.issues)
-            return self._render(request, container_id, trigger, original, sample_text,
-                                {"errors": {"$": message}}, 400)  # fmt: skip
-        root = request.scope["root_path"]
-        return RedirectResponse(f"{root}/containers/{container_id}?done=imported#triggers", 303)
+            rows = built.rows if built is not None else {}
+            errors = {"$": message, **_row_errors(exc, f"triggers[{index}]", rows)}
+            return page.show({"errors": errors}, 400)
+        root = page.request.scope["root_path"]
+        to = f"{root}/containers/{page.container_id}?done=imported#triggers"
+        return RedirectResponse(to, 303)
+
+
+# what the builder's buttons may still add (the template hides a button beyond them)
+LIMITS = {
+    "row": ROW_FIELDS, "per_group": MAX_ITEMS, "depth": MAX_DEPTH, "exceptions": MAX_EXCEPTIONS,
+}  # fmt: skip
+
+
+def _row_errors(exc: DocumentError, prefix: str, rows: dict[str, str]) -> dict[str, str]:
+    """The import's refusals of the builder's rows, under the rows' field names."""
+    errors = {}
+    for issue in exc.issues:
+        if issue.path.startswith(prefix + "."):
+            path = "trigger" + issue.path.removeprefix(prefix)
+            if row_field(rows, path) != path:
+                errors[row_field(rows, path)] = issue.reason
+    return errors
+
+
+class _Page:
+    """One submitted trigger form being answered: its fields as typed and its tree."""
+
+    def __init__(self, editor: TriggerEditor, request: Request, doc: dict[str, Any],
+                 original: str, fields: dict[str, str], rules: Rules) -> None:  # fmt: skip
+        self.editor, self.request, self.doc = editor, request, doc
+        self.original, self.fields, self.rules = original, fields, rules
+        self.container_id: str = request.path_params["container"]
+        self.errors: dict[str, str] = {}
+
+    def show(self, context: dict[str, Any], status: int = 200) -> Response:
+        return self.editor._render(self.request, self.doc, self.original, self.fields,
+                                   self.rules, context, status)  # fmt: skip
+
+    def refused(self) -> Response:
+        return self.show({"errors": self.errors}, 400)
+
+    def trigger(self, form: Form) -> tuple[Built | None, dict[str, Any] | None]:
+        """The trigger as the chosen mode makes it, with the other mode's fields brought in
+        line; (built, None) with `errors` set when a field cannot be read."""
+        built = None
+        try:
+            if form.get("mode") == "builder":
+                built = build(self.rules)
+            trigger = _trigger_of(form, built)
+        except FieldError as exc:
+            self.errors = {exc.field: exc.reason}
+            return built, None
+        if built is not None:
+            self.fields["conditions"] = _shown(trigger.get("conditions"))
+            self.fields["exceptions"] = _shown(trigger.get("exceptions"))
+        return built, trigger
+
+    def check(self, form: Form) -> Response:
+        built, trigger = self.trigger(form)
+        if trigger is None:
+            return self.refused()
+        try:
+            sample = _json(form, "sample", {})
+            if not isinstance(sample, dict):
+                raise FieldError("sample", "must be a JSON object (a hit)")
+            verdict = would_fire(trigger, self.doc.get("variables", []), sample)
+        except FieldError as exc:
+            rows = built.rows if built is not None else {}
+            self.errors = {row_field(rows, exc.field): exc.reason}
+            return self.refused()
+        if built is None:
+            self.rules = rules_of(trigger)
+        return self.show({"verdict": verdict})
 
 
 def _rename_references(doc: dict[str, Any], old: str, new: str) -> None:

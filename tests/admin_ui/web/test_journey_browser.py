@@ -297,16 +297,17 @@ def test_build_a_container_in_the_ui_only(node, browser):
     page.fill("input[name=name]", "Leads with a value")
     page.fill("input[name=events]", "lead")
     first = page.locator(".cond-row").first  # the condition builder's first row
-    first.locator("input[name=cond_var]").fill("data.value")
-    first.locator("select[name=cond_op]").select_option("gt")
-    first.locator("input[name=cond_value]").fill("0")
-    page.fill(
-        "textarea[name=exceptions]", '[{"var": "page.path", "op": "equals", "value": "/internal"}]'
-    )
+    first.locator("input[name='c.0.var']").fill("data.value")
+    first.locator("select[name='c.0.op']").select_option("gt")
+    first.locator("input[name='c.0.value']").fill("0")
+    page.click("button:has-text('+ Exception')")  # a round trip that keeps what was typed
+    page.fill("input[name='x.0.0.var']", "page.path")
+    page.fill("input[name='x.0.0.value']", "/internal")
     page.click("button:has-text('Save to the workspace')")
     expect(page.locator(".notice")).to_have_text("Workspace saved.")
     page.click("text=Leads with a value")
-    expect(page.locator("input[name=cond_var]").first).to_have_value("data.value")
+    expect(page.locator("input[name='c.0.var']").first).to_have_value("data.value")
+    expect(page.locator("input[name='x.0.0.value']")).to_have_value("/internal")
     page.goto(f"{base}/admin/containers/newco")
 
     tags = (
