@@ -89,9 +89,9 @@ def _name(key: Key) -> str:
 
 
 def _index(text: str, limit: int, name: str) -> int:
-    if not (text.isascii() and text.isdecimal() and len(text) <= 3) or text != str(int(text)):
+    if not (text.isascii() and text.isdecimal()) or (len(text) > 1 and text[0] == "0"):
         raise FieldError(name, f"{text!r} is not an index")
-    if int(text) >= limit:
+    if len(text) > len(str(limit)) or int(text) >= limit:
         raise FieldError(name, f"index {text} is beyond the builder's {limit} items")
     return int(text)
 

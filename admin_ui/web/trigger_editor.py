@@ -133,6 +133,43 @@ def _trigger_of(form: Form, built: Built | None) -> dict[str, Any]:
     return trigger
 
 
+# what the builder's buttons may still add (the template hides a button beyond them)
+LIMITS = {
+    "row": ROW_FIELDS, "per_group": MAX_ITEMS, "depth": MAX_DEPTH, "exceptions": MAX_EXCEPTIONS,
+}  # fmt: skip
+
+
+def _render_form(
+    request: Request,
+    doc: dict[str, Any],
+    original: str,
+    fields: dict[str, str],
+    rules: Rules,
+    context: dict[str, Any],
+    status: int = 200,
+) -> Response:
+    """The trigger form with `fields` as given and the builder showing `rules`."""
+    left = room(rules)
+    variables = [v.get("id") for v in doc.get("variables", []) if isinstance(v, dict)]
+    return render(request, "trigger_form.html", {
+        "container_id": request.path_params["container"], "original": original,
+        "f": fields, "rules": rules, "fits": left >= 0, "room": left, "limits": LIMITS,
+        "variables": variables, "operators": OPERATORS, "verdict": None, "errors": {},
+        **context,
+    }, status)  # fmt: skip
+
+
+def _follow(fields: dict[str, str], rules: Rules) -> None:
+    """The JSON fields as the builder's tree makes them, when it makes a condition (a row
+    with a bad value leaves them as they were)."""
+    try:
+        built = build(rules)
+    except FieldError:
+        return
+    fields["conditions"] = _shown(built.conditions)
+    fields["exceptions"] = _shown(built.exceptions)
+
+
 class TriggerEditor:
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
@@ -147,27 +184,8 @@ class TriggerEditor:
             if not found:
                 raise NotFound(f"container {container_id!r} has no trigger {trigger_id!r}")
             trigger = found[0]
-        return self._render(request, doc, trigger_id or "", _fields_of(trigger),
+        return _render_form(request, doc, trigger_id or "", _fields_of(trigger),
                             rules_of(trigger), {})  # fmt: skip
-
-    def _render(
-        self,
-        request: Request,
-        doc: dict[str, Any],
-        original: str,
-        fields: dict[str, str],
-        rules: Rules,
-        context: dict[str, Any],
-        status: int = 200,
-    ) -> Response:
-        left = room(rules)
-        variables = [v.get("id") for v in doc.get("variables", []) if isinstance(v, dict)]
-        return render(request, "trigger_form.html", {
-            "container_id": request.path_params["container"], "original": original,
-            "f": fields, "rules": rules, "fits": left >= 0, "room": left, "limits": LIMITS,
-            "variables": variables, "operators": OPERATORS, "verdict": None, "errors": {},
-            **context,
-        }, status)  # fmt: skip
 
     async def save(self, request: Request, me: Principal, form: Form | None) -> Response:
         """A builder button's round trip, a check against the sample (`check`), or a save
@@ -182,11 +200,13 @@ class TriggerEditor:
         rules = rules_from_form(form)
         fields = _typed(form)
         if apply_action(rules, action):
+            if fields["mode"] == "builder":
+                _follow(fields, rules)
             fields["mode"] = "builder"
-            return self._render(request, doc, original, fields, rules, {})
+            return _render_form(request, doc, original, fields, rules, {})
         if action not in ("check", "save"):
             raise FieldError("action", "must be check, save or a builder button")
-        page = _Page(self, request, doc, original, fields, rules)
+        page = _Page(request, doc, original, fields, rules)
         if action == "check":
             return page.check(form)
         return await self._save(page, form, me)
@@ -210,12 +230,6 @@ class TriggerEditor:
         return RedirectResponse(to, 303)
 
 
-# what the builder's buttons may still add (the template hides a button beyond them)
-LIMITS = {
-    "row": ROW_FIELDS, "per_group": MAX_ITEMS, "depth": MAX_DEPTH, "exceptions": MAX_EXCEPTIONS,
-}  # fmt: skip
-
-
 def _row_errors(exc: DocumentError, prefix: str, rows: dict[str, str]) -> dict[str, str]:
     """The import's refusals of the builder's rows, under the rows' field names."""
     errors = {}
@@ -230,16 +244,16 @@ def _row_errors(exc: DocumentError, prefix: str, rows: dict[str, str]) -> dict[s
 class _Page:
     """One submitted trigger form being answered: its fields as typed and its tree."""
 
-    def __init__(self, editor: TriggerEditor, request: Request, doc: dict[str, Any],
-                 original: str, fields: dict[str, str], rules: Rules) -> None:  # fmt: skip
-        self.editor, self.request, self.doc = editor, request, doc
+    def __init__(self, request: Request, doc: dict[str, Any], original: str,
+                 fields: dict[str, str], rules: Rules) -> None:  # fmt: skip
+        self.request, self.doc = request, doc
         self.original, self.fields, self.rules = original, fields, rules
         self.container_id: str = request.path_params["container"]
         self.errors: dict[str, str] = {}
 
     def show(self, context: dict[str, Any], status: int = 200) -> Response:
-        return self.editor._render(self.request, self.doc, self.original, self.fields,
-                                   self.rules, context, status)  # fmt: skip
+        return _render_form(self.request, self.doc, self.original, self.fields,
+                            self.rules, context, status)  # fmt: skip
 
     def refused(self) -> Response:
         return self.show({"errors": self.errors}, 400)
@@ -256,8 +270,7 @@ class _Page:
             self.errors = {exc.field: exc.reason}
             return built, None
         if built is not None:
-            self.fields["conditions"] = _shown(trigger.get("conditions"))
-            self.fields["exceptions"] = _shown(trigger.get("exceptions"))
+            _follow(self.fields, self.rules)
         return built, trigger
 
     def check(self, form: Form) -> Response:

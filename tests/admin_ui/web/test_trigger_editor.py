@@ -503,6 +503,14 @@ def test_rows_groups_and_exceptions_are_added_and_removed_by_round_trips(db):
     assert fields["c.1.match"] == ["all"]
     assert (fields["c.1.0.var"], fields["c.1.1.var"]) == (["page.path"], ["event"])
     assert fields["x.0.match"] == ["all"]
+    assert orjson.loads(fields["conditions"][0]) == {  # the JSON follows the builder
+        "any": [
+            {"var": "data.value", "op": "gt", "value": 1},
+            {"all": [{"var": "page.path", "op": "equals", "value": ""},
+                     {"var": "event", "op": "equals", "value": ""}]},
+        ]
+    }  # fmt: skip
+    assert fields["exceptions"] == [""]
     assert fields["x.0.0.var"] == [""]
     after = fields_of(removed.text)
     assert after["c.1.0.var"] == ["event"]
