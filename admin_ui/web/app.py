@@ -29,6 +29,7 @@ from admin_ui.web.forms import BadForm, CsrfRefused, Form, read_form
 from admin_ui.web.gallery import Gallery
 from admin_ui.web.operations import Operations, OperationsStore
 from admin_ui.web.pages import Pages
+from admin_ui.web.previews import PreviewPages
 from admin_ui.web.render import render
 from admin_ui.web.security import SecurityHeaders
 from admin_ui.web.tag_editor import TagEditor
@@ -51,7 +52,9 @@ Handler = Callable[[Request, Principal, Form | None], Awaitable[Response]]
 
 
 class AdminStore(CredentialsStore, OperationsStore, Protocol):
-    """The roles the admin UI reads and changes."""
+    """The roles the admin UI reads and changes. Preview sessions (`PreviewStore`) are
+    used when the store has them: not every backend keeps them yet, so the preview pages
+    check for the role and answer 409 without it."""
 
 
 def _secure(request: Request) -> bool:
@@ -94,6 +97,7 @@ class AdminUI:
         templates = TemplateEditor(pages, check_hit)
         variables = VariableEditor(pages)
         trials = TrialPage(store, pages, test_fire)
+        previews = PreviewPages(store, pages)
         gate = self._gate
         routes = [
             Route("/", gate(pages.home), methods=["GET"]),
@@ -177,6 +181,13 @@ class AdminUI:
                 gate(variables.form),
                 methods=["GET"],
             ),
+            Route("/containers/{container}/previews", gate(previews.index), methods=["GET"]),
+            Route("/containers/{container}/previews", gate(previews.start), methods=["POST"]),
+            Route("/previews/{session}", gate(previews.live), methods=["GET"]),
+            Route("/previews/{session}/revoke", gate(previews.revoke), methods=["POST"]),
+            Route("/previews/{session}/refresh", gate(previews.refresh), methods=["POST"]),
+            Route("/previews/{session}/stream", gate(previews.stream), methods=["GET"]),
+            Route("/previews/{session}/traces/{trace}", gate(previews.trace), methods=["GET"]),
             Route("/templates", gate(gallery.index), methods=["GET"]),
             Route("/templates/{name}", gate(gallery.template), methods=["GET"]),
             Route("/audit", gate(pages.audit), methods=["GET"]),

@@ -64,6 +64,8 @@ PARAMS = {
     "{trigger}": "leads",
     "{tag}": "hook",
     "{row}": "1",
+    "{session}": "s" * 22,
+    "{trace}": "1",
 }
 
 
