@@ -13,6 +13,7 @@ from config.sqlite.history import SQLiteHistory
 from config.sqlite.idempotency import SQLiteIdempotency
 from config.sqlite.outbox import SQLiteOutbox
 from config.sqlite.outbox_ops import SQLiteOutboxOps
+from config.sqlite.previews import SQLitePreviews
 from config.sqlite.secrets import SQLiteSecrets
 from config.sqlite.tag_runs import SQLiteTagRuns
 from config.sqlite.tokens import SQLiteTokens
@@ -33,5 +34,6 @@ class SQLiteStore(
     SQLiteIdempotency,
     SQLiteAudit,
     SQLiteAccounts,
+    SQLitePreviews,
 ):
     """One SQLite file at `path`; `open` it before use and `close` it after."""

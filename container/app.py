@@ -15,9 +15,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from config.preview_tokens import PREVIEW_KEY
 from config.publishing import LIVE
 from config.settings import Settings
-from config.storage import StorageError, Store
+from config.storage import PreviewStore, StorageError, Store
 from container.collect import CollectEndpoint
 from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
@@ -30,7 +31,11 @@ from container.guards import Guards
 from container.lanes import TagLanes
 from container.loader import LoaderFiles, loader_scripts
 from container.node_secrets import NodeSecrets
-from container.reload import ConfigWatcher, builder
+from container.preview.routes import PreviewLinks
+from container.preview.runner import PreviewRunner
+from container.preview.sessions import PreviewSessions
+from container.preview.writer import TraceWriter
+from container.reload import Build, ConfigWatcher, builder
 from container.tag_retry import TagRetrier
 from container.test_fire import TrialRunner
 
@@ -39,6 +44,9 @@ __all__ = ["DataPlane", "create_app"]
 log = logging.getLogger("tagwire.app")
 
 REFERENCE_KEY = "secret-references"  # the node key that signs secret references
+PREVIEW_POLL_S = 2.0
+TRACES_PER_SESSION = 500
+TRACE_RETENTION_MS = 24 * 3_600_000
 
 
 class DataPlane:
@@ -117,9 +125,12 @@ def create_app(
         fire_once_ttl_ms=settings.fire_once_ttl_hours * 3_600_000,
     )
     guards = Guards.from_settings(settings, int(time.time() * 1000))
+    node_secrets = secrets or NodeSecrets(None, None, lambda name: None)
+    build = builder(node_secrets, settings.allow_http_loopback, settings.tag_deadline_ms)
+    previews = _previews(settings, store, build)
     collect = CollectEndpoint(
         containers, writer, lanes, settings.trusted_proxies, settings.cookie_domain,
-        guards=guards,
+        guards=guards, previews=previews,
     )  # fmt: skip
 
     async def healthz(request: Request) -> Response:
@@ -160,6 +171,9 @@ def create_app(
         lanes.start()
         writer.start()
         sweeper.start()
+        if previews is not None:
+            await previews.sessions.start(await store.node_key(PREVIEW_KEY))
+            previews.traces.start()
         if settings.sender:
             sender.start()
             retrier.start()
@@ -175,6 +189,9 @@ def create_app(
             if remote is not None:
                 await remote.aclose()
             await sweeper.stop()
+            if previews is not None:
+                await previews.sessions.stop()
+                await previews.traces.stop()
             await retrier.stop()
             await writer.stop()
             await lanes.stop()
@@ -190,6 +207,7 @@ def create_app(
         Route("/collect", collect, methods=["POST", "OPTIONS"]),
         *fire.routes(),
         *loader.routes(),
+        *(PreviewLinks(previews.sessions).routes() if previews is not None else []),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
@@ -198,13 +216,17 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     # No trailing-slash redirects: Starlette builds their Location from the Host header.
     app.router.redirect_slashes = False
-    node_secrets = secrets or NodeSecrets(None, None, lambda name: None)
-    test_fire = TrialRunner(
-        builder(node_secrets, settings.allow_http_loopback, settings.tag_deadline_ms),
-        writer,
-        refresh=node_secrets.refresh,
-    )
+    test_fire = TrialRunner(build, writer, refresh=node_secrets.refresh)
     return DataPlane(collect, app, test_fire)
+
+
+def _previews(settings: Settings, store: Store, build: Build) -> PreviewRunner | None:
+    """Preview sessions, honoured when the store keeps them (every shipped store does)."""
+    if not isinstance(store, PreviewStore):
+        return None
+    sessions = PreviewSessions(store, build, interval_s=PREVIEW_POLL_S)
+    traces = TraceWriter(store, TRACES_PER_SESSION, TRACE_RETENTION_MS)
+    return PreviewRunner(sessions, traces, store)
 
 
 def _live(containers: ContainerSet) -> list[str]:

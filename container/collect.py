@@ -34,6 +34,10 @@ from container.ids import random_hex, random_urlsafe
 from container.lanes import LaneBusy, TagLanes
 from container.metrics import GUARD_BLOCKS, HITS
 from container.pipeline import CompiledContainer, PipelineResult
+from container.preview.runner import PreviewRunner
+from container.preview.sessions import COOKIE as PREVIEW_COOKIE
+from container.preview.sessions import ActivePreview
+from container.preview.trace import request_facts
 from variables.consent import ad_cookies_allowed, storage_granted
 from variables.hit import Hit
 
@@ -174,9 +178,11 @@ class CollectEndpoint:
         cookie_domain: str,
         *,
         guards: Guards | None = None,
+        previews: PreviewRunner | None = None,
         clock: Callable[[], int] = SYSTEM_CLOCK.now_ms,
     ) -> None:
-        """`guards` None runs no guard; `clock` gives the time in epoch milliseconds."""
+        """`guards` None runs no guard; `previews` None honours no preview cookie;
+        `clock` gives the time in epoch milliseconds."""
         self.containers = containers
         self._acceptor = (
             Acceptor(writer, lanes)
@@ -184,6 +190,7 @@ class CollectEndpoint:
             else Acceptor(writer, lanes, spikes=guards.spikes, value=guards.value)
         )
         self._guards = guards
+        self._previews = previews
         self._clock = clock
         self._warned_untrusted_proxy = False
         self._trusted = tuple(trusted_proxies)
@@ -283,6 +290,16 @@ class CollectEndpoint:
             if _request_blocked(guards, container.id, batch, len(candidates), out):
                 return 204, None
             batch.bot_check = guards.bots is not None
+        previews = self._previews
+        if previews is not None and PREVIEW_COOKIE in batch.cookies:
+            active = await previews.sessions.resolve(
+                batch.cookies[PREVIEW_COOKIE], container.id, batch.now_ms
+            )
+            preview = None if active is None else await previews.sessions.container(active)
+            if active is not None and preview is not None:
+                return await self._accept_preview(
+                    scope, headers, previews, active, preview, batch, candidates, out
+                )
         for index, wire in enumerate(candidates):
             self._take(container, batch, index, wire)
         _count(container.id, batch, len(candidates))
@@ -294,6 +311,67 @@ class CollectEndpoint:
         self._set_cookies(scope, headers, batch, out)
         return _answer(batch)
 
+    async def _accept_preview(
+        self,
+        scope: Scope,
+        headers: dict[bytes, str],
+        previews: PreviewRunner,
+        active: ActivePreview,
+        container: CompiledContainer,
+        batch: _Batch,
+        candidates: list[Any],
+        out: Headers,
+    ) -> tuple[int, dict[str, Any] | None]:
+        """`_accept` for a request with a valid preview cookie: the session's container,
+        each hit traced step by step (refused, stopped by a guard, or run), delivered as
+        the session's mode says."""
+        request = request_facts(headers, batch.ip, batch.cookies)
+        base = previews.base(active, batch.trace_id, batch.now_ms, request)
+        screened = "passed" if batch.bot_check else "skipped (loopback client or guards off)"
+        event_ids = []
+        for index, wire in enumerate(candidates):
+            problems = validate_hit(wire)
+            if problems:
+                errors = [{"index": index, "field": f, "reason": r} for f, r in problems]
+                batch.errors.extend(errors)
+                previews.refused(active, base, errors)
+                continue
+            batch.accepted.append(index)
+            guards = [{"guard": "bot filter and rate limits", "verdict": screened}]
+            reason = _bot_hit(container.id, wire, batch.now_ms) if batch.bot_check else None
+            if reason is not None:
+                batch.stopped += 1
+                guards.append({"guard": "bot signals of the hit", "verdict": reason})
+                previews.stopped(active, base, wire, guards)
+                continue
+            consent = wire.get("consent")
+            with_client_id = storage_granted(consent)
+            hit = batch.hit(container.id, wire, with_client_id)
+            verdict = self._acceptor.judge(container, hit)
+            guards.append({"guard": "value and spike guards", "verdict": verdict.value})
+            if verdict is Verdict.STOP:
+                batch.stopped += 1
+                previews.stopped(active, base, wire, guards)
+                continue
+            if with_client_id:
+                batch.set_client_id = True
+            result = await previews.run(active, container, hit, base, guards)
+            if verdict is Verdict.HOLD:
+                hold(result, container.id)
+            else:
+                batch.pixels.extend({"index": index, **p} for p in result.pixels)
+                if ad_cookies_allowed(consent, batch.sec_gpc):
+                    batch.ad_cookies.extend(result.cookies)
+            add(batch.result, result)
+            event_ids.append(hit.event_id)
+        _count(container.id, batch, len(candidates))
+        if not batch.accepted:
+            return 400, {"errors": batch.errors}
+        await _commit(self._acceptor, batch, out)
+        await previews.mark(active, event_ids, batch.now_ms)
+        self._set_cookies(scope, headers, batch, out)
+        return _answer(batch)
+
     def _take(self, container: CompiledContainer, batch: _Batch, index: int, wire: Any) -> None:
         """One candidate hit: refused with named errors, dropped as a bot or stopped by a
         guard, or put on the list whose tags run."""
@@ -302,7 +380,7 @@ class CollectEndpoint:
             batch.errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
             return
         batch.accepted.append(index)
-        if batch.bot_check and _bot_hit(container.id, wire, batch.now_ms):
+        if batch.bot_check and _bot_hit(container.id, wire, batch.now_ms) is not None:
             batch.stopped += 1
             return
         consent = wire.get("consent")
@@ -413,13 +491,12 @@ def _request_blocked(
     )
 
 
-def _bot_hit(container_id: str, wire: dict[str, Any], now_ms: int) -> bool:
-    """A hit only a bot sends (see guards/bot.py): counted and dropped before its tags."""
+def _bot_hit(container_id: str, wire: dict[str, Any], now_ms: int) -> str | None:
+    """Why only a bot sends this hit (see guards/bot.py), counted; None: no such sign."""
     reason = hit_reason(wire, now_ms)
-    if reason is None:
-        return False
-    GUARD_BLOCKS.labels(container_id, "bot", reason).inc()
-    return True
+    if reason is not None:
+        GUARD_BLOCKS.labels(container_id, "bot", reason).inc()
+    return reason
 
 
 def _count(container_id: str, batch: _Batch, candidates: int) -> None:

@@ -40,7 +40,14 @@ from variables.pii_firewall import contains_pii, scrub_text
 from variables.resolver import Resolver, VariableFunction
 from variables.user_defined import compile_variable
 
-__all__ = ["Allowance", "CompiledContainer", "CompiledTag", "PipelineResult", "RerunError"]
+__all__ = [
+    "Allowance",
+    "CompiledContainer",
+    "CompiledTag",
+    "PipelineResult",
+    "RerunError",
+    "TagTrace",
+]
 
 log = logging.getLogger("tagwire.pipeline")
 
@@ -94,6 +101,20 @@ class PipelineResult:
     pixels: list[dict[str, Any]] = field(default_factory=list)
     cookies: list[dict[str, Any]] = field(default_factory=list)
     failures: list[FailedRun] = field(default_factory=list)
+
+
+class TagTrace(NamedTuple):
+    """One tag's fate on a traced hit: `outcome` is fired, not_fired, blocked_by_consent
+    or failed; `consent` the consent decision's reason (empty when not asked)."""
+
+    tag_id: str
+    platform: str
+    outcome: str
+    consent: str = ""
+    error: str | None = None
+    logs: tuple[str, ...] = ()
+    pixels: tuple[dict[str, Any], ...] = ()
+    rows: tuple[OutboxRow, ...] = ()
 
 
 class RerunError(Exception):
@@ -480,6 +501,46 @@ class CompiledContainer:
         self._produced(tag, outcome, _facts(hit, None), result)
         return Trial(hit.event_id, fires, True, decision.reason, None, logs,
                      tuple(outcome.pixels), len(result.rows) - before)  # fmt: skip
+
+    def traced(self, hit: Hit, result: PipelineResult, fire_once: bool) -> list[TagTrace]:
+        """Run every tag as `run` decides it, reporting each one's fate (for a preview):
+        its triggers, the consent decision, the template's outcome and the rows it added
+        to `result`. With `fire_once` False the rows take no fire-once key, so a test does
+        not use up a real lead's. A failed run is reported, not kept for a retry."""
+        state = _HitRun(self, hit)
+        context = None
+        traces: list[TagTrace] = []
+        for tag in self.tags:
+            if not state.tag_fires(tag):
+                traces.append(TagTrace(tag.id, tag.platform, "not_fired"))
+                continue
+            decision = state.consent(tag)
+            if not decision.allowed:
+                traces.append(TagTrace(tag.id, tag.platform, "blocked_by_consent",
+                                       decision.reason))  # fmt: skip
+                continue
+            try:
+                template = tag.binding.for_hit(self.runtime, state.resolver)
+            except TemplateError as exc:
+                traces.append(TagTrace(tag.id, tag.platform, "failed", decision.reason,
+                                       str(exc)))  # fmt: skip
+                continue
+            if context is None:
+                context = self.runtime.hit_context(
+                    template_event(hit), hit.cookies, hit.received_ms
+                )
+            outcome = self.runtime.execute(template, context)
+            logs = tuple(outcome.logs)
+            if outcome.error is not None:
+                traces.append(TagTrace(tag.id, tag.platform, "failed", decision.reason,
+                                       str(outcome.error), logs))  # fmt: skip
+                continue
+            before = len(result.rows)
+            facts = _facts(hit, tag.dedup_key(hit) if fire_once else None)
+            self._produced(tag, outcome, facts, result)
+            traces.append(TagTrace(tag.id, tag.platform, "fired", decision.reason, None, logs,
+                                   tuple(outcome.pixels), tuple(result.rows[before:])))  # fmt: skip
+        return traces
 
     def firing_tags(self, hit: Hit) -> list[str]:
         """The tags the hit's triggers select and its consent allows, without running

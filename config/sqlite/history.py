@@ -43,7 +43,7 @@ class SQLiteHistory(SQLiteConnection):
                 " o.event_id, o.lead_id, o.value, o.currency, o.state, COALESCE(a.attempt, 0),"
                 " COALESCE(a.at, o.created_at), a.status, COALESCE(a.outcome, o.state),"
                 " COALESCE(a.response, ''), o.created_at, COALESCE(a.duration_ms, 0),"
-                " COALESCE(a.batch_size, 1)"
+                " COALESCE(a.batch_size, 1), o.preview_session"
                 " FROM outbox AS o LEFT JOIN attempts AS a ON a.outbox_id = o.id"
                 f" WHERE {where} ORDER BY o.id DESC, a.attempt DESC LIMIT ? OFFSET ?",
                 [*params, limit, offset],

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 __all__ = [
     "DEFAULT_FIRE_ONCE_TTL_MS",
     "ENVIRONMENT_ACTIONS",
+    "PREVIEW_MODES",
     "RESPONSE_LIMIT",
     "ROLES",
     "RUN_DESTINATION",
@@ -28,12 +29,14 @@ __all__ = [
     "OutboxFilter",
     "OutboxItem",
     "OutboxRow",
+    "PreviewSession",
     "RunItem",
     "RunOutcome",
     "SessionRecord",
     "StoredSecret",
     "StoredVersion",
     "TokenRecord",
+    "TraceEntry",
     "User",
     "Workspace",
 ]
@@ -180,7 +183,8 @@ class OutboxFilter:
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One send attempt of a row, or the row itself (attempt 0, outcome = its state) while
-    it has never been attempted. `state` is the row's current state."""
+    it has never been attempted. `state` is the row's current state; `preview` the
+    preview session that sent the row for real (None: live traffic)."""
 
     outbox_id: int
     container_id: str
@@ -201,6 +205,7 @@ class HistoryEntry:
     created_at: int
     duration_ms: int = 0
     batch_size: int = 1
+    preview: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,3 +345,44 @@ class SessionRecord:
     csrf: str
     created_at_ms: int
     last_seen_ms: int
+
+
+# How a preview session delivers: build every request and send nothing; send with the
+# platforms' test modes; or send for real (marked in the history).
+PREVIEW_MODES = ("dry_run", "test", "live")
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewSession:
+    """A preview: `document` (JSON) runs instead of the live version for browsers that
+    carry the session's cookie, until `expires_at_ms` or `revoked_at_ms`. `source` says
+    what was previewed ("workspace" or "v12"); `revision` grows when the session is
+    pointed at a newer workspace, so nodes compile it again."""
+
+    id: str
+    container_id: str
+    source: str
+    document: bytes
+    revision: int
+    mode: str
+    test_code: str | None
+    created_by: str
+    created_at_ms: int
+    expires_at_ms: int
+    revoked_at_ms: int | None = None
+
+    def active(self, now_ms: int) -> bool:
+        return self.revoked_at_ms is None and now_ms < self.expires_at_ms
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """What one preview hit did: `body` is the trace as JSON, `outcome` a short summary
+    (e.g. "2 fired, 1 blocked") the live view filters on."""
+
+    id: int
+    session_id: str
+    at_ms: int
+    event_name: str
+    outcome: str
+    body: bytes

@@ -28,12 +28,14 @@ from config.storage.records import (
     OutboxFilter,
     OutboxItem,
     OutboxRow,
+    PreviewSession,
     RunItem,
     RunOutcome,
     SessionRecord,
     StoredSecret,
     StoredVersion,
     TokenRecord,
+    TraceEntry,
     User,
     Workspace,
 )
@@ -46,6 +48,7 @@ __all__ = [
     "IdempotencyStore",
     "OutboxOpsStore",
     "OutboxStore",
+    "PreviewStore",
     "SecretStore",
     "Store",
     "StoreLifecycle",
@@ -419,3 +422,46 @@ class Store(
     Protocol,
 ):
     """Every role: for what composes a node or a command and hands each part its roles."""
+
+
+@runtime_checkable
+class PreviewStore(Protocol):
+    """Preview sessions, the traces of their hits, and the mark on the rows a preview sent
+    for real. The store every node shares holds them, so a session started on one node
+    runs on all of them and its live view survives a restart."""
+
+    async def create_preview(self, session: PreviewSession) -> None: ...
+
+    async def get_preview(self, session_id: str) -> PreviewSession | None: ...
+
+    async def list_previews(
+        self, container_id: str | None, active_at_ms: int | None
+    ) -> list[PreviewSession]:
+        """Newest first; of one container (None: all); only those active at the given
+        time (None: every session still stored)."""
+
+    async def revoke_preview(self, session_id: str, now_ms: int) -> bool:
+        """End a session now; False when it was unknown or already revoked."""
+
+    async def refresh_preview(self, session_id: str, source: str, document: bytes) -> bool:
+        """Point a session at another document (its revision grows); False when it is
+        unknown or revoked."""
+
+    async def add_traces(
+        self, traces: list[tuple[str, int, str, str, bytes]], keep_per_session: int
+    ) -> None:
+        """Store (session id, at_ms, event name, outcome, body) traces, then keep only the
+        newest `keep_per_session` of each session they touched."""
+
+    async def traces(self, session_id: str, after_id: int, limit: int) -> list[TraceEntry]:
+        """A session's traces with an id above `after_id`, newest first, at most `limit`."""
+
+    async def prune_previews(self, traces_before_ms: int, sessions_before_ms: int) -> int:
+        """Delete traces older than the first bound, and sessions (with their traces) that
+        ended before the second; how many traces were deleted by age."""
+
+    async def mark_preview_rows(
+        self, container_id: str, event_ids: list[str], session_id: str, since_ms: int
+    ) -> int:
+        """Mark the container's rows of these events, queued since `since_ms`, as sent by
+        the session; how many."""
