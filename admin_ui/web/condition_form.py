@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import orjson
 
 from admin_ui.errors import FieldError
-from admin_ui.web.forms import Form
+from admin_ui.web.forms import MAX_FORM_FIELDS, Form
 from triggers.conditions import LIST_OPS, MAX_DEPTH, NUMBER_OPS, OPERATORS, PRESENCE_OPS
 from triggers.trigger import MAX_EXCEPTIONS
 
@@ -40,9 +40,8 @@ __all__ = [
     "rules_of",
 ]
 
-FORM_FIELDS = 200  # read_form parses at most this many fields of one form
 PAGE_FIELDS = 12  # the trigger form's other fields (csrf, id, name, ..., the textareas)
-MAX_ITEMS = FORM_FIELDS // 3  # a group's rows and groups: a row takes at least 3 fields
+MAX_ITEMS = MAX_FORM_FIELDS // 3  # a group's rows and groups: a row takes at least 3 fields
 ROW_FIELDS = 5  # the most one row can send: var, op, value and both checkboxes
 _ROW_SUFFIXES = ("var", "op", "value", "json", "icase")
 _INT = re.compile(r"[+-]?[0-9]{1,19}")
@@ -111,8 +110,7 @@ def _key(path: str, name: str) -> Key:
 
 
 def _builder_names(form: Form) -> Iterable[str]:
-    # Form lists no names; the builder's are whatever the page made, so it reads them all
-    return [name for name in form._values if name.startswith(("c.", "x."))]
+    return [name for name in form.names() if name.startswith(("c.", "x."))]
 
 
 def rules_from_form(form: Form) -> Rules:
@@ -344,7 +342,7 @@ def _plain(value: Any) -> bool:
 def room(rules: Rules) -> int:
     """How many more fields the form can carry before read_form refuses it."""
     return (
-        FORM_FIELDS
+        MAX_FORM_FIELDS
         - PAGE_FIELDS
         - _fields(rules.conditions)
         - sum(_fields(g) for g in rules.exceptions)

@@ -15,9 +15,18 @@ from starlette.types import Message
 
 from admin_ui.errors import FieldError
 
-__all__ = ["MAX_FORM_BYTES", "MAX_UPLOAD_FILES", "BadForm", "CsrfRefused", "Form", "read_form"]
+__all__ = [
+    "MAX_FORM_BYTES",
+    "MAX_FORM_FIELDS",
+    "MAX_UPLOAD_FILES",
+    "BadForm",
+    "CsrfRefused",
+    "Form",
+    "read_form",
+]
 
 MAX_FORM_BYTES = 1024 * 1024  # a pasted container document fits; more is refused (413)
+MAX_FORM_FIELDS = 200  # fields of one url-encoded form; more is refused (400)
 MAX_UPLOAD_FILES = 4  # an upload form sends a template package's few files
 _URLENCODED = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
@@ -43,6 +52,11 @@ class Form:
     ) -> None:
         self._values = values
         self._files = files or {}
+
+    def names(self) -> list[str]:
+        """Every field name sent, in order (forms whose fields the page made up, such as
+        the condition builder's)."""
+        return list(self._values)
 
     def file(self, name: str) -> bytes | None:
         """An uploaded file's bytes (None: no file chosen for the field)."""
@@ -81,8 +95,9 @@ async def read_form(request: Request, csrf: str | None) -> Form:
         form = await _multipart(request, body)
     else:
         try:
-            values = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200,
-                              strict_parsing=False, errors="strict")  # fmt: skip
+            values = parse_qs(body.decode("utf-8"), keep_blank_values=True,
+                              max_num_fields=MAX_FORM_FIELDS, strict_parsing=False,
+                              errors="strict")  # fmt: skip
         except (UnicodeDecodeError, ValueError) as exc:
             raise BadForm(400, f"the form is not valid UTF-8 url-encoded text: {exc}") from None
         form = Form(values)
