@@ -3,8 +3,8 @@ clears) the first-party preview cookie for this browser, then sends it to the si
 
 The link carries a signed token (config.preview_tokens); opening it on any device, a
 phone included, puts that browser in the session until the session expires or is
-revoked. The redirect goes only to an origin the container allows (never an open
-redirect); otherwise a short page says the preview is on.
+revoked. The redirect goes only to an origin the container allows or this host's own
+(never an open redirect); otherwise a short page says the preview is on.
 """
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ class PreviewLinks:
         session = active.session
         target = request.query_params.get("to", "")
         allowed = active.document.get("container", {}).get("allowed_origins", [])
+        own = f"{request.url.scheme}://{request.url.netloc}"
         response: Response
-        if target and _origin(target) in allowed:
+        if target and _origin(target) in (*allowed, own):
             response = RedirectResponse(target, 303)
         else:
             response = _page(200, "Preview on",
