@@ -127,7 +127,7 @@ class PreviewActions:
         if not await self.store.revoke_preview(session.id, self.clock()):
             raise ActionError(f"preview {session.id} has already been revoked")
         await self._audit(actor, "revoke", session, {})
-        return session
+        return await self._session(session.id)
 
     async def refresh(self, session_id: str, actor: Actor) -> PreviewSession:
         """Point a session at the container's current workspace (its revision grows, so
@@ -139,7 +139,7 @@ class PreviewActions:
         if not await self.store.refresh_preview(session.id, "workspace", document):
             raise ActionError(f"preview {session.id} has ended; start a new one")
         await self._audit(actor, "refresh", session, {"revision": session.revision + 1})
-        return session
+        return await self._session(session.id)
 
     async def _session(self, session_id: str) -> PreviewSession:
         found = await self.store.get_preview(session_id)

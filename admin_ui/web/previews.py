@@ -328,24 +328,32 @@ class PreviewPages:
         """The live view: the link and its QR code, the session's controls, and its hits."""
         session, client = await self._session(me, request, "view")
         query = request.query_params
+        state = _state(session, self._now())
         errors: dict[str, str] = {}
-        tracking, site = await self._link_parts(request, session, errors)
-        token = PreviewTokens(await self._store().node_key(PREVIEW_KEY)).make(
-            session.id, session.expires_at_ms
-        )
-        params = {"t": token, **({"to": site} if site else {})}
-        link = f"{tracking}/preview/start?{urlencode(params)}"
+        link = await self._link(request, session, errors) if state == "active" else {}
         entries = await self._store().traces(session.id, 0, SHOWN)
         wanted = {"event": query.get("event", "").strip(), "outcome": query.get("outcome", "")}
         lines = [{**line, "hidden": not _shown(line, wanted)} for line in map(trace_line, entries)]
         return render(request, "preview.html", {
-            "session": session, "client": client, "state": _state(session, self._now()),
-            "mode": MODES.get(session.mode, session.mode), "link": link, "tracking": tracking,
-            "site": site, "errors": errors, "may_edit": _may(me, client, "edit"),
-            "qr": segno.make(link, error="m").svg_data_uri(scale=4, border=2, dark="#111827"),
-            "lines": lines, "after": entries[0].id if entries else 0, "outcomes": OUTCOMES,
-            "wanted": wanted, "done": DONE.get(query.get("done", ""), ""),
+            "session": session, "client": client, "state": state,
+            "mode": MODES.get(session.mode, session.mode), "link": link, "errors": errors,
+            "may_edit": _may(me, client, "edit"), "lines": lines,
+            "after": entries[0].id if entries else 0, "outcomes": OUTCOMES, "wanted": wanted,
+            "done": DONE.get(query.get("done", ""), ""),
         })  # fmt: skip
+
+    async def _link(
+        self, request: Request, session: PreviewSession, errors: dict[str, str]
+    ) -> dict[str, str]:
+        """The preview link of an active session, its QR code (an SVG `data:` URI, which
+        the CSP allows as an image) and the tracking host and site it was made with."""
+        tracking, site = await self._link_parts(request, session, errors)
+        key = await self._store().node_key(PREVIEW_KEY)
+        token = PreviewTokens(key).make(session.id, session.expires_at_ms)
+        params = {"t": token, "to": site} if site else {"t": token}
+        url = f"{tracking}/preview/start?{urlencode(params)}"
+        qr = segno.make(url, error="m").svg_data_uri(scale=4, border=2, dark="#111827")
+        return {"url": url, "qr": qr, "tracking": tracking, "site": site}
 
     async def _link_parts(
         self, request: Request, session: PreviewSession, errors: dict[str, str]

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import admin_ui.web.previews as preview_pages
+from admin_ui.errors import NotConfigured
 from admin_ui.versions import Versions
 from config.preview_tokens import PREVIEW_KEY, PreviewTokens
 from config.storage import Delivery, OutboxRow, PreviewSession
@@ -304,6 +305,12 @@ def test_refresh_points_the_session_at_the_current_workspace(db):
     assert "preview.refresh" in actions(db)
 
 
+def test_a_store_without_preview_sessions_is_refused_as_not_configured():
+    pages = preview_pages.PreviewPages(object(), None)  # e.g. a backend still without them
+    with pytest.raises(NotConfigured):
+        pages._store()
+
+
 def test_the_container_page_links_to_its_previews(db):
     with browser(db) as client:
         sign_in(client, "val@agency.example")
@@ -366,6 +373,8 @@ def test_an_expired_session_ends_its_stream(db):
         page = client.get(f"/admin/previews/{expired.id}")
     assert events(answer.text)[-1] == {"event": "ended", "data": "expired"}
     assert "This session has ended" in page.text
+    assert "preview-qr" not in page.text
+    assert "/preview/start" not in page.text
 
 
 # --- one trace -----------------------------------------------------------------------------

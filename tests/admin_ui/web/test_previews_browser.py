@@ -157,3 +157,22 @@ def test_start_a_preview_and_watch_its_hits_live(node, browser):
     screenshot(page, "admin-previews")
     visit.rec.assert_clean()
     visit.context.close()
+
+
+def test_the_live_view_fits_a_phone(node, browser):
+    base, data_dir = node
+    visit = _visit(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = visit.page
+    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    page.goto(f"{base}/admin/containers/demo/previews")
+    page.click("button:has-text('Start preview')")
+    expect(page.locator("img#preview-qr")).to_be_visible()
+    add_traces(data_dir, page.url.split("/previews/")[1].split("?")[0])
+    expect(page.locator("#traces li.trace")).to_have_count(2)
+    page.locator("#traces li.trace a.trace-line").first.click()
+    expect(page.locator(".trace-detail")).to_contain_text("conditions.all[0]")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the live view is {width} px wide on a 390 px phone"
+    screenshot(page, "admin-preview-phone")
+    visit.rec.assert_clean()
+    visit.context.close()
