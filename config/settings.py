@@ -23,6 +23,7 @@ from config.secret_box import SecretBox
 __all__ = ["SPECS", "Settings", "SettingsError", "load_settings"]
 
 ENV_PREFIX = "TAGWIRE_"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SETTINGS_FILE_ENV = "TAGWIRE_SETTINGS_FILE"
 
 
@@ -38,7 +39,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("tagwire-data")
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)  # a PostgreSQL URL may hold a password
     containers: tuple[Path, ...] = ()
     trusted_proxies: tuple[Network, ...] = ()
     cookie_domain: str = ""
@@ -83,6 +84,13 @@ class Settings:
     tag_deadline_ms: int = 1500
     tag_workers: int = 4
     tag_queue: int = 256
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+
+    @property
+    def postgres(self) -> bool:
+        """Whether database_url names a PostgreSQL database rather than a SQLite file."""
+        return self.database_url.startswith(POSTGRES_SCHEMES)
 
     @property
     def sqlite_path(self) -> Path:
@@ -154,13 +162,14 @@ def _database_url(value: str) -> str:
     url = value.strip()
     if not url:
         return ""
-    if url.startswith(("postgresql://", "postgres://")):
-        raise ValueError(
-            "PostgreSQL storage is not available in this release; use sqlite:///PATH or "
-            "leave it empty for the data dir"
-        )
+    if url.startswith(POSTGRES_SCHEMES):
+        if url in POSTGRES_SCHEMES:
+            raise ValueError("must name a database: postgresql://USER@HOST:PORT/DATABASE")
+        return url
     if not url.startswith("sqlite:///") or url == "sqlite:///":
-        raise ValueError("must look like sqlite:///path/to/tagwire.db")
+        raise ValueError(
+            "must look like sqlite:///path/to/tagwire.db or postgresql://USER@HOST/DATABASE"
+        )
     return url
 
 
@@ -277,7 +286,11 @@ SPECS: tuple[Spec, ...] = (
         "Port `tagwire serve` listens on (0 picks a free one).",
     ),
     Spec("data_dir", lambda v: Path(v.strip()), "Folder for the embedded SQLite database."),
-    Spec("database_url", _database_url, "`sqlite:///PATH`; empty means `DATA_DIR/tagwire.db`."),
+    Spec(
+        "database_url",
+        _database_url,
+        "`sqlite:///PATH` or `postgresql://USER@HOST:PORT/DB`; empty: `DATA_DIR/tagwire.db`.",
+    ),
     Spec("containers", _paths, "Comma-separated container document files to serve."),
     Spec(
         "trusted_proxies", _proxies, "Comma-separated IPs/CIDRs whose X-Forwarded-For is believed."
@@ -417,6 +430,16 @@ SPECS: tuple[Spec, ...] = (
         lambda v: _integer(v, 1, 100_000),
         "Requests that may wait for one container's tags; more are answered 503.",
     ),
+    Spec(
+        "db_pool_min",
+        lambda v: _integer(v, 1, 100),
+        "PostgreSQL connections a node keeps open (1-100); not used with SQLite.",
+    ),
+    Spec(
+        "db_pool_max",
+        lambda v: _integer(v, 1, 100),
+        "Most PostgreSQL connections a node opens (1-100, at least TAGWIRE_DB_POOL_MIN).",
+    ),
 )
 
 assert [s.name for s in SPECS] == [f.name for f in fields(Settings)]
@@ -482,4 +505,10 @@ def load_settings(
             except ValueError as exc:
                 got = "" if spec.name in hidden else f" (got {raw[spec.name]!r})"
                 raise SettingsError(f"{label}: {exc}{got}") from None
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.db_pool_min > settings.db_pool_max:
+        raise SettingsError(
+            f"TAGWIRE_DB_POOL_MIN ({settings.db_pool_min}) is larger than TAGWIRE_DB_POOL_MAX "
+            f"({settings.db_pool_max}); raise the maximum or lower the minimum"
+        )
+    return settings

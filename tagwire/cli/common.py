@@ -23,8 +23,8 @@ from admin_ui.errors import ActionError, FieldError
 from config.publishing import PublishError
 from config.settings import Settings
 from config.signing import SigningKeyError, load_private_key
-from config.sqlite_store import SQLiteStore
 from config.storage import Store
+from config.store_factory import make_store
 
 __all__ = [
     "PASSPHRASE_ENV",
@@ -133,14 +133,14 @@ def with_store(
     A refusal of the control plane in `work` becomes the command's error (`command_error`).
     """
     path = settings.sqlite_path
-    if not create and not path.exists():
+    if not create and not settings.postgres and not path.exists():
         raise CommandError(
             f"no database at {path}; set TAGWIRE_DATA_DIR (or TAGWIRE_DATABASE_URL) to the "
             "node's, or run 'tagwire migrate' to create one"
         )
 
     async def run() -> T:
-        store = SQLiteStore(path)
+        store = make_store(settings)
         await store.open()
         try:
             return await work(store)

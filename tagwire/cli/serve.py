@@ -20,7 +20,7 @@ from config.secret_box import SecretBox
 from config.secrets import env_secrets
 from config.settings import Settings
 from config.signing import SigningKeyError, load_public_key
-from config.sqlite_store import SQLiteStore
+from config.store_factory import make_store, store_location
 from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
 from container.node_secrets import NodeSecrets
@@ -205,7 +205,7 @@ def _server(
         demo = prepare_demo(settings, host, display_host, port, secrets)
         settings, secrets, extra_routes = demo.settings, demo.secrets, demo.routes
         banner = demo.banner
-    store = SQLiteStore(settings.sqlite_path)
+    store = make_store(settings)
     remote = None
     if settings.signing_public_key_file is not None:
         containers = ContainerSet()
@@ -260,7 +260,7 @@ def _admin(args: argparse.Namespace, settings: Settings) -> int:
     sock = _bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     display_host = f"[{host}]" if ":" in host else host
-    app = build_control_plane(settings, SQLiteStore(settings.sqlite_path), signer)
+    app = build_control_plane(settings, make_store(settings), signer)
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -283,7 +283,7 @@ def _admin(args: argparse.Namespace, settings: Settings) -> int:
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> int:
-        store = SQLiteStore(settings.sqlite_path)
+        store = make_store(settings)
         await store.open()
         try:
             return await store.schema_version()
@@ -291,5 +291,5 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
             await store.close()
 
     version = asyncio.run(run())
-    out(f"{settings.sqlite_path}: schema at version {version}")
+    out(f"{store_location(settings)}: schema at version {version}")
     return 0

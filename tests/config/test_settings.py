@@ -73,6 +73,37 @@ def test_delivery_and_guard_settings():
 def test_database_url_wins_over_data_dir():
     settings = load_settings({"TAGWIRE_DATABASE_URL": "sqlite:////tmp/x.db"})
     assert settings.sqlite_path == Path("/tmp/x.db")
+    assert not settings.postgres
+
+
+@pytest.mark.parametrize("url", ["postgresql://tw@db.internal:5432/tagwire", "postgres://tw@db/t"])
+def test_a_postgresql_url_selects_postgresql_with_the_pool_sizes(url):
+    settings = load_settings(
+        {"TAGWIRE_DATABASE_URL": url, "TAGWIRE_DB_POOL_MIN": "2", "TAGWIRE_DB_POOL_MAX": "20"}
+    )
+    assert (settings.postgres, settings.database_url) == (True, url)
+    assert (settings.db_pool_min, settings.db_pool_max) == (2, 20)
+    assert (load_settings().db_pool_min, load_settings().db_pool_max) == (1, 10)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://tw:hunter2@db/t", "TAGWIRE_DATABASE_URL: must look like sqlite:///path/to/"),
+        ("postgresql://", "TAGWIRE_DATABASE_URL: must name a database: postgresql://USER@HOST"),
+        ("sqlite:///", "TAGWIRE_DATABASE_URL: must look like sqlite:///"),
+    ],
+)
+def test_a_bad_database_url_names_the_setting_and_never_echoes_a_password(url, message):
+    with pytest.raises(SettingsError, match=re.escape(message)) as info:
+        load_settings({"TAGWIRE_DATABASE_URL": url})
+    assert "hunter2" not in str(info.value)
+
+
+def test_a_pool_minimum_above_its_maximum_is_refused():
+    with pytest.raises(SettingsError, match=r"TAGWIRE_DB_POOL_MIN \(12\) is larger than "
+                       r"TAGWIRE_DB_POOL_MAX \(10\)"):  # fmt: skip
+        load_settings({"TAGWIRE_DB_POOL_MIN": "12"})
 
 
 @pytest.mark.parametrize(
@@ -88,8 +119,8 @@ def test_database_url_wins_over_data_dir():
         ),
         ("TAGWIRE_LOG_LEVEL", "loud", "TAGWIRE_LOG_LEVEL: must be one of"),
         ("TAGWIRE_SENDER", "maybe", "TAGWIRE_SENDER: must be on or off"),
-        ("TAGWIRE_DATABASE_URL", "postgresql://x/y", "PostgreSQL storage is not available"),
-        ("TAGWIRE_DATABASE_URL", "mysql://x", "sqlite:///"),
+        ("TAGWIRE_DB_POOL_MIN", "0", "TAGWIRE_DB_POOL_MIN: must be a whole number from 1 to 100"),
+        ("TAGWIRE_DB_POOL_MAX", "many", "TAGWIRE_DB_POOL_MAX: must be a whole number from 1"),
         ("TAGWIRE_SEND_TIMEOUT", "0", "from 0.1 to 300"),
         ("TAGWIRE_META_BASE_URL", "graph.facebook.com", "absolute http(s) URL"),
         (

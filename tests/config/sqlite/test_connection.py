@@ -5,7 +5,7 @@ import pytest
 from config.sqlite.migrations import migrations
 from config.sqlite_store import SQLiteStore
 from config.storage import StorageError
-from tests.config.sqlite.support import row
+from tests.config.store.support import row
 
 pytestmark = pytest.mark.anyio
 

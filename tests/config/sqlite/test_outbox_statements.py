@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from config.storage import Delivery
-from tests.config.sqlite.support import EVERYTHING, TTL, query, row
+from tests.config.store.support import EVERYTHING, TTL, query, row
 
 pytestmark = pytest.mark.anyio
 

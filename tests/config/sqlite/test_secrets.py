@@ -1,38 +1,14 @@
+"""What the SQLite file holds of a secret: its ciphertext in the secrets table, never
+its value, and nothing of either in the audit rows."""
+
 import base64
 
 import pytest
 
 from config.sqlite_store import SQLiteStore
-from config.storage import StorageError, StoredSecret
-from tests.config.sqlite.support import query, secret
+from tests.config.store.support import query, secret
 
 pytestmark = pytest.mark.anyio
-
-
-async def test_secrets_are_upserted_listed_and_deleted(store):
-    await store.put_secret(secret("api_key", ciphertext=b"A" * 20, at=1000, by="ana"))
-    await store.put_secret(secret("api_key", ciphertext=b"B" * 24, at=2000, by="bo"))
-    await store.put_secret(secret("pixel.id", at=2500))
-    await store.put_secret(secret("token", container="other", at=2600))
-    assert await store.list_secrets("demo") == [
-        secret("api_key", ciphertext=b"B" * 24, at=2000, by="bo"),
-        secret("pixel.id", at=2500),
-    ]
-    assert [(s.container_id, s.name) for s in await store.list_secrets(None)] == [
-        ("demo", "api_key"),
-        ("demo", "pixel.id"),
-        ("other", "token"),
-    ]
-    assert await store.delete_secret("demo", "api_key", "cy", 3000) is True
-    assert await store.delete_secret("demo", "api_key", "cy", 3001) is False
-    assert [s.name for s in await store.list_secrets("demo")] == ["pixel.id"]
-    log = await store.audit_log("demo", 10)
-    assert [(e.at_ms, e.actor, e.action, e.detail) for e in log] == [
-        (3000, "cy", "secret.delete", {"name": "api_key"}),
-        (2500, "ana", "secret.set", {"name": "pixel.id", "key_id": "sk1"}),
-        (2000, "bo", "secret.set", {"name": "api_key", "key_id": "sk1"}),
-        (1000, "ana", "secret.set", {"name": "api_key", "key_id": "sk1"}),
-    ]
 
 
 async def test_the_audit_never_holds_a_secrets_value_or_ciphertext(tmp_path):
@@ -57,23 +33,3 @@ async def test_the_audit_never_holds_a_secrets_value_or_ciphertext(tmp_path):
         assert encoded not in flat
     assert query(path, "SELECT COUNT(*) FROM audit WHERE instr(CAST(detail AS BLOB), ?) > 0",
                  (ciphertext,)) == [(0,)]  # fmt: skip
-
-
-async def test_a_malformed_secret_is_refused(store):
-    with pytest.raises(StorageError):
-        await store.put_secret(StoredSecret("demo", "x", b"short", b"A" * 16, "sk1", 1, "ana"))
-    with pytest.raises(StorageError):
-        await store.put_secret(StoredSecret("demo", "x", b"\x00" * 12, b"A" * 15, "sk1", 1, "ana"))
-    assert await store.list_secrets(None) == []
-    assert await store.audit_log(None, 10) == []
-
-
-async def test_a_node_key_is_made_once_and_shared_by_every_process_on_the_store(store):
-    key = await store.node_key("secret-references")
-    assert len(key) == 32
-    assert await store.node_key("secret-references") == key
-    assert await store.node_key("other") != key
-    other_process = SQLiteStore(store.path)
-    await other_process.open()
-    assert await other_process.node_key("secret-references") == key
-    await other_process.close()

@@ -10,7 +10,7 @@ from config.storage import (
     VersionInUse,
     Workspace,
 )
-from tests.config.sqlite.support import actions, query, secret, version
+from tests.config.store.support import actions, query, secret, version
 
 pytestmark = pytest.mark.anyio
 
@@ -131,7 +131,7 @@ async def test_refused_pointer_moves_change_nothing_and_audit_nothing(store):
     await store.insert_version(version(2, parent=1), "ana")
     await store.set_environment("demo", "live", 2, "publish", "ana", 2000)
     await store.archive_version("demo", 1, "ana", 3000)
-    before = query(store.path, "SELECT * FROM audit ORDER BY id")
+    before = query(store, "SELECT * FROM audit ORDER BY id")
     with pytest.raises(UnknownVersion, match=r"version 9 of container 'demo' does not exist"):
         await store.set_environment("demo", "live", 9, "publish", "bo", 4000)
     with pytest.raises(VersionArchived, match=r"version 1 of container 'demo' is archived"):
@@ -141,7 +141,7 @@ async def test_refused_pointer_moves_change_nothing_and_audit_nothing(store):
     with pytest.raises(ValueError, match=r"publish, rollback; not 'promote'"):
         await store.set_environment("demo", "live", 2, "promote", "bo", 4000)
     assert await store.list_environments(None) == [Environment("demo", "live", 2, 2000, "ana")]
-    assert query(store.path, "SELECT * FROM audit ORDER BY id") == before
+    assert query(store, "SELECT * FROM audit ORDER BY id") == before
 
 
 async def test_an_environment_name_outside_the_rules_is_refused(store):

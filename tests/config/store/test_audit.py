@@ -1,6 +1,6 @@
 import pytest
 
-from tests.config.sqlite.support import actions
+from tests.config.store.support import actions
 
 pytestmark = pytest.mark.anyio
 

@@ -1,22 +1,13 @@
-"""Preview sessions and traces in the SQLite store: active sessions, revoking, pointing a
+"""Preview sessions and traces in both stores: active sessions, revoking, pointing a
 session at a newer document, traces bounded per session and by age, the history mark."""
 
 from __future__ import annotations
 
 import pytest
 
-from config.sqlite_store import SQLiteStore
-from config.storage import OutboxFilter, OutboxRow, PreviewSession
+from config.storage import OutboxFilter, OutboxRow, PreviewSession, PreviewStore
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def store(tmp_path):
-    store = SQLiteStore(tmp_path / "tagwire.db")
-    await store.open()
-    yield store
-    await store.close()
 
 
 def session(ident: str = "s-000000000000000001", *, container: str = "shop", expires: int = 10_000,
@@ -27,6 +18,10 @@ def session(ident: str = "s-000000000000000001", *, container: str = "shop", exp
 
 def trace(session_id: str, at: int, event: str = "lead") -> tuple[str, int, str, str, bytes]:
     return (session_id, at, event, "fired", b'{"v":1}')
+
+
+async def test_the_store_is_a_preview_store(store):
+    assert isinstance(store, PreviewStore)
 
 
 async def test_sessions_are_listed_while_active_and_revoked_once(store):

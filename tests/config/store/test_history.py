@@ -1,7 +1,7 @@
 import pytest
 
 from config.storage import OutboxFilter
-from tests.config.sqlite.support import EVERYTHING, filled, query
+from tests.config.store.support import EVERYTHING, filled, query
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +31,7 @@ async def test_history_filters(store, filter, keys):
 
 
 def query_key(store, outbox_id):
-    return query(store.path, "SELECT dedup_key FROM outbox WHERE id = ?", (outbox_id,))[0][0]
+    return query(store, "SELECT dedup_key FROM outbox WHERE id = ?", (outbox_id,))[0][0]
 
 
 async def test_history_pages_newest_first(store):

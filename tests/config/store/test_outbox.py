@@ -1,7 +1,7 @@
 import pytest
 
 from config.storage import Delivery, HistoryEntry, OutboxFilter
-from tests.config.sqlite.support import EVERYTHING, TTL, query, row
+from tests.config.store.support import EVERYTHING, TTL, query, row
 
 pytestmark = pytest.mark.anyio
 
@@ -102,4 +102,4 @@ async def test_defer_returns_claimed_rows_without_counting_an_attempt(store):
 
 async def test_an_outcome_for_a_row_that_is_gone_adds_no_history(store):
     await store.record([Delivery(99, "sent", 200, "ok", 0, 5)])
-    assert query(store.path, "SELECT COUNT(*) FROM attempts") == [(0,)]
+    assert query(store, "SELECT COUNT(*) FROM attempts") == [(0,)]

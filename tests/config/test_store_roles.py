@@ -1,4 +1,4 @@
-"""`SQLiteStore` is every role of `config.storage`: a method missing, or one whose
+"""Both stores are every role of `config.storage`: a method missing, or one whose
 signature drifted from its protocol, fails here rather than in the caller that needs it."""
 
 import inspect
@@ -6,14 +6,24 @@ from typing import Protocol
 
 import pytest
 
+from config.postgres_store import PostgresStore
 from config.sqlite_store import SQLiteStore
-from config.storage import Store
+from config.storage import PreviewStore, Store
 
 ROLES = [base for base in Store.__bases__ if base is not Protocol]
+# Roles every backend plays that are not (yet) in the `Store` union.
+OTHER_ROLES = [PreviewStore]
+STORES = [SQLiteStore, PostgresStore]
 
 
 def methods(role):
     return {name for name, value in vars(role).items() if inspect.iscoroutinefunction(value)}
+
+
+def instance(backend, tmp_path):
+    if backend is SQLiteStore:
+        return SQLiteStore(tmp_path / "tagwire.db")
+    return PostgresStore("postgresql://postgres@127.0.0.1:5432/test")
 
 
 def test_store_is_the_union_of_roles_that_share_no_method():
@@ -23,10 +33,11 @@ def test_store_is_the_union_of_roles_that_share_no_method():
     assert set(every) == {name for name in dir(Store) if not name.startswith("_")}
 
 
-@pytest.mark.parametrize("role", ROLES, ids=lambda role: role.__name__)
-def test_the_sqlite_store_plays_every_role(role, tmp_path):
-    assert isinstance(SQLiteStore(tmp_path / "tagwire.db"), role)
+@pytest.mark.parametrize("backend", STORES, ids=lambda backend: backend.__name__)
+@pytest.mark.parametrize("role", ROLES + OTHER_ROLES, ids=lambda role: role.__name__)
+def test_each_store_plays_every_role(role, backend, tmp_path):
+    assert isinstance(instance(backend, tmp_path), role)
     for name in methods(role):
-        implemented = getattr(SQLiteStore, name)
+        implemented = getattr(backend, name)
         assert inspect.iscoroutinefunction(implemented), name
         assert inspect.signature(implemented) == inspect.signature(getattr(role, name)), name

@@ -2,9 +2,9 @@ import asyncio
 
 import pytest
 
-import config.sqlite.connection as connection
-from config.sqlite_store import SQLiteStore
-from tests.config.sqlite.support import EVERYTHING, HOUR, TTL, row
+import config.postgres.connection as postgres_connection
+import config.sqlite.connection as sqlite_connection
+from tests.config.store.support import EVERYTHING, HOUR, TTL, row, twin
 
 pytestmark = pytest.mark.anyio
 
@@ -48,22 +48,21 @@ async def test_a_commit_of_many_chunks_is_deduplicated_across_them(store):
     assert await store.enqueue([row("k3"), row("k1199"), row("new")], 1, TTL) == 1
 
 
-async def test_concurrent_enqueues_of_one_key_keep_one_row(tmp_path):
-    path = tmp_path / "tagwire.db"
-    first, second = SQLiteStore(path), SQLiteStore(path)
-    await first.open()
+async def test_concurrent_enqueues_of_one_key_keep_one_row(store):
+    """Two processes (two connections each on PostgreSQL) race for one key 40 times."""
+    first, second = store, twin(store)
     await second.open()
     calls = [s.enqueue([row("lead_id:L-1", event_id=str(i)), row(None)], i, TTL)
              for i in range(20) for s in (first, second)]  # fmt: skip
     new = await asyncio.gather(*calls)
     assert sum(new) == 1 + 40
     assert await first.outbox_counts() == {"pending": 41}
-    await first.close()
     await second.close()
 
 
 async def test_expire_fire_once_forgets_expired_keys_in_steps(store, monkeypatch):
-    monkeypatch.setattr(connection, "_DELETE_STEP", 2)
+    for connection in (sqlite_connection, postgres_connection):
+        monkeypatch.setattr(connection, "_DELETE_STEP", 2)
     await store.enqueue([row(f"k{i}") for i in range(5)], 0, TTL)
     await store.enqueue([row("late")], 10, TTL)
     assert await store.expire_fire_once(TTL - 1) == 0

@@ -1,7 +1,7 @@
 import pytest
 
 from config.storage import Delivery, OutboxFilter
-from tests.config.sqlite.support import EVERYTHING, TTL, filled, query, row
+from tests.config.store.support import EVERYTHING, TTL, filled, query, row
 
 pytestmark = pytest.mark.anyio
 
@@ -72,7 +72,7 @@ async def test_purge_deletes_sent_and_dead_rows_with_their_history(store):
     assert await store.purge(OutboxFilter(states=("dead",), tag_id="hook"), dry_run=False) == 1
     assert await store.purge(EVERYTHING, dry_run=False) == 2
     assert await store.outbox_counts() == {"failed": 1, "pending": 1}
-    assert query(store.path, "SELECT outbox_id FROM attempts") == [(2,)]
+    assert query(store, "SELECT outbox_id FROM attempts") == [(2,)]
     assert await store.enqueue([row("a"), row("c")], 10, TTL) == 0  # keys outlive their rows
 
 
