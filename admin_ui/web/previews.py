@@ -246,6 +246,9 @@ class PreviewPages:
             raise NotConfigured("this node's store does not keep preview sessions yet")
         return self.store
 
+    def _now(self) -> int:
+        return self.pages.accounts.clock()
+
     def _actions(self) -> PreviewActions:
         return PreviewActions(self._store(), self.pages.accounts.clock)
 
@@ -280,14 +283,14 @@ class PreviewPages:
     ) -> Response:
         container_id = request.path_params["container"]
         client = await self.pages.access(me, container_id, "view")
-        now = self.pages.accounts.clock()
+        now = self._now()
         sessions = await self._store().list_previews(container_id, None)
         sessions.sort(key=lambda s: not s.active(now))  # active first, each newest first
         listing = await self.pages.versions.listing(container_id, include_archived=False)
         shown = {"source": "workspace", "mode": "dry_run", "test_code": "",
                  "hours": str(DEFAULT_HOURS), **values}  # fmt: skip
         return render(request, "previews.html", {
-            "container_id": container_id, "client": client, "now": now,
+            "container_id": container_id, "client": client,
             "sessions": [(s, _state(s, now)) for s in sessions],
             "versions": listing.versions, "modes": MODES, "may_edit": _may(me, client, "edit"),
             "values": shown, "errors": errors, "max_hours": MAX_HOURS,
@@ -376,9 +379,6 @@ class PreviewPages:
                     errors[field] = exc.reason
         return parts["tracking"], parts["site"]
 
-    def _now(self) -> int:
-        return self.pages.accounts.clock()
-
     # --- the stream and the traces --------------------------------------------------------
 
     async def stream(self, request: Request, me: Principal, form: Form | None) -> Response:
@@ -405,8 +405,9 @@ class PreviewPages:
             for entry in reversed(entries):
                 yield _sse(entry.id, _fragment(request, "_trace.html", {"line": trace_line(entry)}))
                 after = entry.id
-            if current is None or not current.active(self._now()):
-                state = "gone" if current is None else _state(current, self._now())
+            now_ms = self._now()
+            if current is None or not current.active(now_ms):
+                state = "gone" if current is None else _state(current, now_ms)
                 yield f"event: ended\ndata: {state}\n\n"
                 return
             now = loop.time()
