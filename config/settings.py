@@ -86,6 +86,9 @@ class Settings:
     tag_queue: int = 256
     db_pool_min: int = 1
     db_pool_max: int = 10
+    preview: bool = True
+    preview_traces: int = 500
+    preview_retention_hours: int = 24
 
     @property
     def postgres(self) -> bool:
@@ -439,6 +442,21 @@ SPECS: tuple[Spec, ...] = (
         "db_pool_max",
         lambda v: _integer(v, 1, 100),
         "Most PostgreSQL connections a node opens (1-100, at least TAGWIRE_DB_POOL_MIN).",
+    ),
+    Spec(
+        "preview",
+        _switch,
+        "on: a hit with a valid preview cookie runs its session; off: every hit runs live.",
+    ),
+    Spec(
+        "preview_traces",
+        lambda v: _integer(v, 10, 10_000),
+        "Traces kept per preview session, newest first (10 to 10,000).",
+    ),
+    Spec(
+        "preview_retention_hours",
+        lambda v: _integer(v, 1, 720),
+        "Hours preview traces are kept, and ended sessions with them (1 to 720).",
     ),
 )
 

@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 from config.preview_tokens import PREVIEW_KEY
 from config.publishing import LIVE
 from config.settings import Settings
-from config.storage import PreviewStore, StorageError, Store
+from config.storage import StorageError, Store
 from container.collect import CollectEndpoint
 from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
@@ -44,9 +44,7 @@ __all__ = ["DataPlane", "create_app"]
 log = logging.getLogger("tagwire.app")
 
 REFERENCE_KEY = "secret-references"  # the node key that signs secret references
-PREVIEW_POLL_S = 2.0
-TRACES_PER_SESSION = 500
-TRACE_RETENTION_MS = 24 * 3_600_000
+PREVIEW_POLL_S = 2.0  # how soon a revoked preview session stops on every node
 
 
 class DataPlane:
@@ -221,11 +219,12 @@ def create_app(
 
 
 def _previews(settings: Settings, store: Store, build: Build) -> PreviewRunner | None:
-    """Preview sessions, honoured when the store keeps them (every shipped store does)."""
-    if not isinstance(store, PreviewStore):
+    """Preview sessions, honoured unless the setting turns them off."""
+    if not settings.preview:
         return None
     sessions = PreviewSessions(store, build, interval_s=PREVIEW_POLL_S)
-    traces = TraceWriter(store, TRACES_PER_SESSION, TRACE_RETENTION_MS)
+    retention_ms = settings.preview_retention_hours * 3_600_000
+    traces = TraceWriter(store, settings.preview_traces, retention_ms)
     return PreviewRunner(sessions, traces, store)
 
 

@@ -406,25 +406,6 @@ class AccountStore(Protocol):
 
 
 @runtime_checkable
-class Store(
-    StoreLifecycle,
-    OutboxStore,
-    TagRunStore,
-    OutboxOpsStore,
-    HistoryStore,
-    FireOnceStore,
-    VersionStore,
-    SecretStore,
-    TokenStore,
-    IdempotencyStore,
-    AuditStore,
-    AccountStore,
-    Protocol,
-):
-    """Every role: for what composes a node or a command and hands each part its roles."""
-
-
-@runtime_checkable
 class PreviewStore(Protocol):
     """Preview sessions, the traces of their hits, and the mark on the rows a preview sent
     for real. The store every node shares holds them, so a session started on one node
@@ -465,3 +446,23 @@ class PreviewStore(Protocol):
     ) -> int:
         """Mark the container's rows of these events, queued since `since_ms`, as sent by
         the session; how many."""
+
+
+@runtime_checkable
+class Store(
+    StoreLifecycle,
+    OutboxStore,
+    TagRunStore,
+    OutboxOpsStore,
+    HistoryStore,
+    FireOnceStore,
+    VersionStore,
+    SecretStore,
+    TokenStore,
+    IdempotencyStore,
+    AuditStore,
+    AccountStore,
+    PreviewStore,
+    Protocol,
+):
+    """Every role: for what composes a node or a command and hands each part its roles."""

@@ -80,6 +80,10 @@ class PreviewRunner:
             tags = await asyncio.to_thread(container.traced, hit, result, session.mode == "live")
         trace = tag_trace(container, active.document, hit, tags, {**base, "guards": guards})
         self.traces.add(session.id, trace)
+        log.info("preview hit", extra={"fields": {
+            "trace_id": hit.trace_id, "session": session.id, "container": session.container_id,
+            "event_id": hit.event_id, "mode": session.mode, "summary": trace["summary"],
+        }})  # fmt: skip
         if session.mode != "live":
             result.pixels = []
             result.cookies = []

@@ -96,8 +96,8 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "tagwire.db"
 
 
-def node(db: Path) -> TestClient:
-    settings = load_settings({"TAGWIRE_SENDER": "off"})
+def node(db: Path, **env: str) -> TestClient:
+    settings = load_settings({"TAGWIRE_SENDER": "off", **env})
     live = CompiledContainer.compile(apply_defaults(make_document()), TemplateRuntime())
     app = create_app(settings, SQLiteStore(db), ContainerSet.of({"shop": live}))
     return TestClient(app, base_url="https://t.example.com")
@@ -263,3 +263,14 @@ def test_the_preview_link_sets_the_cookie_and_redirects_only_to_the_site(db):
     assert "Preview on" in elsewhere.text
     assert forged.status_code == 400
     assert "set-cookie" not in forged.headers
+
+
+def test_with_preview_off_by_its_setting_every_hit_runs_live(db):
+    token = start_session(db, "test")
+    with node(db, TAGWIRE_PREVIEW="off") as client:
+        assert post(client, lead(), token).status_code == 204
+        start = client.get(f"/preview/start?t={token}", follow_redirects=False)
+    [(_tag, url, *_)] = rows(db)
+    assert url == "https://hooks.example.com/tagwire"
+    assert start.status_code == 404
+    assert traces(db, "session-test-shop-000000") == []
