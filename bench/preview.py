@@ -99,7 +99,7 @@ def main() -> int:
                 stop(process)
     load.append(os.getloadavg()[0])
     print(f"{machine()}; wrk shares the cores; load average {load[0]:.2f} at the start, "
-          f"{load[1]:.2f} at the end. {args.rounds} alternating rounds of {args.seconds} s:")  # fmt: skip
+          f"{load[1]:.2f} at the end. {args.rounds} alternating rounds of {args.seconds} s:")
     print(f"{'node':<15} {'conns':>5} {'req/s median':>13} {'rounds spread':>14}")
     for (name, connections), values in sorted(runs.items(), key=lambda kv: kv[0][1]):
         print(f"{name:<15} {connections:>5} {statistics.median(values):>13.0f} "
@@ -107,9 +107,10 @@ def main() -> int:
     for connections in args.connections:
         on, off = runs[(ON, connections)], runs[(OFF, connections)]
         pairs = [100 * (a - b) / b for a, b in zip(on, off, strict=True)]
-        print(f"c={connections}: preview on vs off, per round: "
-              f"{', '.join(f'{p:+.1f}%' for p in pairs)}; median {statistics.median(pairs):+.1f}% "
-              f"(spread of the rounds: on {_spread(on):.1f}%, off {_spread(off):.1f}%)")  # fmt: skip
+        rounds = ", ".join(f"{p:+.1f}%" for p in pairs)
+        print(f"c={connections}: preview on vs off, per round: {rounds}; median "
+              f"{statistics.median(pairs):+.1f}% (spread of the rounds: on {_spread(on):.1f}%, "
+              f"off {_spread(off):.1f}%)")
     return 0
 
 
