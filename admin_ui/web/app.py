@@ -40,7 +40,7 @@ from admin_ui.web.trigger_editor import TriggerEditor
 from admin_ui.web.variable_editor import VariableEditor
 from config.publishing import PublishError
 from config.schema import DocumentError
-from config.storage import SessionRecord, StorageError, UnknownVersion
+from config.storage import PreviewStore, SessionRecord, StorageError, UnknownVersion
 from tags.trial import RunTrial
 
 __all__ = ["COOKIE", "AdminUI"]
@@ -51,10 +51,8 @@ PRE_COOKIE = "tw_admin_pre"  # the sign-in form's own CSRF token, before any ses
 Handler = Callable[[Request, Principal, Form | None], Awaitable[Response]]
 
 
-class AdminStore(CredentialsStore, OperationsStore, Protocol):
-    """The roles the admin UI reads and changes. Preview sessions (`PreviewStore`) are
-    used when the store has them: not every backend keeps them yet, so the preview pages
-    check for the role and answer 409 without it."""
+class AdminStore(CredentialsStore, OperationsStore, PreviewStore, Protocol):
+    """The roles the admin UI reads and changes."""
 
 
 def _secure(request: Request) -> bool:
@@ -93,7 +91,7 @@ class AdminUI:
         operations = Operations(store, pages)
         gallery = Gallery()
         tags = TagEditor(pages)
-        triggers = TriggerEditor(pages)
+        triggers = TriggerEditor(pages, store)
         templates = TemplateEditor(pages, check_hit)
         variables = VariableEditor(pages)
         trials = TrialPage(store, pages, test_fire)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from starlette.requests import Request
@@ -25,11 +25,12 @@ from admin_ui.people import Principal
 from admin_ui.web.forms import Form
 from admin_ui.web.operations import OperationsStore, shown_body, shown_headers
 from admin_ui.web.pages import Pages
+from admin_ui.web.recent_hits import recent_hits
 from admin_ui.web.render import render
-from config.storage import HistoryEntry, OutboxFilter
+from config.storage import HistoryEntry, OutboxFilter, PreviewStore
 from tags.trial import RunTrial, Trial, TrialRefused
 
-__all__ = ["TrialPage", "sample_hit"]
+__all__ = ["TrialPage", "TrialStore", "sample_hit"]
 
 SETTLE_S = 10.0  # how long the page waits for the platforms' first answers
 POLL_S = 0.2
@@ -71,8 +72,13 @@ def _event_of(doc: dict[str, Any], tag: dict[str, Any]) -> str:
     return "lead"
 
 
+class TrialStore(OperationsStore, PreviewStore, Protocol):
+    """What the page reads: the history of the requests it queued, and preview hits to
+    offer as samples."""
+
+
 class TrialPage:
-    def __init__(self, store: OperationsStore, pages: Pages, test_fire: RunTrial | None) -> None:
+    def __init__(self, store: TrialStore, pages: Pages, test_fire: RunTrial | None) -> None:
         self.store = store
         self.pages = pages
         self.test_fire = test_fire
@@ -90,8 +96,15 @@ class TrialPage:
     async def form(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
         doc, tag = await self._tag(me, container_id, request.path_params["tag"])
-        sample = sample_hit(_event_of(doc, tag))
-        return self._render(request, container_id, tag, _pretty(sample), "TEST12345", {})
+        recent = await recent_hits(self.store, container_id)
+        picked = request.query_params.get("sample")
+        sample = next((r.hit for r in recent if r.key == picked), None)
+        if sample is None:
+            sample = sample_hit(_event_of(doc, tag))
+        else:  # the test fire gives the hit an event id of its own
+            sample = {k: v for k, v in sample.items() if k not in ("event_id", "ts")}
+        return self._render(request, container_id, tag, _pretty(sample), "TEST12345",
+                            {"recent": recent, "picked": picked})  # fmt: skip
 
     async def fire(self, request: Request, me: Principal, form: Form | None) -> Response:
         assert form is not None
@@ -170,7 +183,8 @@ class TrialPage:
             "mode": TEST_MODES.get(str(tag.get("template")), "the template decides: check that "
                                    "it reads server.test_event_code"),
             "available": self.test_fire is not None, "settle_s": SETTLE_S,
-            "trial": None, "rows": [], "pixels": [], "unanswered": 0, "errors": {}, **context,
+            "trial": None, "rows": [], "pixels": [], "unanswered": 0, "errors": {},
+            "recent": [], "picked": None, **context,
         }, status)  # fmt: skip
 
 

@@ -33,8 +33,10 @@ from admin_ui.web.condition_form import (
 )
 from admin_ui.web.forms import Form
 from admin_ui.web.pages import Pages, place_item
+from admin_ui.web.recent_hits import recent_hits
 from admin_ui.web.render import render
 from config.errors import DocumentError
+from config.storage import PreviewStore
 from triggers.conditions import MAX_DEPTH, OPERATORS
 from triggers.trigger import MAX_EXCEPTIONS, Trigger, check_trigger_rules
 from variables.hit import Hit
@@ -94,14 +96,14 @@ def _shown(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() if value else ""
 
 
-def _fields_of(trigger: dict[str, Any]) -> dict[str, str]:
-    """The form's fields for a saved (checked) trigger."""
+def _fields_of(trigger: dict[str, Any], sample: dict[str, Any] = SAMPLE_HIT) -> dict[str, str]:
+    """The form's fields for a saved (checked) trigger, checked on `sample`."""
     return {
         "id": trigger["id"], "name": trigger["name"], "mode": "builder",
         "events": ", ".join(trigger.get("events", [])),
         "conditions": _shown(trigger.get("conditions")),
         "exceptions": _shown(trigger.get("exceptions")),
-        "sample": orjson.dumps(SAMPLE_HIT, option=orjson.OPT_INDENT_2).decode(),
+        "sample": orjson.dumps(sample, option=orjson.OPT_INDENT_2).decode(),
     }  # fmt: skip
 
 
@@ -155,7 +157,7 @@ def _render_form(
         "container_id": request.path_params["container"], "original": original,
         "f": fields, "rules": rules, "fits": left >= 0, "room": left, "limits": LIMITS,
         "variables": variables, "operators": OPERATORS, "verdict": None, "errors": {},
-        **context,
+        "recent": [], **context,
     }, status)  # fmt: skip
 
 
@@ -171,8 +173,10 @@ def _follow(fields: dict[str, str], rules: Rules) -> None:
 
 
 class TriggerEditor:
-    def __init__(self, pages: Pages) -> None:
+    def __init__(self, pages: Pages, previews: PreviewStore) -> None:
+        """`previews` holds the preview hits offered as samples."""
         self.pages = pages
+        self.previews = previews
 
     async def form(self, request: Request, me: Principal, form: Form | None) -> Response:
         container_id = request.path_params["container"]
@@ -184,8 +188,11 @@ class TriggerEditor:
             if not found:
                 raise NotFound(f"container {container_id!r} has no trigger {trigger_id!r}")
             trigger = found[0]
-        return _render_form(request, doc, trigger_id or "", _fields_of(trigger),
-                            rules_of(trigger), {})  # fmt: skip
+        recent = await recent_hits(self.previews, container_id)
+        picked = request.query_params.get("sample")
+        sample = next((r.hit for r in recent if r.key == picked), SAMPLE_HIT)
+        return _render_form(request, doc, trigger_id or "", _fields_of(trigger, sample),
+                            rules_of(trigger), {"recent": recent, "picked": picked})  # fmt: skip
 
     async def save(self, request: Request, me: Principal, form: Form | None) -> Response:
         """A builder button's round trip, a check against the sample (`check`), or a save

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -18,6 +19,7 @@ from starlette.testclient import TestClient
 from admin_ui.people import People
 from admin_ui.web import AdminUI
 from config.sqlite_store import SQLiteStore
+from config.storage import PreviewSession
 from container.delivery.outbox import OutboxWriter
 from container.node_secrets import NodeSecrets
 from container.reload import builder
@@ -128,3 +130,19 @@ def csrf_of(client: TestClient, path: str = "/admin/clients") -> str:
 def post_form(client: TestClient, path: str, data: dict[str, str], csrf: str | None = None) -> Any:
     token = csrf_of(client) if csrf is None else csrf
     return client.post(path, data={"csrf": token, **data})
+
+
+def add_preview_hit(db: Path, container: str, hit: dict) -> str:
+    """A preview session of `container` with one traced hit; the hit's sample key."""
+    session = f"s-{container}-0000000000000"
+
+    async def work(store):
+        await store.create_preview(PreviewSession(session, container, "workspace", b"{}", 1,
+                                                  "dry_run", None, "ed", 1, 2**42))  # fmt: skip
+        trace = {"v": 1, "at_ms": 5, "event": hit["event"], "hit": hit, "summary": "1 fired"}
+        await store.add_traces([(session, 5, hit["event"], "fired", orjson.dumps(trace))], 10)
+        [found] = await store.traces(session, 0, 1)
+        return f"{session}:{found.id}"
+
+    return run(with_store(db, work))
+

@@ -12,6 +12,7 @@ import admin_ui.web.test_fire as test_fire_page
 from admin_ui.versions import Versions
 from tests.admin_ui.web.helpers import (
     DOCUMENT,
+    add_preview_hit,
     add_user,
     browser,
     csrf_of,
@@ -112,3 +113,19 @@ def test_without_a_data_plane_the_page_says_where_test_fire_runs(db):
     assert "tagwire serve" in page.text
     assert answer.status_code == 409
     assert "tagwire serve" in answer.text
+
+
+def test_a_recent_preview_hit_can_be_the_sample(db):
+    hit = {"v": 1, "event": "lead", "event_id": "preview-hit-0001", "custom": {"plan": "gold"}}
+    key = add_preview_hit(db, "shop", hit)
+    other = add_preview_hit(db, "elsewhere", {**hit, "custom": {"plan": "other"}})
+    with browser(db, test_fire=True) as client:
+        sign_in(client, "ed@agency.example")
+        offered = client.get(PAGE)
+        picked = client.get(PAGE, params={"sample": key})
+        foreign = client.get(PAGE, params={"sample": other})
+    assert "Use a recent hit from a preview (1)" in offered.text
+    assert "gold" in picked.text
+    assert "preview-hit-0001" not in picked.text  # a test fire makes its own event id
+    assert "other" not in foreign.text  # another container's hit is never offered
+    assert "TEST-LEAD-1" in foreign.text  # the default sample instead

@@ -19,6 +19,7 @@ from container.pipeline import CompiledContainer, PipelineResult
 from tags.runtime import TemplateRuntime
 from tests.admin_ui.web.helpers import (
     DOCUMENT,
+    add_preview_hit,
     add_user,
     browser,
     csrf_of,
@@ -672,3 +673,15 @@ def test_any_saved_trigger_opens_in_the_builder_and_saves_back_unchanged(
     [trigger] = workspace(db)["triggers"]
     assert trigger["conditions"] == as_saved(condition)
     assert trigger.get("exceptions", []) == [as_saved(e) for e in exceptions]
+
+
+def test_a_recent_preview_hit_can_be_the_sample(db):
+    hit = {"v": 1, "event": "lead", "event_id": "preview-hit-0002", "custom": {"plan": "gold"}}
+    key = add_preview_hit(db, "shop", hit)
+    with browser(db) as client:
+        sign_in(client, "owner@agency.example")
+        page = client.get("/admin/containers/shop/triggers/leads", params={"sample": key})
+    assert page.status_code == 200
+    assert "Use a recent hit from a preview (1)" in page.text
+    assert "preview-hit-0002" in page.text  # loaded into the sample, as it came
+    assert "gold" in page.text
