@@ -391,7 +391,10 @@ class PreviewPages:
 
     async def _events(self, request: Request, session_id: str, after: int) -> AsyncIterator[str]:
         """New traces, oldest of each batch first, until the session ends (`ended`), the
-        browser goes away, or STREAM_S passes (the browser then reconnects)."""
+        browser goes away, or STREAM_S passes (the browser then reconnects through the
+        gate). Under uvicorn (ASGI spec 2.3) Starlette's own disconnect listener cancels
+        this generator as soon as the browser leaves; the check in the loop covers servers
+        of spec 2.4, which have no such listener."""
         store = self._store()
         loop = asyncio.get_running_loop()
         started = quiet_since = loop.time()
