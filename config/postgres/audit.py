@@ -42,9 +42,9 @@ async def append_audit(
     detail: dict[str, Any],
 ) -> None:
     """Append an audit row; callers run it inside the transaction of the change it records.
-    The detail is serialised as the SQLite store does it (orjson), stored as JSONB."""
+    The detail is serialised as the SQLite store does it (orjson), stored as JSON."""
     await conn.execute(
         "INSERT INTO audit (at_ms, actor, action, container_id, detail)"
-        " VALUES (%s, %s, %s, %s, %s::jsonb)",
+        " VALUES (%s, %s, %s, %s, %s::json)",
         (at_ms, actor, action, container_id, orjson.dumps(detail).decode()),
     )

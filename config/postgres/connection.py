@@ -20,20 +20,22 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.abc import Params
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from config.postgres.migrations import applied_version, migrate
 from config.storage import StorageError
 
-__all__ = ["PostgresConnection", "Row"]
+__all__ = ["PostgresConnection", "Row", "with_timeout"]
 
 Row = tuple[Any, ...]
 
 # Rows an expiry deletes per transaction.
 _DELETE_STEP = 5000
-# Seconds to wait for the first connections at `open` before giving up.
+# Seconds to wait for the first connections at `open` before giving up, and for one new
+# connection when the URL sets no `connect_timeout` (libpq would wait for TCP's own).
 _OPEN_TIMEOUT_S = 10.0
+_CONNECT_TIMEOUT_S = 10
 # A schema name tagwire accepts: a plain lower-case SQL identifier.
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -69,10 +71,11 @@ class PostgresConnection:
     async def open(self) -> None:
         """Migrate on a connection of its own, then start the pool."""
         try:
-            async with await AsyncConnection.connect(self.url, autocommit=True) as conn:
+            conninfo = with_timeout(self.url)
+            async with await AsyncConnection.connect(conninfo, autocommit=True) as conn:
                 await migrate(conn, self.schema)
             pool: AsyncConnectionPool[AsyncConnection[Row]] = AsyncConnectionPool(
-                self.url,
+                conninfo,
                 min_size=self.min_size,
                 max_size=self.max_size,
                 open=False,
@@ -143,3 +146,12 @@ class PostgresConnection:
             total += deleted
             if deleted < size:
                 return total
+
+
+def with_timeout(url: str) -> str:
+    """The URL as every connection uses it: with a connect timeout unless it has its own,
+    so that a node whose database does not answer stops with an error instead of hanging
+    at start."""
+    if "connect_timeout" in conninfo_to_dict(url):
+        return url
+    return make_conninfo(url, connect_timeout=_CONNECT_TIMEOUT_S)

@@ -37,6 +37,7 @@ _ARRAY_TYPES = (
     "text", "text", "text", "text", "text", "bytea", "bytea", "text", "text", "text", "text",
     "int8", "text", "float8", "text", "bool",
 )  # fmt: skip
+assert len(_ARRAY_TYPES) == len(OutboxRow._fields), "one array type per OutboxRow field"
 _INSERT_ROWS = (
     "INSERT INTO outbox (container_id, tag_id, destination, method, url, headers, body,"
     " event_name, event_id, dedup_key, platform, event_time_ms, lead_id, value, currency,"

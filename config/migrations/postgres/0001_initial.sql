@@ -147,14 +147,15 @@ CREATE TABLE environments (
 CREATE INDEX environments_version ON environments (container_id, version);
 
 -- Who did what, newest last by id; `detail` is a JSON object that never holds a secret's
--- value or ciphertext.
+-- value or ciphertext. JSON, not JSONB: the log is only appended to and read back whole,
+-- and JSON keeps each object's keys in the order they were written, as SQLite does.
 CREATE TABLE audit (
     id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at_ms        BIGINT NOT NULL,
     actor        TEXT   NOT NULL,
     action       TEXT   NOT NULL,
     container_id TEXT,
-    detail       JSONB  NOT NULL CHECK (jsonb_typeof(detail) = 'object')
+    detail       JSON   NOT NULL CHECK (json_typeof(detail) = 'object')
 );
 
 CREATE INDEX audit_container ON audit (container_id, id);

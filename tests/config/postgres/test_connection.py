@@ -4,7 +4,9 @@ import asyncio
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
+from config.postgres.connection import with_timeout
 from config.postgres.migrations import migrations
 from config.postgres_store import PostgresStore
 from config.storage import StorageError
@@ -80,3 +82,10 @@ async def test_the_pool_serves_calls_in_parallel_up_to_its_size(postgres_url, sc
         assert 1 <= stats["pool_size"] <= 3
     finally:
         await store.close()
+
+
+def test_connections_get_a_connect_timeout_unless_the_url_sets_one():
+    plain = conninfo_to_dict(with_timeout("postgresql://tw@127.0.0.1/t"))
+    assert (plain["host"], plain["dbname"], plain["connect_timeout"]) == ("127.0.0.1", "t", "10")
+    own = "postgresql://tw@127.0.0.1/t?connect_timeout=3"
+    assert with_timeout(own) == own

@@ -49,20 +49,33 @@ def secret(name="api_key", *, container="demo", ciphertext=b"\x01" * 32, at=5000
 
 async def fresh_store(request, tmp_path):
     """A new, unopened store of the test's backend with no data in it: a new SQLite file,
-    or the session's PostgreSQL schema with every table emptied and its ids restarted."""
+    or the session's PostgreSQL schema with every table emptied and its ids restarted
+    (the first test's store creates and migrates it)."""
     if request.param == "sqlite":
         return SQLiteStore(tmp_path / "tagwire.db")
     url = request.getfixturevalue("postgres_url")
     schema = request.getfixturevalue("postgres_schema")
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url) as conn:
+        # DELETE and RESTART, not TRUNCATE: on tables this small it is about three times
+        # faster (TRUNCATE makes new files for every table).
         tables = conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = %s"
             " AND tablename <> 'schema_migrations'",
             (schema,),
         ).fetchall()
-        if tables:
-            names = sql.SQL(", ").join(sql.Identifier(schema, name) for (name,) in tables)
-            conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY").format(names))
+        for (table,) in tables:
+            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, table)))
+        identities = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = %s AND is_identity = 'YES'",
+            (schema,),
+        ).fetchall()
+        for table, column in identities:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ALTER COLUMN {} RESTART").format(
+                    sql.Identifier(schema, table), sql.Identifier(column)
+                )
+            )
     return PostgresStore(url, schema=schema, min_size=1, max_size=4)
 
 
@@ -88,7 +101,7 @@ def query(store, text, params=()):
 
 def detail(stored: Any) -> dict[str, Any]:
     """An audit row's detail as the table returned it: JSON text (SQLite) or a parsed
-    JSONB value (PostgreSQL)."""
+    JSON value (PostgreSQL)."""
     return orjson.loads(stored) if isinstance(stored, str | bytes) else stored
 
 

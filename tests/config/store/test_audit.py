@@ -18,3 +18,9 @@ async def test_added_audit_rows_are_read_newest_first_per_container(store):
         ("container.export", "other", {"format": "json"})
     ]
     assert [e.actor for e in await store.audit_log("demo", 10)] == ["ana"]
+
+
+async def test_a_detail_comes_back_with_its_keys_in_the_order_they_were_written(store):
+    await store.add_audit("ana", "container.export", "shop", {"zeta": 1, "a": [2, None]}, 1)
+    (entry,) = await store.audit_log(None, 10)
+    assert list(entry.detail.items()) == [("zeta", 1), ("a", [2, None])]
