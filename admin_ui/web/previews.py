@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from admin_ui.audit import Actor
-from admin_ui.errors import FieldError, NotConfigured, NotFound
+from admin_ui.errors import FieldError, NotFound
 from admin_ui.history import history_record
 from admin_ui.people import Principal
 from admin_ui.previews import DEFAULT_HOURS, MAX_HOURS, MAX_TEST_CODE, PreviewActions
@@ -236,21 +236,15 @@ def _sse(event_id: int, html: str) -> str:
 
 
 class PreviewPages:
-    def __init__(self, store: OperationsStore, pages: Pages) -> None:
-        # The SQLite store keeps preview sessions; a store that does not yet answers 409.
-        self.store: PreviewPagesStore | None = store if isinstance(store, PreviewStore) else None
+    def __init__(self, store: PreviewPagesStore, pages: Pages) -> None:
+        self.store = store
         self.pages = pages
-
-    def _store(self) -> PreviewPagesStore:
-        if self.store is None:
-            raise NotConfigured("this node's store does not keep preview sessions yet")
-        return self.store
 
     def _now(self) -> int:
         return self.pages.accounts.clock()
 
     def _actions(self) -> PreviewActions:
-        return PreviewActions(self._store(), self.pages.accounts.clock)
+        return PreviewActions(self.store, self.pages.accounts.clock)
 
     async def _session(
         self, me: Principal, request: Request, action: str
@@ -258,7 +252,7 @@ class PreviewPages:
         """The session of the path, when `me` may do `action` on its container; 404 for an
         unknown one and for one of a client `me` cannot see alike."""
         text = request.path_params["session"]
-        found = await self._store().get_preview(text) if _SESSION_ID.fullmatch(text) else None
+        found = await self.store.get_preview(text) if _SESSION_ID.fullmatch(text) else None
         missing = NotFound(f"there is no preview {text!r} you can see")
         if found is None:
             raise missing
@@ -284,7 +278,7 @@ class PreviewPages:
         container_id = request.path_params["container"]
         client = await self.pages.access(me, container_id, "view")
         now = self._now()
-        sessions = await self._store().list_previews(container_id, None)
+        sessions = await self.store.list_previews(container_id, None)
         sessions.sort(key=lambda s: not s.active(now))  # active first, each newest first
         listing = await self.pages.versions.listing(container_id, include_archived=False)
         shown = {"source": "workspace", "mode": "dry_run", "test_code": "",
@@ -334,7 +328,7 @@ class PreviewPages:
         state = _state(session, self._now())
         errors: dict[str, str] = {}
         link = await self._link(request, session, errors) if state == "active" else {}
-        entries = await self._store().traces(session.id, 0, SHOWN)
+        entries = await self.store.traces(session.id, 0, SHOWN)
         wanted = {"event": query.get("event", "").strip(), "outcome": query.get("outcome", "")}
         lines = [{**line, "hidden": not _shown(line, wanted)} for line in map(trace_line, entries)]
         return render(request, "preview.html", {
@@ -351,7 +345,7 @@ class PreviewPages:
         """The preview link of an active session, its QR code (an SVG `data:` URI, which
         the CSP allows as an image) and the tracking host and site it was made with."""
         tracking, site = await self._link_parts(request, session, errors)
-        key = await self._store().node_key(PREVIEW_KEY)
+        key = await self.store.node_key(PREVIEW_KEY)
         token = PreviewTokens(key).make(session.id, session.expires_at_ms)
         params = {"t": token, "to": site} if site else {"t": token}
         url = f"{tracking}/preview/start?{urlencode(params)}"
@@ -395,7 +389,7 @@ class PreviewPages:
         gate). Under uvicorn (ASGI spec 2.3) Starlette's own disconnect listener cancels
         this generator as soon as the browser leaves; the check in the loop covers servers
         of spec 2.4, which have no such listener."""
-        store = self._store()
+        store = self.store
         loop = asyncio.get_running_loop()
         started = quiet_since = loop.time()
         yield f"retry: {RETRY_MS}\n\n"
@@ -438,7 +432,7 @@ class PreviewPages:
     async def _trace(self, session_id: str, text: str) -> TraceEntry:
         number = int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
         if number is not None:
-            for entry in await self._store().traces(session_id, number - 1, TRACE_SCAN):
+            for entry in await self.store.traces(session_id, number - 1, TRACE_SCAN):
                 if entry.id == number:
                     return entry
         raise NotFound(f"preview {session_id} has no hit {text!r}")
@@ -463,11 +457,11 @@ class PreviewPages:
             return []
         wanted = OutboxFilter(container_id=container_id, event_id=event_id, since_ms=at_ms - 60_000)
         by_row: dict[int, list[HistoryEntry]] = {}
-        for entry in await self._store().history(wanted, HISTORY_ROWS, 0):
+        for entry in await self.store.history(wanted, HISTORY_ROWS, 0):
             by_row.setdefault(entry.outbox_id, []).append(entry)
         rows = []
         for outbox_id in sorted(by_row):
-            item = await self._store().outbox_row(outbox_id)
+            item = await self.store.outbox_row(outbox_id)
             entries = by_row[outbox_id]
             rows.append({
                 "id": outbox_id, "tag": entries[0].tag_id, "state": entries[0].state,

@@ -16,7 +16,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import admin_ui.web.previews as preview_pages
-from admin_ui.errors import NotConfigured
 from admin_ui.versions import Versions
 from config.preview_tokens import PREVIEW_KEY, PreviewTokens
 from config.storage import Delivery, OutboxRow, PreviewSession
@@ -303,12 +302,6 @@ def test_refresh_points_the_session_at_the_current_workspace(db):
     assert late.status_code == 400
     assert "has ended" in late.text
     assert "preview.refresh" in actions(db)
-
-
-def test_a_store_without_preview_sessions_is_refused_as_not_configured():
-    pages = preview_pages.PreviewPages(object(), None)  # e.g. a backend still without them
-    with pytest.raises(NotConfigured):
-        pages._store()
 
 
 def test_the_container_page_links_to_its_previews(db):
