@@ -168,6 +168,15 @@ def _database_url(value: str) -> str:
     if url.startswith(POSTGRES_SCHEMES):
         if url in POSTGRES_SCHEMES:
             raise ValueError("must name a database: postgresql://USER@HOST:PORT/DATABASE")
+        from psycopg import Error
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(url)
+        except Error:  # its message quotes the URL, password and all: not repeated
+            raise ValueError(
+                "is not a PostgreSQL URL that libpq can read: postgresql://USER@HOST:PORT/DATABASE"
+            ) from None
         return url
     if not url.startswith("sqlite:///") or url == "sqlite:///":
         raise ValueError(

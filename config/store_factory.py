@@ -6,6 +6,7 @@ name a backend themselves.
 
 from __future__ import annotations
 
+from config.postgres.connection import database_label
 from config.postgres_store import PostgresStore
 from config.settings import Settings
 from config.sqlite_store import SQLiteStore
@@ -26,5 +27,5 @@ def make_store(settings: Settings) -> Store:
 def store_location(settings: Settings) -> str:
     """The store as a command names it to an operator (never a password)."""
     if settings.postgres:
-        return PostgresStore(settings.database_url).label
+        return database_label(settings.database_url)
     return str(settings.sqlite_path)

@@ -26,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 from config.postgres.migrations import applied_version, migrate
 from config.storage import StorageError
 
-__all__ = ["PostgresConnection", "Row", "with_timeout"]
+__all__ = ["PostgresConnection", "Row", "database_label", "with_timeout"]
 
 Row = tuple[Any, ...]
 
@@ -38,6 +38,8 @@ _OPEN_TIMEOUT_S = 10.0
 _CONNECT_TIMEOUT_S = 10
 # A schema name tagwire accepts: a plain lower-case SQL identifier.
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# The password in a URL (`//user:password@`), found even when the URL is malformed.
+_PASSWORD = re.compile(r"//[^/@:]*:([^@]*)@")
 
 
 class PostgresConnection:
@@ -58,15 +60,8 @@ class PostgresConnection:
 
     @property
     def label(self) -> str:
-        """The database as errors name it: host, port, database and schema, never the
-        password that the URL may hold."""
-        try:
-            parts = conninfo_to_dict(self.url)
-        except psycopg.Error:
-            return "PostgreSQL store"
-        host, port = parts.get("host", "localhost"), parts.get("port", 5432)
-        where = f"PostgreSQL {host}:{port}/{parts.get('dbname', '')}"
-        return where + (f" (schema {self.schema})" if self.schema else "")
+        """The database as errors name it (see `database_label`)."""
+        return database_label(self.url, self.schema)
 
     async def open(self) -> None:
         """Migrate on a connection of its own, then start the pool."""
@@ -85,7 +80,7 @@ class PostgresConnection:
             )
             await pool.open(wait=True, timeout=_OPEN_TIMEOUT_S)
         except psycopg.Error as exc:
-            raise StorageError(f"cannot open {self.label}: {exc}") from exc
+            raise StorageError(f"cannot open {self.label}: {self._redacted(exc)}") from exc
         self._pool = pool
 
     async def _configure(self, conn: AsyncConnection[Row]) -> None:
@@ -118,7 +113,14 @@ class PostgresConnection:
             async with pool.connection() as conn:
                 yield conn
         except psycopg.Error as exc:
-            raise StorageError(f"{self.label}: {exc}") from exc
+            raise StorageError(f"{self.label}: {self._redacted(exc)}") from exc
+
+    def _redacted(self, exc: psycopg.Error) -> str:
+        """The error's text without the URL's password (libpq quotes a URL it cannot
+        parse whole)."""
+        text = str(exc).strip()
+        found = _PASSWORD.search(self.url)
+        return text.replace(found[1], "***") if found and found[1] else text
 
     async def _fetchone(self, query: str, params: Params) -> Row | None:
         async with self._transaction() as conn:
@@ -146,6 +148,18 @@ class PostgresConnection:
             total += deleted
             if deleted < size:
                 return total
+
+
+def database_label(url: str, schema: str | None = None) -> str:
+    """The database as an operator reads it: host, port, database and schema, never the
+    password that the URL may hold."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "PostgreSQL store"
+    host, port = parts.get("host", "localhost"), parts.get("port", 5432)
+    where = f"PostgreSQL {host}:{port}/{parts.get('dbname', '')}"
+    return where + (f" (schema {schema})" if schema else "")
 
 
 def with_timeout(url: str) -> str:

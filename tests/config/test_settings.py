@@ -91,6 +91,7 @@ def test_a_postgresql_url_selects_postgresql_with_the_pool_sizes(url):
     [
         ("mysql://tw:hunter2@db/t", "TAGWIRE_DATABASE_URL: must look like sqlite:///path/to/"),
         ("postgresql://", "TAGWIRE_DATABASE_URL: must name a database: postgresql://USER@HOST"),
+        ("postgresql://tw:hunter2@[::1/t", "TAGWIRE_DATABASE_URL: is not a PostgreSQL URL that"),
         ("sqlite:///", "TAGWIRE_DATABASE_URL: must look like sqlite:///"),
     ],
 )

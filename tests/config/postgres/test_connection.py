@@ -89,3 +89,10 @@ def test_connections_get_a_connect_timeout_unless_the_url_sets_one():
     assert (plain["host"], plain["dbname"], plain["connect_timeout"]) == ("127.0.0.1", "t", "10")
     own = "postgresql://tw@127.0.0.1/t?connect_timeout=3"
     assert with_timeout(own) == own
+
+
+async def test_a_url_libpq_cannot_read_is_refused_without_its_password():
+    store = PostgresStore("postgresql://tw:hunter2@[::1/tagwire")
+    with pytest.raises(StorageError, match=r"cannot open PostgreSQL store: .*tw:\*\*\*@") as info:
+        await store.open()
+    assert "hunter2" not in str(info.value)
