@@ -4,7 +4,8 @@ psycopg 3's async connections and psycopg_pool's `AsyncConnectionPool` keep ever
 statement off the event loop's thread without a thread of our own: a node waits on the
 network, never blocks on it. Each call borrows a connection for one transaction (the pool
 commits it when the call returns and rolls it back when it raises), so many stateless
-nodes can share one database, each with a pool of `min_size` to `max_size` connections.
+nodes can share one database, each with a pool of `min_size` to `max_size` connections
+and one more that holds the node's lock (`config.postgres.liveness`).
 
 Each role of the store is a subclass that only adds methods; `config.postgres_store`
 combines them into `PostgresStore`, so they all share this pool.
@@ -23,6 +24,7 @@ from psycopg.abc import Params
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
+from config.postgres.liveness import NodeLock
 from config.postgres.migrations import applied_version, migrate
 from config.storage import StorageError
 
@@ -57,6 +59,7 @@ class PostgresConnection:
         self.min_size = min_size
         self.max_size = max_size
         self._pool: AsyncConnectionPool[AsyncConnection[Row]] | None = None
+        self._node = NodeLock()
 
     @property
     def label(self) -> str:
@@ -64,11 +67,13 @@ class PostgresConnection:
         return database_label(self.url, self.schema)
 
     async def open(self) -> None:
-        """Migrate on a connection of its own, then start the pool."""
+        """Migrate on a connection of its own, take this node's lock on another, then start
+        the pool; what was opened is closed again when a later step fails."""
         try:
             conninfo = with_timeout(self.url)
             async with await AsyncConnection.connect(conninfo, autocommit=True) as conn:
                 await migrate(conn, self.schema)
+            await self._node.acquire(conninfo)
             pool: AsyncConnectionPool[AsyncConnection[Row]] = AsyncConnectionPool(
                 conninfo,
                 min_size=self.min_size,
@@ -78,8 +83,9 @@ class PostgresConnection:
                 check=AsyncConnectionPool.check_connection,
                 name="tagwire",
             )
-            await pool.open(wait=True, timeout=_OPEN_TIMEOUT_S)
+            await pool.open(wait=True, timeout=_OPEN_TIMEOUT_S)  # closes itself on timeout
         except psycopg.Error as exc:
+            await self._node.release()
             raise StorageError(f"cannot open {self.label}: {self._redacted(exc)}") from exc
         self._pool = pool
 
@@ -93,6 +99,14 @@ class PostgresConnection:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
+        await self._node.release()
+
+    @property
+    def _node_key(self) -> int:
+        """The key this node stamps on the rows it claims (see `config.postgres.liveness`)."""
+        if self._node.key is None:
+            raise StorageError(f"store {self.label} is not open")
+        return self._node.key
 
     async def ping(self) -> None:
         await self._fetchone("SELECT 1", ())

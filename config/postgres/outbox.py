@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 
 from config.postgres.connection import PostgresConnection, Row
 from config.postgres.fire_once import first_per_key, keyed, take_keys
+from config.postgres.liveness import RELEASABLE
 from config.storage import (
     DEFAULT_FIRE_ONCE_TTL_MS,
     RESPONSE_LIMIT,
@@ -70,12 +71,12 @@ class PostgresOutbox(PostgresConnection):
 
     async def claim(self, limit: int, now_ms: int) -> list[OutboxItem]:
         rows = await self._fetchall(
-            "UPDATE outbox SET state = 'inflight' WHERE id IN ("
+            "UPDATE outbox SET state = 'inflight', claimed_by = %s WHERE id IN ("
             " SELECT id FROM outbox WHERE state IN ('pending', 'failed')"
             " AND next_attempt_at <= %s AND method <> %s"
             " ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED)"
             f" RETURNING {_ITEM_COLUMNS}",
-            (now_ms, RUN_METHOD, limit),
+            (self._node_key, now_ms, RUN_METHOD, limit),
         )
         return [OutboxItem(*row) for row in sorted(rows)]
 
@@ -96,8 +97,11 @@ class PostgresOutbox(PostgresConnection):
             )
 
     async def release_inflight(self) -> int:
+        """This node's inflight rows and those of nodes that are gone; never the rows that
+        another live node is sending (see `config.postgres.liveness`)."""
         return await self._execute(
-            "UPDATE outbox SET state = 'pending' WHERE state = 'inflight'", ()
+            f"UPDATE outbox SET state = 'pending' WHERE state = 'inflight' AND {RELEASABLE}",
+            (self._node_key,),
         )
 
     async def outbox_counts(self) -> dict[str, int]:

@@ -30,11 +30,11 @@ class PostgresTagRuns(PostgresConnection):
 
     async def claim_runs(self, limit: int, now_ms: int) -> list[RunItem]:
         rows = await self._fetchall(
-            "UPDATE outbox SET state = 'inflight' WHERE id IN ("
+            "UPDATE outbox SET state = 'inflight', claimed_by = %s WHERE id IN ("
             " SELECT id FROM outbox WHERE method = %s AND state IN ('pending', 'failed')"
             " AND next_attempt_at <= %s ORDER BY next_attempt_at, id LIMIT %s"
             " FOR UPDATE SKIP LOCKED) RETURNING id, container_id, tag_id, body, attempts",
-            (RUN_METHOD, now_ms, limit),
+            (self._node_key, RUN_METHOD, now_ms, limit),
         )
         return [RunItem(*row) for row in sorted(rows)]
 

@@ -31,7 +31,10 @@ CREATE TABLE outbox (
     created_at      BIGINT  NOT NULL,
     sent_at         BIGINT,
     -- The preview session that sent the row for real; NULL for live traffic.
-    preview_session TEXT
+    preview_session TEXT,
+    -- PostgreSQL only: the node key (config/postgres/liveness.py) of the node that claimed
+    -- the row, so that a starting node releases only the inflight rows of nodes gone.
+    claimed_by      BIGINT
 );
 
 -- The sender's claim query: due rows in order.

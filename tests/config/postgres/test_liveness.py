@@ -1,0 +1,62 @@
+"""A starting node returns to pending the inflight rows of nodes that are gone (closed or
+crashed), never the rows another live node is sending (config/postgres/liveness.py)."""
+
+import psycopg
+import pytest
+
+from config.postgres_store import PostgresStore
+from tests.config.store.support import row
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def open_node(postgres_url, scratch_schema):
+    """Opens nodes (stores) on one schema; closes the ones still open at the end."""
+    opened = []
+
+    async def node():
+        store = PostgresStore(postgres_url, schema=scratch_schema, min_size=1, max_size=2)
+        await store.open()
+        opened.append(store)
+        return store
+
+    yield node
+    for store in opened:
+        await store.close()
+
+
+async def test_nodes_hold_distinct_keys_while_open(open_node):
+    first, second = await open_node(), await open_node()
+    assert first._node_key != second._node_key
+    await first.close()
+    assert first._node.key is None
+
+
+async def test_a_starting_node_leaves_live_nodes_rows_and_takes_back_a_closed_ones(open_node):
+    a, b = await open_node(), await open_node()
+    await a.enqueue([row(None, event_id=str(i)) for i in range(5)], 0)
+    await a.claim(2, 0)
+    await b.claim(1, 0)
+    starting = await open_node()
+    assert await starting.release_inflight() == 0
+    assert await starting.outbox_counts() == {"inflight": 3, "pending": 2}
+    await a.close()
+    assert await starting.release_inflight() == 2
+    assert await starting.outbox_counts() == {"inflight": 1, "pending": 4}
+    assert await b.release_inflight() == 1  # a node's own rows are always released
+
+
+async def test_a_crashed_nodes_rows_are_taken_back(open_node, postgres_url):
+    crashed, survivor = await open_node(), await open_node()
+    await crashed.enqueue([row(None, event_id=str(i)) for i in range(3)], 0)
+    await crashed.claim(3, 0)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        # The crash: the node's connections drop, its lock with them.
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND objid::bigint = %s AND objsubid = 2",
+            (crashed._node_key,),
+        )
+    assert await survivor.release_inflight() == 3
+    assert await survivor.outbox_counts() == {"pending": 3}
