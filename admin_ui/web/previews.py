@@ -53,9 +53,8 @@ POLL_S = 0.5  # how often the live stream reads the store for new traces
 KEEPALIVE_S = 15.0  # a comment on a quiet stream, so proxies keep it open
 STREAM_S = 300.0  # a stream then closes and the browser reconnects through sign-in again
 RETRY_MS = 1000  # how soon a browser reconnects after the stream drops
-BATCH = 50  # traces sent per poll; a burst larger than this shows its newest
+BATCH = 50  # traces sent per poll, oldest first; a larger burst goes on at once
 SHOWN = 100  # traces the live view shows when it opens
-TRACE_SCAN = 1000  # newer traces read to find one by id (a session keeps a bounded number)
 PENDING_MS = 120_000  # how long a request not in the history yet is waited for
 HISTORY_ROWS = 200
 VIA = "admin UI"
@@ -395,13 +394,15 @@ class PreviewPages:
         yield f"retry: {RETRY_MS}\n\n"
         while not await request.is_disconnected():
             try:
-                entries = await store.traces(session_id, after, BATCH)
+                entries = await store.traces(session_id, after, BATCH, oldest_first=True)
                 current = await store.get_preview(session_id)
             except StorageError:
                 return  # the browser reconnects and resumes from its last event id
-            for entry in reversed(entries):
+            for entry in entries:
                 yield _sse(entry.id, _fragment(request, "_trace.html", {"line": trace_line(entry)}))
                 after = entry.id
+            if len(entries) == BATCH:
+                continue  # a full batch: more may be waiting, read on before anything else
             now_ms = self._now()
             if current is None or not current.active(now_ms):
                 state = "gone" if current is None else _state(current, now_ms)
@@ -431,11 +432,10 @@ class PreviewPages:
 
     async def _trace(self, session_id: str, text: str) -> TraceEntry:
         number = int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
-        if number is not None:
-            for entry in await self.store.traces(session_id, number - 1, TRACE_SCAN):
-                if entry.id == number:
-                    return entry
-        raise NotFound(f"preview {session_id} has no hit {text!r}")
+        entry = None if number is None else await self.store.trace(session_id, number)
+        if entry is None:
+            raise NotFound(f"preview {session_id} has no hit {text!r}")
+        return entry
 
     async def _answers(self, session: PreviewSession, view: dict[str, Any]) -> None:
         """Join the trace's requests with the history rows of its event: each gets the

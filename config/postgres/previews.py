@@ -13,6 +13,7 @@ _SESSION_COLUMNS = (
     "id, container_id, source, document, revision, mode, test_code, created_by, created_at,"
     " expires_at, revoked_at"
 )
+_TRACE_COLUMNS = "id, session_id, at, event_name, outcome, body"
 _PRUNE_STEP = 5000  # traces deleted per transaction
 
 
@@ -86,13 +87,23 @@ class PostgresPreviews(PostgresConnection):
                     {"s": session_id, "keep": keep_per_session},
                 )
 
-    async def traces(self, session_id: str, after_id: int, limit: int) -> list[TraceEntry]:
+    async def traces(
+        self, session_id: str, after_id: int, limit: int, oldest_first: bool = False
+    ) -> list[TraceEntry]:
+        order = "ASC" if oldest_first else "DESC"
         rows = await self._fetchall(
-            "SELECT id, session_id, at, event_name, outcome, body FROM preview_traces"
-            " WHERE session_id = %s AND id > %s ORDER BY id DESC LIMIT %s",
+            f"SELECT {_TRACE_COLUMNS} FROM preview_traces"
+            f" WHERE session_id = %s AND id > %s ORDER BY id {order} LIMIT %s",
             (session_id, after_id, limit),
         )
         return [TraceEntry(*row) for row in rows]
+
+    async def trace(self, session_id: str, trace_id: int) -> TraceEntry | None:
+        row = await self._fetchone(
+            f"SELECT {_TRACE_COLUMNS} FROM preview_traces WHERE id = %s AND session_id = %s",
+            (trace_id, session_id),
+        )
+        return None if row is None else TraceEntry(*row)
 
     async def prune_previews(self, traces_before_ms: int, sessions_before_ms: int) -> int:
         deleted = await self._delete_in_steps(

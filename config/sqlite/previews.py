@@ -15,12 +15,18 @@ _SESSION_COLUMNS = (
     "id, container_id, source, document, revision, mode, test_code, created_by, created_at,"
     " expires_at, revoked_at"
 )
+_TRACE_COLUMNS = "id, session_id, at, event_name, outcome, body"
 _PRUNE_STEP = 5000  # traces deleted per transaction
 
 
 def _session(row: tuple[Any, ...]) -> PreviewSession:
     ident, container, source, document, *rest = row
     return PreviewSession(ident, container, source, bytes(document), *rest)
+
+
+def _trace(row: tuple[Any, ...]) -> TraceEntry:
+    ident, session_id, at_ms, event_name, outcome, body = row
+    return TraceEntry(ident, session_id, at_ms, event_name, outcome, bytes(body))
 
 
 class SQLitePreviews(SQLiteConnection):
@@ -108,14 +114,28 @@ class SQLitePreviews(SQLiteConnection):
         if traces:
             await self._run(add)
 
-    async def traces(self, session_id: str, after_id: int, limit: int) -> list[TraceEntry]:
+    async def traces(
+        self, session_id: str, after_id: int, limit: int, oldest_first: bool = False
+    ) -> list[TraceEntry]:
+        order = "ASC" if oldest_first else "DESC"
+
         def read(conn: sqlite3.Connection) -> list[TraceEntry]:
             rows = conn.execute(
-                "SELECT id, session_id, at, event_name, outcome, body FROM preview_traces"
-                " WHERE session_id = ? AND id > ? ORDER BY id DESC LIMIT ?",
+                f"SELECT {_TRACE_COLUMNS} FROM preview_traces"
+                f" WHERE session_id = ? AND id > ? ORDER BY id {order} LIMIT ?",
                 (session_id, after_id, limit),
             ).fetchall()
-            return [TraceEntry(i, s, at, e, o, bytes(b)) for i, s, at, e, o, b in rows]
+            return [_trace(row) for row in rows]
+
+        return await self._run(read)
+
+    async def trace(self, session_id: str, trace_id: int) -> TraceEntry | None:
+        def read(conn: sqlite3.Connection) -> TraceEntry | None:
+            row = conn.execute(
+                f"SELECT {_TRACE_COLUMNS} FROM preview_traces WHERE id = ? AND session_id = ?",
+                (trace_id, session_id),
+            ).fetchone()
+            return None if row is None else _trace(row)
 
         return await self._run(read)
 

@@ -434,8 +434,15 @@ class PreviewStore(Protocol):
         """Store (session id, at_ms, event name, outcome, body) traces, then keep only the
         newest `keep_per_session` of each session they touched."""
 
-    async def traces(self, session_id: str, after_id: int, limit: int) -> list[TraceEntry]:
-        """A session's traces with an id above `after_id`, newest first, at most `limit`."""
+    async def traces(
+        self, session_id: str, after_id: int, limit: int, oldest_first: bool = False
+    ) -> list[TraceEntry]:
+        """A session's traces with an id above `after_id`, at most `limit`: the newest of
+        them, newest first; with `oldest_first` the oldest of them, oldest first (so a
+        reader can page forward through a burst)."""
+
+    async def trace(self, session_id: str, trace_id: int) -> TraceEntry | None:
+        """One trace of a session (None: not stored, or another session's)."""
 
     async def prune_previews(self, traces_before_ms: int, sessions_before_ms: int) -> int:
         """Delete traces older than the first bound, and sessions (with their traces) that

@@ -454,3 +454,28 @@ def test_a_refused_hit_shows_its_errors(db):
     assert 'data-outcomes="refused"' in live.text
     assert "Refused by /collect" in fragment.text
     assert "is required" in fragment.text
+
+
+def test_a_burst_larger_than_one_batch_is_streamed_whole_in_order(db, monkeypatch):
+    monkeypatch.setattr(preview_pages, "BATCH", 3)
+    session_id = started(db)
+    add_traces(db, session_id, *[trace_body(event=f"e{i}") for i in range(8)])
+    with browser(db) as editor:
+        sign_in(editor, "ed@agency.example")
+        post(editor, f"/admin/previews/{session_id}/revoke")
+    with browser(db) as client:
+        sign_in(client, "val@agency.example")
+        answer = client.get(f"/admin/previews/{session_id}/stream")
+    assert [e["id"] for e in events(answer.text) if "id" in e] == [str(i) for i in range(1, 9)]
+
+
+def test_any_stored_hit_of_the_session_opens_and_another_sessions_does_not(db):
+    first, second = started(db), started(db)
+    add_traces(db, first, *[trace_body() for _ in range(3)])
+    add_traces(db, second, trace_body())
+    with browser(db) as client:
+        sign_in(client, "val@agency.example")
+        oldest = client.get(f"/admin/previews/{first}/traces/1")
+        foreign = client.get(f"/admin/previews/{first}/traces/4")
+    assert oldest.status_code == 200
+    assert foreign.status_code == 404

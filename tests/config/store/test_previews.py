@@ -80,3 +80,17 @@ async def test_rows_a_live_preview_sent_are_marked_in_the_history(store):
     assert await store.mark_preview_rows("shop", ["e-1"], "s-000000000000000001", 0) == 1
     entries = await store.history(OutboxFilter(container_id="shop"), 10, 0)
     assert {e.event_id: e.preview for e in entries} == {"e-1": "s-000000000000000001", "e-2": None}
+
+
+async def test_traces_page_forward_oldest_first_and_one_is_found_by_id(store):
+    first, second = "s-000000000000000001", "s-000000000000000002"
+    await store.add_traces([trace(first, at) for at in range(1, 6)] + [trace(second, 9)], 100)
+    [one, two] = await store.traces(first, 0, 2, oldest_first=True)
+    assert [one.at_ms, two.at_ms] == [1, 2]
+    rest = await store.traces(first, two.id, 10, oldest_first=True)
+    assert [t.at_ms for t in rest] == [3, 4, 5]
+    found = await store.trace(first, two.id)
+    assert found is not None
+    assert (found.at_ms, found.body) == (2, b'{"v":1}')
+    [other] = await store.traces(second, 0, 1)
+    assert await store.trace(first, other.id) is None
