@@ -11,6 +11,7 @@ from config.schema import DocumentError
 from config.settings import SettingsError, load_settings
 from config.storage import StorageError
 from tagwire import __version__
+from tagwire.cli.backup import add_backup_command
 from tagwire.cli.common import CommandError, UsageError, subcommands
 from tagwire.cli.diff import add_diff_commands
 from tagwire.cli.documents import add_validate_command
@@ -40,6 +41,7 @@ COMMAND_GROUPS = (
     add_diff_commands,
     add_version_commands,
     add_secrets_commands,
+    add_backup_command,
 )
 
 
