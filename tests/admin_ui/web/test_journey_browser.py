@@ -437,3 +437,50 @@ def test_test_fire_shows_the_test_view_answer_and_nothing_reaches_live(node, bro
     expect(page.locator("p[role=alert]").first).to_contain_text("test_code")
     visit.rec.assert_clean()
     visit.context.close()
+
+
+def test_an_invalid_parameter_and_a_failing_template_test_are_shown_in_the_page(node, browser):
+    """A tag with a bad parameter: the field's error on the form and nothing saved; a
+    template whose test fails: the failing diff in the page and nothing saved."""
+    base, data_dir = node
+    visit = _visit(browser)
+    page = visit.page
+    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    before = httpx.get(f"{base}/readyz", timeout=5).status_code
+    page.goto(f"{base}/admin/containers/demo/tags/new?template=meta")
+    page.fill("input[name=id]", "meta_bad")
+    page.fill("input[name=name]", "Meta with a bad pixel id")
+    page.fill("input[name='param.pixel_id']", "not-a-pixel-id")
+    page.fill("input[name='param.access_token']", "demo_meta_token")
+    page.check("input[name=firing][value=leads]")
+    page.click("button:has-text('Save to the workspace')")
+    field = page.locator(".field", has=page.locator("input[name='param.pixel_id']"))
+    expect(field.locator(".field-error")).to_contain_text("must match")  # next to its field
+    expect(page.locator("p[role=alert]").first).to_contain_text("Nothing was saved")
+    screenshot(page, "admin-tag-invalid-parameter")
+    page.goto(f"{base}/admin/containers/demo")
+    expect(page.locator("#tags")).to_be_visible()
+    assert page.locator("code", has_text="meta_bad").count() == 0
+
+    page.goto(f"{base}/admin/containers/demo/templates/new")
+    meta = json.loads(page.locator("textarea[name=meta]").input_value())
+    meta["id"] = "crm_feed"
+    meta["tests"] = [{
+        "name": "posts the event name",
+        "hit": {"v": 1, "event": "lead", "event_id": "evt-00000001"},
+        "params": {"url": "https://crm.example.com/in"},
+        "expect": {"requests": [{"method": "POST", "url": "https://crm.example.com/in",
+                                 "headers": {}, "json": {"event": "lead"}}]},
+    }]  # fmt: skip
+    page.fill("textarea[name=meta]", json.dumps(meta))
+    misspelt = 'send_http({ url = params.url, body = { evnt = event.get("event") } })\n'
+    page.fill("textarea[name=lua]", misspelt)
+    page.click("button:has-text('Run its tests')")
+    expect(page.locator("p.error", has_text="FAIL crm_feed")).to_be_visible()
+    expect(page.locator("pre.diff")).to_contain_text("evnt")
+    screenshot(page, "admin-template-failing-test")
+    page.goto(f"{base}/admin/containers/demo")
+    assert page.locator("a", has_text="crm_feed").count() == 0
+    assert httpx.get(f"{base}/readyz", timeout=5).status_code == before
+    visit.rec.assert_clean()
+    visit.context.close()
