@@ -19,7 +19,7 @@ RUNS = {
     "platforms": ["--repeats", "1", "--number", "50"],
     "bench_triggers": ["--repeats", "1", "--number", "5"],
     "delivery": ["--events", "40", "--unbatched-events", "20", "--paced-rate", "0"],
-    "history": ["--rows", "500", "--repeats", "1"],
+    "history": ["--rows", "500", "--repeats", "1", "--backend", "sqlite"],
     # real nodes, the sender on, a loopback receiver: one step each way and a half-rate run
     "sustained": ["--seconds", "1", "--warmup", "0.3", "--start-rate", "40", "--max-rate", "40"],
 }
