@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -56,6 +57,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per node")
     parser.add_argument("--connections", type=int, nargs="+", default=[10, 50])
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
     python = sys.executable
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     node_env = {**env, "TAGWIRE_SENDER": "off", "TAGWIRE_LOG_LEVEL": "warning"}
