@@ -16,7 +16,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Request, expect, sync_playwright
+
+from demo.accounts import OWNER_FILE
 
 __all__ = [
     "CHROMIUM",
@@ -157,3 +159,18 @@ def post_body(request: Request) -> str:
 def hits_of(request: Request) -> list[dict]:
     body = json.loads(post_body(request))
     return body if isinstance(body, list) else [body]
+
+
+def owner_password(data_dir: Path) -> str:
+    """The demo owner's password, as the demo wrote it into its data dir."""
+    return (data_dir / OWNER_FILE).read_text().strip()
+
+
+def sign_in(page: Page, base: str, email: str, password: str) -> None:
+    """Sign in to the admin UI of the node at `base`, landing on the clients page."""
+    page.goto(f"{base}/admin/")
+    expect(page).to_have_url(f"{base}/admin/signin")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{base}/admin/clients")

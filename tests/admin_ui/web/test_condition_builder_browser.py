@@ -6,39 +6,15 @@ sample hit, and the save keeps the tree."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from demo.accounts import DEMO_OWNER, OWNER_FILE
-from tests.browser import launch, new_visit, require_chromium, screenshot
-from tests.helpers import tagwire_process
+from demo.accounts import DEMO_OWNER
+from tests.browser import new_visit, owner_password, require_chromium, screenshot, sign_in
 
 require_chromium()
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    data_dir = tmp_path_factory.mktemp("tagwire-builder")
-    env = {"TAGWIRE_DATA_DIR": str(data_dir), "TAGWIRE_RELOAD_INTERVAL_S": "0.5"}
-    with tagwire_process("--demo", env=env) as base:
-        yield base, data_dir
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launch()
-
-
-def sign_in(page: Page, base: str, data_dir: Path) -> None:
-    page.goto(f"{base}/admin/signin")
-    page.fill("input[name=email]", DEMO_OWNER)
-    page.fill("input[name=password]", (data_dir / OWNER_FILE).read_text().strip())
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{base}/admin/clients")
 
 
 def press(page: Page, group: str, label: str) -> None:
@@ -58,7 +34,7 @@ def test_a_nested_group_and_an_exception_built_with_the_buttons(node, browser):
     base, data_dir = node
     visit = new_visit(browser)
     page = visit.page
-    sign_in(page, base, data_dir)
+    sign_in(page, base, DEMO_OWNER, owner_password(data_dir))
     page.goto(f"{base}/admin/containers/demo/triggers/leads")
     expect(page.locator("input[name='c.0.var']")).to_have_value("var.page_kind")
 
@@ -106,7 +82,7 @@ def test_the_builder_fits_a_phone(node, browser):
     base, data_dir = node
     visit = new_visit(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
     page = visit.page
-    sign_in(page, base, data_dir)
+    sign_in(page, base, DEMO_OWNER, owner_password(data_dir))
     page.goto(f"{base}/admin/containers/demo/triggers/leads")
     press(page, "c", "+ Nested group")
     width = page.evaluate("document.documentElement.scrollWidth")

@@ -13,47 +13,18 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from demo.accounts import DEMO_OWNER, OWNER_FILE
-from tests.browser import Visit, launch, new_visit, require_chromium, screenshot
-from tests.helpers import tagwire_process
+from demo.accounts import DEMO_OWNER
+from tests.browser import new_visit, owner_password, require_chromium, screenshot, sign_in
 
 require_chromium()
 pytestmark = pytest.mark.browser
 
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    data_dir = tmp_path_factory.mktemp("tagwire-admin")
-    env = {"TAGWIRE_DATA_DIR": str(data_dir), "TAGWIRE_RELOAD_INTERVAL_S": "0.5"}
-    with tagwire_process("--demo", env=env) as base:
-        yield base, data_dir
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launch()
-
-
-def _visit(browser: Browser, **options: object) -> Visit:
-    return new_visit(browser, **options)
-
-
-def sign_in(page: Page, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/admin/")
-    expect(page).to_have_url(f"{base}/admin/signin")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{base}/admin/clients")
 
 
 def sign_out(page: Page) -> None:
@@ -104,13 +75,13 @@ def page_view_name(base: str) -> str:
 
 def test_owner_editor_publisher_journey(node, browser):
     base, data_dir = node
-    owner_password = (data_dir / OWNER_FILE).read_text().strip()
-    visit = _visit(browser)
+    password = owner_password(data_dir)
+    visit = new_visit(browser)
     page = visit.page
 
     page.goto(f"{base}/admin/signin")
     screenshot(page, "admin-signin")
-    sign_in(page, base, DEMO_OWNER, owner_password)
+    sign_in(page, base, DEMO_OWNER, password)
     expect(page.locator("table")).to_contain_text("Demo client")
     screenshot(page, "admin-clients")
 
@@ -191,7 +162,7 @@ def test_owner_editor_publisher_journey(node, browser):
     expect(table.locator("tr", has_text="user.create")).to_have_count(0)
     screenshot(page, "admin-audit")
     sign_out(page)
-    sign_in(page, base, DEMO_OWNER, owner_password)
+    sign_in(page, base, DEMO_OWNER, password)
     page.goto(f"{base}/admin/audit?actor=owner")
     expect(page.locator("table tr", has_text="user.create").first).to_be_visible()
     page.click("text=History")
@@ -206,9 +177,9 @@ def test_owner_editor_publisher_journey(node, browser):
 
 def test_pages_fit_a_phone(node, browser):
     base, data_dir = node
-    visit = _visit(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
+    visit = new_visit(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
     page = visit.page
-    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    sign_in(page, base, DEMO_OWNER, owner_password(data_dir))
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the clients page is {width} px wide on a 390 px phone"
     screenshot(page, "admin-clients-phone")
@@ -235,9 +206,9 @@ EDITOR_PAGES = [
 
 def test_every_editor_page_renders_under_the_csp(node, browser):
     base, data_dir = node
-    visit = _visit(browser)
+    visit = new_visit(browser)
     page = visit.page
-    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    sign_in(page, base, DEMO_OWNER, owner_password(data_dir))
     for path, name in EDITOR_PAGES:
         answer = page.goto(f"{base}{path}")
         expected = 404 if name == "admin-not-found" else 200
@@ -268,9 +239,9 @@ def test_build_a_container_in_the_ui_only(node, browser):
     variable; version and publish; a hit through /collect reaches both fakes with the
     variable's value."""
     base, data_dir = node
-    visit = _visit(browser)
+    visit = new_visit(browser)
     page = visit.page
-    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    sign_in(page, base, DEMO_OWNER, owner_password(data_dir))
     page.click("text=Demo client")
     blank = page.locator("form[action$='/containers']").first
     blank.locator("input[name=id]").fill("newco")
@@ -368,9 +339,9 @@ def test_an_outage_fills_the_dead_letters_and_a_replay_delivers_once(node, brows
     lead_id = f"L-{uuid.uuid4().hex[:8]}"
     event_id = send_hit(base, "demo", "lead", "/demo/thanks",
                         data={"value": 50, "currency": "EUR", "lead_id": lead_id})  # fmt: skip
-    visit = _visit(browser)
+    visit = new_visit(browser)
     page = visit.page
-    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    sign_in(page, base, DEMO_OWNER, owner_password(data_dir))
     deadline = time.monotonic() + 20
     while True:
         page.goto(f"{base}/admin/dead-letters?container=demo")
@@ -405,9 +376,9 @@ def test_test_fire_shows_the_test_view_answer_and_nothing_reaches_live(node, bro
     """Test fire of the demo's Meta and Google Ads tags: the page shows each request and
     the fake's answer; the events are in the fakes' test views and not in live."""
     base, data_dir = node
-    visit = _visit(browser)
+    visit = new_visit(browser)
     page = visit.page
-    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    sign_in(page, base, DEMO_OWNER, owner_password(data_dir))
     page.goto(f"{base}/admin/containers/demo")
     page.locator("tr", has_text="meta").locator("text=Test fire").first.click()
     expect(page.locator("h1")).to_contain_text("Test fire")
@@ -443,9 +414,9 @@ def test_an_invalid_parameter_and_a_failing_template_test_are_shown_in_the_page(
     """A tag with a bad parameter: the field's error on the form and nothing saved; a
     template whose test fails: the failing diff in the page and nothing saved."""
     base, data_dir = node
-    visit = _visit(browser)
+    visit = new_visit(browser)
     page = visit.page
-    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    sign_in(page, base, DEMO_OWNER, owner_password(data_dir))
     before = httpx.get(f"{base}/readyz", timeout=5).status_code
     page.goto(f"{base}/admin/containers/demo/tags/new?template=meta")
     page.fill("input[name=id]", "meta_bad")

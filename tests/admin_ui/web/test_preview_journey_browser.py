@@ -8,35 +8,27 @@ in their test views only; a third context without the cookie runs the live versi
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from demo.accounts import DEMO_OWNER, OWNER_FILE
-from tests.browser import launch, new_visit, post_body, require_chromium, screenshot
-from tests.helpers import tagwire_process
+from demo.accounts import DEMO_OWNER
+from tests.browser import (
+    new_visit,
+    owner_password,
+    post_body,
+    require_chromium,
+    screenshot,
+    sign_in,
+)
 
 require_chromium()
 pytestmark = pytest.mark.browser
 
 CODE = "PREVIEW42"
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    data_dir = tmp_path_factory.mktemp("tagwire-preview")
-    with tagwire_process("--demo", env={"TAGWIRE_DATA_DIR": str(data_dir)}) as base:
-        yield base, data_dir
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launch()
 
 
 def fake_events(base: str, platform: str, view: str) -> list[dict]:
@@ -65,10 +57,7 @@ def test_a_preview_on_another_device_is_traced_live_and_leaves_live_traffic_alon
     base, data_dir = node
     editor = new_visit(browser)
     page = editor.page
-    page.goto(f"{base}/admin/signin")
-    page.fill("input[name=email]", DEMO_OWNER)
-    page.fill("input[name=password]", (data_dir / OWNER_FILE).read_text().strip())
-    page.click("button[type=submit]")
+    sign_in(page, base, DEMO_OWNER, owner_password(data_dir))
     page.goto(f"{base}/admin/containers/demo/previews")
     page.check("input[name=mode][value=test]")
     page.fill("input[name=test_code]", CODE)

@@ -11,48 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 from config.sqlite_store import SQLiteStore
-from demo.accounts import DEMO_OWNER, OWNER_FILE
-from tests.browser import Visit, launch, new_visit, require_chromium, screenshot
-from tests.helpers import tagwire_process
+from demo.accounts import DEMO_OWNER
+from tests.browser import new_visit, owner_password, require_chromium, screenshot, sign_in
 
 require_chromium()
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    data_dir = tmp_path_factory.mktemp("tagwire-preview")
-    env = {"TAGWIRE_DATA_DIR": str(data_dir), "TAGWIRE_RELOAD_INTERVAL_S": "0.5"}
-    with tagwire_process("--demo", env=env) as base:
-        yield base, data_dir
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    yield from launch()
-
-
-def _visit(browser: Browser, **options: object) -> Visit:
-    return new_visit(browser, **options)
-
-
-def sign_in(page: Page, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/admin/")
-    expect(page).to_have_url(f"{base}/admin/signin")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{base}/admin/clients")
 
 
 def trace(event: str, tags: list[dict[str, Any]], triggers: list[dict[str, Any]]) -> bytes:
@@ -107,9 +79,9 @@ def add_traces(data_dir: Path, session_id: str) -> None:
 
 def test_start_a_preview_and_watch_its_hits_live(node, browser):
     base, data_dir = node
-    visit = _visit(browser)
+    visit = new_visit(browser)
     page = visit.page
-    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    sign_in(page, base, DEMO_OWNER, owner_password(data_dir))
     page.goto(f"{base}/admin/containers/demo")
     page.click("text=Preview and debug")
     expect(page.locator("h1")).to_contain_text("Preview and debug")
@@ -161,9 +133,9 @@ def test_start_a_preview_and_watch_its_hits_live(node, browser):
 
 def test_the_live_view_fits_a_phone(node, browser):
     base, data_dir = node
-    visit = _visit(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
+    visit = new_visit(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
     page = visit.page
-    sign_in(page, base, DEMO_OWNER, (data_dir / OWNER_FILE).read_text().strip())
+    sign_in(page, base, DEMO_OWNER, owner_password(data_dir))
     page.goto(f"{base}/admin/containers/demo/previews")
     page.click("button:has-text('Start preview')")
     expect(page.locator("img#preview-qr")).to_be_visible()
