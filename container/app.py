@@ -37,7 +37,7 @@ from container.preview.sessions import PreviewSessions
 from container.preview.writer import TraceWriter
 from container.reload import Build, ConfigWatcher, builder
 from container.tag_retry import TagRetrier
-from container.test_fire import TrialRunner
+from container.trials import TrialRunner
 
 __all__ = ["DataPlane", "create_app"]
 

@@ -34,8 +34,8 @@ from admin_ui.web.render import render
 from admin_ui.web.security import SecurityHeaders
 from admin_ui.web.tag_editor import TagEditor
 from admin_ui.web.template_editor import HitCheck, TemplateEditor
-from admin_ui.web.test_fire import TrialPage
 from admin_ui.web.throttle import SignInThrottle
+from admin_ui.web.trials import TrialPage
 from admin_ui.web.trigger_editor import TriggerEditor
 from admin_ui.web.variable_editor import VariableEditor
 from config.publishing import PublishError

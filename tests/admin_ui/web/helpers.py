@@ -23,7 +23,7 @@ from config.storage import PreviewSession
 from container.delivery.outbox import OutboxWriter
 from container.node_secrets import NodeSecrets
 from container.reload import builder
-from container.test_fire import TrialRunner
+from container.trials import TrialRunner
 from tagwire.node import check_hit
 
 PASSWORD = "correct horse battery staple"

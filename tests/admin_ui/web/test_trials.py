@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-import admin_ui.web.test_fire as test_fire_page
+import admin_ui.web.trials as trial_page
 from admin_ui.versions import Versions
 from tests.admin_ui.web.helpers import (
     DOCUMENT,
@@ -46,7 +46,7 @@ def queued(db: Path) -> list:
 
 
 def form(client, **changes: str) -> dict[str, str]:
-    sample = orjson.dumps(test_fire_page.sample_hit("lead")).decode()
+    sample = orjson.dumps(trial_page.sample_hit("lead")).decode()
     return {"csrf": csrf_of(client, PAGE), "event": "", "test_code": "TEST77",
             "sample": sample, **changes}  # fmt: skip
 
@@ -71,7 +71,7 @@ def test_a_viewer_may_not_test_fire(db):
 
 
 def test_a_test_fire_queues_the_request_with_its_code_and_is_audited(db, monkeypatch):
-    monkeypatch.setattr(test_fire_page, "SETTLE_S", 0.3)  # no sender here: nothing answers
+    monkeypatch.setattr(trial_page, "SETTLE_S", 0.3)  # no sender here: nothing answers
     with browser(db, test_fire=True) as client:
         sign_in(client, "ed@agency.example")
         answer = client.post(PAGE, data=form(client))

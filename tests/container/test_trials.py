@@ -15,7 +15,7 @@ from config.sqlite_store import SQLiteStore
 from container.delivery.outbox import OutboxWriter
 from container.node_secrets import NodeSecrets
 from container.reload import builder
-from container.test_fire import TrialRunner
+from container.trials import TrialRunner
 from tags.trial import TEST_EVENT_PREFIX, Trial, TrialRefused
 from tests.helpers import make_document, make_hit
 
