@@ -10,8 +10,10 @@ its lock with it), so `pg_locks` says which claimers are alive.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 
+import psycopg
 from psycopg import AsyncConnection
 
 from config.storage import StorageError
@@ -59,7 +61,12 @@ class NodeLock:
         raise StorageError(f"no free node key after {_TRIES} tries")
 
     async def release(self) -> None:
-        """Close the lock's connection, which ends the lock."""
+        """Unlock, then close the lock's connection. Unlocking first ends the lock before
+        this returns: a closed connection's lock lasts until its server process has gone,
+        a moment later, and a node starting meanwhile would take this node as alive."""
         if self._conn is not None:
-            conn, self._conn, self.key = self._conn, None, None
+            conn, key, self._conn, self.key = self._conn, self.key, None, None
+            # A connection that is gone already took its lock with it.
+            with contextlib.suppress(psycopg.Error):
+                await conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_NAMESPACE, key))
             await conn.close()
