@@ -15,6 +15,7 @@ from tests.helpers import make_document
         ["serve"],
         ["admin"],
         ["migrate"],
+        ["backup"],
         ["validate"],
         ["template"],
         ["template", "test"],
@@ -65,7 +66,7 @@ def test_every_subcommand_is_covered_by_the_help_test():
     assert set(commands) == {"serve", "migrate", "validate", "template", "fake-platforms",
                              "outbox", "history", "tokens", "keys", "diff", "import", "export",
                              "version", "versions", "publish", "rollback", "archive", "unpublish",
-                             "audit", "secrets", "users", "clients", "admin"}  # fmt: skip
+                             "audit", "secrets", "users", "clients", "admin", "backup"}  # fmt: skip
 
 
 def _positionals(
@@ -122,7 +123,7 @@ def test_validate_missing_file(tmp_path, capsys):
 def test_migrate_creates_the_database(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path / "data"))
     assert main(["migrate"]) == 0
-    assert "schema at version 6" in capsys.readouterr().out
+    assert "schema at version 7" in capsys.readouterr().out
     assert (tmp_path / "data" / "tagwire.db").exists()
 
 
