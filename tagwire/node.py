@@ -14,18 +14,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
 from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from admin_ui.routes import control_plane_routes
 from admin_ui.web import AdminUI
 from config.settings import Settings
 from config.storage import Store
-from container.app import DataPlane, create_app
+from container.app import create_app
 from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
 from container.hit import validate_hit
 from container.node_secrets import NodeSecrets
 from container.reload import ConfigWatcher
 from tags.trial import Trial
+from tagwire.proxy import ForwardedScheme
 
 __all__ = ["build_control_plane", "build_node", "check_hit"]
 
@@ -45,11 +47,12 @@ def build_node(
     remote: HttpConfigSource | None,
     signer: Ed25519PrivateKey | None = None,
     extra_routes: list[BaseRoute] | None = None,
-) -> DataPlane:
+) -> ASGIApp:
     """One ASGI app serving `/collect`, the Fire API and the loader, plus the admin and
     config APIs over the same store, the admin UI under `/admin` unless the settings turn
     it off (`signer` signs the versions made there; its test fires run on this node's
-    pipeline and sender), plus `extra_routes` (the demo's)."""
+    pipeline and sender), plus `extra_routes` (the demo's); behind trusted proxies, with
+    the scheme they forward."""
     routes = control_plane_routes(store)
 
     async def test_fire(
@@ -76,12 +79,12 @@ def build_node(
         secrets=secrets,
         remote=remote,
     )
-    return plane
+    return _behind_proxies(plane, settings)
 
 
 def build_control_plane(
     settings: Settings, store: Store, signer: Ed25519PrivateKey | None
-) -> Starlette:
+) -> ASGIApp:
     """What `tagwire admin` runs: the admin UI and the admin and config APIs over the
     store, and no data plane (no /collect, no loader, no sender)."""
 
@@ -99,4 +102,10 @@ def build_control_plane(
         *control_plane_routes(store),
         Mount("/admin", app=ui),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return _behind_proxies(Starlette(routes=routes, lifespan=lifespan), settings)
+
+
+def _behind_proxies(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """`app` taking the scheme from TAGWIRE_TRUSTED_PROXIES' X-Forwarded-Proto (as is,
+    when no proxy is trusted)."""
+    return ForwardedScheme(app, settings.trusted_proxies) if settings.trusted_proxies else app
