@@ -23,6 +23,7 @@ from container.collect import CollectEndpoint
 from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
 from container.delivery.fire_once import FireOnceSweeper
+from container.delivery.orphans import OrphanSweeper
 from container.delivery.outbox import OutboxWriter
 from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
@@ -109,6 +110,7 @@ def create_app(
         routes=platforms,
     )
     sweeper = FireOnceSweeper(store)
+    orphans = OrphanSweeper(store, on_released=sender.wake)
     lanes = TagLanes(
         settings.tag_workers,
         settings.tag_queue,
@@ -175,6 +177,7 @@ def create_app(
         if settings.sender:
             sender.start()
             retrier.start()
+            orphans.start()
         log.info(
             "tagwire ready",
             extra={"fields": {"containers": _live(containers), "sender": settings.sender}},
@@ -187,6 +190,7 @@ def create_app(
             if remote is not None:
                 await remote.aclose()
             await sweeper.stop()
+            await orphans.stop()
             if previews is not None:
                 await previews.sessions.stop()
                 await previews.traces.stop()

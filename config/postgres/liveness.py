@@ -18,20 +18,23 @@ from psycopg import AsyncConnection
 
 from config.storage import StorageError
 
-__all__ = ["RELEASABLE", "NodeLock"]
+__all__ = ["ORPHANED", "RELEASABLE", "NodeLock"]
 
 # The advisory lock space of tagwire's node locks ("tw"); the second key is the node's.
 _NAMESPACE = 0x7477
 # How many random keys to try before giving up (a key is taken only by a live node).
 _TRIES = 16
 
+_LIVE = (
+    f"SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND classid = {_NAMESPACE}"
+    " AND objsubid = 2 AND granted"
+)
 # True for an inflight row that a starting node may return to pending: its own, or one
 # whose claimer holds no node lock any more (or has none recorded). `%s`: the node's key.
-RELEASABLE = (
-    "(claimed_by IS NULL OR claimed_by = %s OR claimed_by NOT IN (SELECT objid::bigint"
-    f" FROM pg_locks WHERE locktype = 'advisory' AND classid = {_NAMESPACE}"
-    " AND objsubid = 2 AND granted))"
-)
+RELEASABLE = f"(claimed_by IS NULL OR claimed_by = %s OR claimed_by NOT IN ({_LIVE}))"
+# True for an inflight row of another node that is gone, which a running node may take
+# back at any time (never its own: it may be sending it). `%s`: the node's key.
+ORPHANED = f"(claimed_by <> %s AND claimed_by NOT IN ({_LIVE}))"
 
 
 class NodeLock:

@@ -16,7 +16,7 @@ from psycopg import AsyncConnection
 
 from config.postgres.connection import PostgresConnection, Row
 from config.postgres.fire_once import first_per_key, keyed, take_keys
-from config.postgres.liveness import RELEASABLE
+from config.postgres.liveness import ORPHANED, RELEASABLE
 from config.storage import (
     DEFAULT_FIRE_ONCE_TTL_MS,
     RESPONSE_LIMIT,
@@ -101,6 +101,12 @@ class PostgresOutbox(PostgresConnection):
         another live node is sending (see `config.postgres.liveness`)."""
         return await self._execute(
             f"UPDATE outbox SET state = 'pending' WHERE state = 'inflight' AND {RELEASABLE}",
+            (self._node_key,),
+        )
+
+    async def release_orphans(self) -> int:
+        return await self._execute(
+            f"UPDATE outbox SET state = 'pending' WHERE state = 'inflight' AND {ORPHANED}",
             (self._node_key,),
         )
 

@@ -136,6 +136,9 @@ class SQLiteOutbox(SQLiteConnection):
 
         return await self._run(release)
 
+    async def release_orphans(self) -> int:
+        return 0  # one node per file: no other node's rows can be left inflight
+
     async def outbox_counts(self) -> dict[str, int]:
         def counts(conn: sqlite3.Connection) -> dict[str, int]:
             rows = conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall()

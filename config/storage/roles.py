@@ -111,6 +111,12 @@ class OutboxStore(Protocol):
     async def release_inflight(self) -> int:
         """Return rows left inflight by a stopped node to pending; how many."""
 
+    async def release_orphans(self) -> int:
+        """Return to pending the inflight rows of other nodes that are gone (never this
+        node's, nor a live node's); how many. Every live node runs it on a schedule, so a
+        row whose node died while sending it goes out again without waiting for a node to
+        start. Zero where one node has the store to itself (SQLite)."""
+
     async def outbox_counts(self) -> dict[str, int]:
         """Rows per state."""
 

@@ -38,6 +38,13 @@ async def test_release_inflight_after_a_crash(store):
     assert await store.outbox_counts() == {"pending": 2}
 
 
+async def test_the_orphan_sweep_never_takes_back_the_nodes_own_rows(store):
+    await store.enqueue([row("a"), row("b")], 0)
+    await store.claim(10, 0)
+    assert await store.release_orphans() == 0
+    assert await store.outbox_counts() == {"inflight": 2}
+
+
 async def test_held_rows_are_never_claimed_until_released(store):
     await store.enqueue([row("a", held=True), row("b", held=True, tag="t2"), row("c")], 0, TTL)
     assert await store.enqueue([row("a")], 1, TTL) == 0  # a held row holds its key
