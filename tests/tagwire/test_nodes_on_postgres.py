@@ -1,7 +1,8 @@
-"""Two real nodes on one PostgreSQL database behind a round-robin client: one is killed
-with SIGKILL under load and started again; every acknowledged hit reaches the receiver,
+"""Two real nodes on one PostgreSQL database. Behind a round-robin client, one is killed
+with SIGKILL under load and started again: every acknowledged hit reaches the receiver,
 and the ones sent twice (the dead node's sends in flight, which the platforms' dedup keys
-absorb) are counted and reported."""
+absorb) are counted and reported. A version published into the shared store is served
+by both within the reload interval."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from admin_ui.versions import Versions
+from config.postgres_store import PostgresStore
+from config.signing import generate_keypair, load_private_key
 from tests.helpers import LOOPBACK_EGRESS, free_port, serve_in_thread
 
 pytestmark = pytest.mark.e2e
@@ -63,13 +67,15 @@ def document(url: str) -> dict[str, Any]:
 class Node:
     """One `tagwire serve` process on the shared database."""
 
-    def __init__(self, doc: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(self, doc: Path | None, env: dict[str, str], log: Path) -> None:
+        """`doc` None: the node serves the versions published in the store."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         with log.open("ab") as out:  # a file, not a pipe: a node must never block on its log
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tagwire", "serve", "--container", str(doc),
+                [sys.executable, "-m", "tagwire", "serve",
+                 *(["--container", str(doc)] if doc is not None else []),
                  "--host", "127.0.0.1", "--port", str(self.port)],
                 env=env, stdout=subprocess.DEVNULL, stderr=out,
             )  # fmt: skip
@@ -144,3 +150,47 @@ def test_a_killed_node_loses_no_acknowledged_hit(tmp_path, database_url, capsys)
     assert len(acknowledged) == HITS
     assert not missing, f"acknowledged but never delivered: {sorted(missing)[:5]}"
     assert twice <= SENDER_CONCURRENCY, "more sent twice than one node can have in flight"
+
+
+async def publish(url: str, doc: dict[str, Any], private_pem: bytes) -> int:
+    """Import `doc` into the shared store, make a version and publish it to live, as the
+    admin UI or `tagwire publish` on any node would; the version's number."""
+    store = PostgresStore(url)
+    await store.open()
+    try:
+        versions = Versions(store, signer=load_private_key(private_pem))
+        await versions.import_document(doc, "test", "test")
+        version = await versions.create_version(doc["container"]["id"], "test", "test")
+        await versions.publish(doc["container"]["id"], version.number, "live", "test")
+        return version.number
+    finally:
+        await store.close()
+
+
+def live_version(node: Node) -> int | None:
+    ready = httpx.get(f"{node.base}/readyz", timeout=5).json()
+    found = [e["version"] for e in ready.get("environments", []) if e["env"] == "live"]
+    return found[0] if found else None
+
+
+def test_a_version_published_through_one_node_is_served_by_the_other(tmp_path, database_url):
+    private_pem, public_pem = generate_keypair()
+    (tmp_path / "public.pem").write_bytes(public_pem)
+    doc = document("https://hooks.example.com/in")
+    first = asyncio.run(publish(database_url, doc, private_pem))
+    env = {**os.environ, "TAGWIRE_DATABASE_URL": database_url, "TAGWIRE_LOG_LEVEL": "warning",
+           "TAGWIRE_DATA_DIR": str(tmp_path / "data"), "TAGWIRE_RELOAD_INTERVAL_S": "0.5",
+           "TAGWIRE_SIGNING_PUBLIC_KEY_FILE": str(tmp_path / "public.pem")}  # fmt: skip
+    log = tmp_path / "nodes.log"
+    nodes = [Node(None, env, log), Node(None, env, log)]
+    try:
+        assert [live_version(n) for n in nodes] == [first, first]
+        doc["tags"][0]["params"]["event_names"] = {"lead": "Lead"}
+        second = asyncio.run(publish(database_url, doc, private_pem))
+        deadline = time.monotonic() + 10  # well over the 0.5 s reload interval
+        while [live_version(n) for n in nodes] != [second, second]:
+            assert time.monotonic() < deadline, [live_version(n) for n in nodes]
+            time.sleep(0.1)
+    finally:
+        for node in nodes:
+            node.stop()
