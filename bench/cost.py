@@ -171,7 +171,7 @@ class _Lifespan:
         await self._task
 
 
-async def _serve(pipeline: str, data_dir: Path, warmup: int, hits: int) -> None:
+async def _serve(pipeline: str, data_dir: Path, warmup: int, hits: int, preview: str) -> None:
     from config.schema import apply_defaults, validate_document
     from config.settings import load_settings
     from config.sqlite_store import SQLiteStore
@@ -185,7 +185,8 @@ async def _serve(pipeline: str, data_dir: Path, warmup: int, hits: int) -> None:
     issues = validate_document(doc)
     if issues:
         raise SystemExit(f"{pipeline}: invalid container: {issues}")
-    settings = load_settings({"TAGWIRE_SENDER": "off", "TAGWIRE_DATA_DIR": str(data_dir)})
+    settings = load_settings({"TAGWIRE_SENDER": "off", "TAGWIRE_DATA_DIR": str(data_dir),
+                              "TAGWIRE_PREVIEW": preview})
     secrets = NodeSecrets(None, None, _secrets(pipeline))  # wired as `tagwire serve` does
     runtime = TemplateRuntime(
         secrets.lookup_for(doc["container"]["id"]),
@@ -211,14 +212,14 @@ async def _serve(pipeline: str, data_dir: Path, warmup: int, hits: int) -> None:
         await lifespan.stop()
 
 
-def worker(pipeline: str, warmup: int, hits: int) -> None:
+def worker(pipeline: str, warmup: int, hits: int, preview: str = "on") -> None:
     """Run one pipeline in this process and check every hit committed its rows, and
     nothing else; then exit at once (finalising the interpreter is not counted)."""
     import uvloop
 
     with tempfile.TemporaryDirectory(prefix="tagwire-cost-") as tmp:
         data_dir = Path(tmp)
-        uvloop.run(_serve(pipeline, data_dir, warmup, hits))
+        uvloop.run(_serve(pipeline, data_dir, warmup, hits, preview))
         conn = sqlite3.connect(data_dir / "tagwire.db")
         try:
             rows, other = conn.execute(
@@ -285,8 +286,9 @@ def valgrind() -> str | None:
     return shutil.which("valgrind")
 
 
-def instructions(pipeline: str, hits: int, warmup: int = WARMUP) -> int:
-    """Every instruction a run of `pipeline` executed after its warm-up, under callgrind."""
+def instructions(pipeline: str, hits: int, warmup: int = WARMUP, preview: str = "on") -> int:
+    """Every instruction a run of `pipeline` executed after its warm-up, under callgrind,
+    on a node with preview on or off (TAGWIRE_PREVIEW; its hits carry no preview cookie)."""
     binary = valgrind()
     if binary is None:
         raise CostError("valgrind is missing: apt-get install valgrind")
@@ -300,6 +302,7 @@ def instructions(pipeline: str, hits: int, warmup: int = WARMUP) -> int:
             f"--instr-atstart={'no' if client_request_supported() else 'yes'}",
             sys.executable, str(Path(__file__).resolve()),
             "--worker", pipeline, "--warmup", str(warmup), "--hits", str(hits),
+            "--preview", preview,
         ]  # fmt: skip
         done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True,
                               check=False)  # fmt: skip
@@ -317,7 +320,7 @@ def instructions(pipeline: str, hits: int, warmup: int = WARMUP) -> int:
 
 
 def count_all(
-    pipelines: Sequence[str] = PIPELINES, hits: int = HITS, repeat: int = 1
+    pipelines: Sequence[str] = PIPELINES, hits: int = HITS, repeat: int = 1, preview: str = "on"
 ) -> dict[str, list[float]]:
     """Instructions per hit of each pipeline, `repeat` times: for each, a run with `hits`
     measured hits minus one with none, divided by `hits`. The runs go side by side, as
@@ -326,7 +329,8 @@ def count_all(
     # The dear runs first, so that the cheap ones fill the gaps at the end.
     runs.sort(key=lambda run: (run[1] == 0, run[0] != "demo"))
     with ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
-        counted = dict(zip(runs, pool.map(lambda run: instructions(run[0], run[1]), runs),
+        counted = dict(zip(runs, pool.map(lambda run: instructions(run[0], run[1],
+                                                                   preview=preview), runs),
                            strict=True))  # fmt: skip
     return {
         name: [(counted[(name, hits, i)] - counted[(name, 0, i)]) / hits for i in range(repeat)]
@@ -417,6 +421,10 @@ def main() -> int:
     parser.add_argument("--worker", choices=PIPELINES, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=WARMUP, help=argparse.SUPPRESS)
     parser.add_argument("--hits", type=int, default=HITS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--preview", choices=("on", "off"), default="on",
+        help="the node's TAGWIRE_PREVIEW (the budgets are recorded with it on)",
+    )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1, help="measure this many times")
     parser.add_argument(
         "--record",
@@ -426,12 +434,14 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.warmup, args.hits)
+        worker(args.worker, args.warmup, args.hits, args.preview)
         return 0
     if args.record is not None and not args.record.strip():
         parser.error("--record needs the reason the budgets change")
+    if args.record is not None and args.preview == "off":
+        parser.error("the budgets are recorded on a node with preview on: drop --preview off")
     try:
-        runs = count_all(PIPELINES, args.hits, args.repeat)
+        runs = count_all(PIPELINES, args.hits, args.repeat, args.preview)
     except CostError as exc:
         print(f"cost check: {exc}", file=sys.stderr)
         return 2
