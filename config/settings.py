@@ -89,6 +89,7 @@ class Settings:
     preview: bool = True
     preview_traces: int = 500
     preview_retention_hours: int = 24
+    retention_days: int = 90
 
     @property
     def postgres(self) -> bool:
@@ -466,6 +467,11 @@ SPECS: tuple[Spec, ...] = (
         "preview_retention_hours",
         lambda v: _integer(v, 1, 720),
         "Hours preview traces are kept, and ended sessions with them (1 to 720).",
+    ),
+    Spec(
+        "retention_days",
+        lambda v: _integer(v, 0, 3650),
+        "Days sent rows and their history are kept (0: forever; dead rows always stay).",
     ),
 )
 

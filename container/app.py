@@ -25,6 +25,7 @@ from container.containers import ContainerSet
 from container.delivery.fire_once import FireOnceSweeper
 from container.delivery.orphans import OrphanSweeper
 from container.delivery.outbox import OutboxWriter
+from container.delivery.retention import RetentionPruner
 from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
 from container.fire_api import FireEndpoint
@@ -111,6 +112,11 @@ def create_app(
     )
     sweeper = FireOnceSweeper(store)
     orphans = OrphanSweeper(store, on_released=sender.wake)
+    retention = (
+        RetentionPruner(store, settings.retention_days * 86_400_000)
+        if settings.retention_days
+        else None
+    )
     lanes = TagLanes(
         settings.tag_workers,
         settings.tag_queue,
@@ -178,6 +184,8 @@ def create_app(
             sender.start()
             retrier.start()
             orphans.start()
+            if retention is not None:
+                retention.start()
         log.info(
             "tagwire ready",
             extra={"fields": {"containers": _live(containers), "sender": settings.sender}},
@@ -191,6 +199,8 @@ def create_app(
                 await remote.aclose()
             await sweeper.stop()
             await orphans.stop()
+            if retention is not None:
+                await retention.stop()
             if previews is not None:
                 await previews.sessions.stop()
                 await previews.traces.stop()

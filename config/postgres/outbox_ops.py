@@ -52,6 +52,18 @@ class PostgresOutboxOps(PostgresConnection):
             await conn.execute("DELETE FROM attempts WHERE outbox_id = ANY(%s)", (ids,))
         return len(ids)
 
+    async def prune_sent(self, before_ms: int, limit: int) -> int:
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state = 'sent'"
+                " AND created_at < %s ORDER BY created_at LIMIT %s) RETURNING id",
+                (before_ms, limit),
+            )
+            ids = [outbox_id for (outbox_id,) in await cursor.fetchall()]
+            if ids:
+                await conn.execute("DELETE FROM attempts WHERE outbox_id = ANY(%s)", (ids,))
+        return len(ids)
+
     async def outbox_row(self, outbox_id: int) -> OutboxItem | None:
         row = await self._fetchone(
             "SELECT id, container_id, tag_id, platform, destination, method, url, headers,"

@@ -65,6 +65,21 @@ class SQLiteOutboxOps(SQLiteConnection):
             return await self._count(where, params)
         return await self._run(purge)
 
+    async def prune_sent(self, before_ms: int, limit: int) -> int:
+        def prune(conn: sqlite3.Connection) -> int:
+            with transaction(conn):
+                ids = [i for (i,) in conn.execute(
+                    "SELECT id FROM outbox WHERE state = 'sent' AND created_at < ?"
+                    " ORDER BY created_at LIMIT ?", (before_ms, limit),
+                ).fetchall()]  # fmt: skip
+                marks = ",".join("?" * len(ids))
+                if ids:
+                    conn.execute(f"DELETE FROM attempts WHERE outbox_id IN ({marks})", ids)
+                    conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)
+                return len(ids)
+
+        return await self._run(prune)
+
     async def outbox_row(self, outbox_id: int) -> OutboxItem | None:
         def read(conn: sqlite3.Connection) -> OutboxItem | None:
             row = conn.execute(

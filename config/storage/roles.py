@@ -152,6 +152,11 @@ class OutboxOpsStore(Protocol):
     async def outbox_row(self, outbox_id: int) -> OutboxItem | None:
         """One row as it would be sent (any state), for an operator to inspect."""
 
+    async def prune_sent(self, before_ms: int, limit: int) -> int:
+        """Delete at most `limit` sent rows queued before `before_ms`, oldest first, with
+        their history, in one short transaction; how many. Retention calls it in a loop,
+        so a large backlog never holds the store for long."""
+
     async def purge(self, filter: OutboxFilter, dry_run: bool) -> int:
         """Delete matching sent and dead rows with their history; how many rows
         (`dry_run`: only count). `filter.states` narrows to sent or dead. Fire-once keys

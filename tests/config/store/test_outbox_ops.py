@@ -79,3 +79,21 @@ async def test_purge_deletes_sent_and_dead_rows_with_their_history(store):
 async def test_purge_refuses_rows_that_are_not_final(store):
     with pytest.raises(ValueError, match="purge applies to rows in state sent, dead; not pending"):
         await store.purge(OutboxFilter(states=("pending",)), dry_run=True)
+
+
+async def test_prune_sent_deletes_old_sent_rows_with_their_history_in_batches(store):
+    # six rows, three queued at 0 and three at 5: three sent, one dead, one failed, one
+    # still inflight
+    await store.enqueue([row(f"event_id:e{i}", event_id=f"e{i}") for i in range(3)], 0, TTL)
+    await store.enqueue([row(f"event_id:e{i}", event_id=f"e{i}") for i in range(3, 6)], 5, TTL)
+    claimed = await store.claim(10, 10)
+    outcomes = ["sent", "sent", "dead", "sent", "failed"]
+    await store.record([Delivery(item.id, outcome, 200, "ok", 20, 20)
+                        for item, outcome in zip(claimed, outcomes, strict=False)])  # fmt: skip
+    assert await store.prune_sent(5, 1) == 1  # only rows queued before 5, one at a time
+    assert await store.prune_sent(5, 10) == 1
+    assert await store.prune_sent(5, 10) == 0  # the dead one stays
+    left = await store.history(EVERYTHING, 100, 0)
+    assert sorted({e.event_id for e in left}) == ["e2", "e3", "e4", "e5"]
+    assert await store.prune_sent(100, 10) == 1  # e3, sent; failed and inflight stay
+    assert await store.outbox_counts() == {"dead": 1, "failed": 1, "inflight": 1}
