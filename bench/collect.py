@@ -125,6 +125,21 @@ def start(cmd: list[str], env: dict, ready_url: str) -> subprocess.Popen:
     return process
 
 
+def start_bare(python: str, env: dict) -> tuple[subprocess.Popen, str]:
+    """The bare Starlette endpoint every HTTP benchmark compares with, run like the nodes
+    (uvicorn, 1 worker, uvloop + httptools, no access log); (process, its /collect URL)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/collect"
+    process = start(
+        [python, "-m", "uvicorn", "bare_app:app", "--app-dir", str(HERE), "--host",
+         "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+         "--no-access-log", "--log-level", "warning"],
+        env,
+        url,
+    )  # fmt: skip
+    return process, url
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
@@ -151,17 +166,9 @@ def main() -> int:
         data = {name: Path(folders.enter_context(tempfile.TemporaryDirectory()))
                 for name in (DEMO, DURABLE, NO_TAG, NOOP_TAG)}  # fmt: skip
         try:
-            bare_port = free_port()
-            targets = [("bare starlette", f"http://127.0.0.1:{bare_port}/collect")]
-            servers.append(
-                start(
-                    [python, "-m", "uvicorn", "bare_app:app", "--app-dir", str(HERE),
-                     "--host", "127.0.0.1", "--port", str(bare_port), "--loop", "uvloop",
-                     "--http", "httptools", "--no-access-log", "--log-level", "warning"],
-                    env,
-                    targets[0][1],
-                )
-            )  # fmt: skip
+            bare, bare_url = start_bare(python, env)
+            servers.append(bare)
+            targets = [("bare starlette", bare_url)]
             for name in data:
                 port = free_port()
                 if name == DEMO:

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import psycopg
-from collect import HERE, free_port, start, stop, wrk
+from collect import free_port, start, start_bare, stop, wrk
 from psycopg import sql
 from timing import machine
 
@@ -52,14 +52,9 @@ def main() -> int:
         with contextlib.ExitStack() as folders:
             data = {name: Path(folders.enter_context(tempfile.TemporaryDirectory()))
                     for name in (SQLITE, POSTGRES)}  # fmt: skip
-            bare_port = free_port()
-            targets = [(BARE, f"http://127.0.0.1:{bare_port}/collect")]
-            servers.append(start(
-                [python, "-m", "uvicorn", "bare_app:app", "--app-dir", str(HERE), "--host",
-                 "127.0.0.1", "--port", str(bare_port), "--loop", "uvloop", "--http",
-                 "httptools", "--no-access-log", "--log-level", "warning"],
-                env, targets[0][1],
-            ))  # fmt: skip
+            bare, bare_url = start_bare(python, env)
+            servers.append(bare)
+            targets = [(BARE, bare_url)]
             for name, folder in data.items():
                 extra = {"TAGWIRE_DATA_DIR": str(folder)}
                 if name == POSTGRES:

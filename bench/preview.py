@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from collect import DURABLE_CONTAINER, HERE, free_port, start, stop, wrk
+from collect import DURABLE_CONTAINER, free_port, start, start_bare, stop, wrk
 from timing import machine
 
 from config.sqlite_store import SQLiteStore
@@ -68,14 +68,9 @@ def main() -> int:
         data = {name: Path(folders.enter_context(tempfile.TemporaryDirectory()))
                 for name in (ON, OFF)}  # fmt: skip
         try:
-            bare_port = free_port()
-            targets = [(BARE, f"http://127.0.0.1:{bare_port}/collect")]
-            servers.append(start(
-                [python, "-m", "uvicorn", "bare_app:app", "--app-dir", str(HERE), "--host",
-                 "127.0.0.1", "--port", str(bare_port), "--loop", "uvloop", "--http",
-                 "httptools", "--no-access-log", "--log-level", "warning"],
-                env, targets[0][1],
-            ))  # fmt: skip
+            bare, bare_url = start_bare(python, env)
+            servers.append(bare)
+            targets = [(BARE, bare_url)]
             for name, folder in data.items():
                 (folder / "ack.json").write_text(json.dumps(DURABLE_CONTAINER))
                 if name == ON:

@@ -89,18 +89,6 @@ async def test_a_crashed_nodes_rows_are_taken_back(open_node, postgres_url):
     crashed, survivor = await open_node(), await open_node()
     await crashed.enqueue([row(None, event_id=str(i)) for i in range(3)], 0)
     await crashed.claim(3, 0)
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        # The crash: the process holding the node's lock is killed, and the lock goes when
-        # the process has gone (waited for, a bounded number of times).
-        (pid,) = conn.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid::bigint = %s"
-            " AND objsubid = 2",
-            (crashed._node_key,),
-        ).fetchone()
-        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        for _ in range(200):
-            if not conn.execute("SELECT 1 FROM pg_locks WHERE pid = %s", (pid,)).fetchone():
-                break
-            await asyncio.sleep(0.01)
+    await crash(crashed, postgres_url)
     assert await survivor.release_inflight() == 3
     assert await survivor.outbox_counts() == {"pending": 3}
