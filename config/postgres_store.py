@@ -8,11 +8,14 @@ shares its pool and its migrations; the store satisfies `Store`, like `SQLiteSto
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from config.postgres.accounts import PostgresAccounts
 from config.postgres.audit import PostgresAudit
 from config.postgres.fire_once import PostgresFireOnce
 from config.postgres.history import PostgresHistory
 from config.postgres.idempotency import PostgresIdempotency
+from config.postgres.notify import config_changes
 from config.postgres.outbox import PostgresOutbox
 from config.postgres.outbox_ops import PostgresOutboxOps
 from config.postgres.previews import PostgresPreviews
@@ -41,3 +44,8 @@ class PostgresStore(
     """The database at `url` (`postgresql://USER@HOST:PORT/DB`), in `schema` when given
     (created if missing; otherwise the server's search path), through a pool of
     `min_size` to `max_size` connections; `open` it before use and `close` it after."""
+
+    def config_changes(self) -> AsyncIterator[str]:
+        """Notifications of published-version and secret changes (config.postgres.notify),
+        for the hot reload watcher to sync at once."""
+        return config_changes(self.url)

@@ -15,8 +15,9 @@ not compile is refused: logged with the reason, counted in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -103,8 +104,15 @@ class _Refused(Exception):
         self.reason = reason
 
 
+Changes = Callable[[], AsyncIterator[str]]
+CHANGES_RETRY_S = 5.0  # before listening again after the listening connection failed
+
+
 class ConfigWatcher:
-    """`environments`: the names this node serves; empty means every environment."""
+    """`environments`: the names this node serves; empty means every environment.
+    `changes`, when the source can announce changes (PostgreSQL notifications), makes the
+    watcher sync as soon as one arrives; it still polls every `interval_s`, which also
+    covers a change announced while the listener was reconnecting."""
 
     def __init__(
         self,
@@ -116,6 +124,7 @@ class ConfigWatcher:
         interval_s: float,
         environments: tuple[str, ...] = (),
         secrets: NodeSecrets | None = None,
+        changes: Changes | None = None,
     ) -> None:
         self.source = source
         self.containers = containers
@@ -128,6 +137,9 @@ class ConfigWatcher:
         self._refused: dict[tuple[str, str], tuple[int, int]] = {}
         self._vanished: set[tuple[str, str]] = set()  # live environments the source lost
         self._task: asyncio.Task[None] | None = None
+        self._changes = changes
+        self._listener: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
 
     async def sync(self) -> None:
         """One pass: secrets first (a new version may need a new secret), then pointers."""
@@ -240,15 +252,38 @@ class ConfigWatcher:
             raise _Refused("compile", f"{type(exc).__name__}: {exc}") from None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="tagwire-reload")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="tagwire-reload")
+        if self._changes is not None:
+            self._listener = loop.create_task(self._listen(self._changes), name="tagwire-notify")
 
     async def stop(self) -> None:
+        await cancel(self._listener)
         await cancel(self._task)
-        self._task = None
+        self._task = self._listener = None
+
+    async def _listen(self, changes: Changes) -> None:
+        """Wake the sync loop on each announced change; listen again after a failure."""
+        while True:
+            try:
+                async for _ in changes():
+                    self._wake.set()
+            except Exception as exc:  # a lost connection: the poll covers the gap
+                log.warning(
+                    "not listening for published changes; polling meanwhile",
+                    extra={"fields": {"reason": str(exc)}},
+                )
+            await asyncio.sleep(CHANGES_RETRY_S)
+
+    async def _next(self) -> None:
+        """Until the next poll is due, or a change is announced."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.interval_s)
+        self._wake.clear()
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self.interval_s)
+            await self._next()
             try:
                 await self.sync()
             except StorageError as exc:

@@ -6,6 +6,7 @@ import os
 
 from config.postgres.audit import append_audit
 from config.postgres.connection import PostgresConnection
+from config.postgres.notify import notify
 from config.storage import StorageError, StoredSecret
 
 __all__ = ["PostgresSecrets"]
@@ -31,6 +32,7 @@ class PostgresSecrets(PostgresConnection):
                 conn, secret.updated_at_ms, secret.updated_by, "secret.set", secret.container_id,
                 detail,
             )  # fmt: skip
+            await notify(conn, secret.container_id)
 
     async def delete_secret(self, container_id: str, name: str, actor: str, now_ms: int) -> bool:
         async with self._transaction() as conn:
@@ -40,6 +42,7 @@ class PostgresSecrets(PostgresConnection):
             if not cursor.rowcount:
                 return False
             await append_audit(conn, now_ms, actor, "secret.delete", container_id, {"name": name})
+            await notify(conn, container_id)
             return True
 
     async def list_secrets(self, container_id: str | None) -> list[StoredSecret]:

@@ -14,6 +14,7 @@ from psycopg import AsyncConnection
 
 from config.postgres.audit import append_audit
 from config.postgres.connection import PostgresConnection, Row
+from config.postgres.notify import notify
 from config.storage import (
     ENVIRONMENT_ACTIONS,
     Environment,
@@ -161,6 +162,7 @@ class PostgresVersions(PostgresConnection):
             )
             detail = {"env": env, "version": number, "previous": previous}
             await append_audit(conn, now_ms, actor, f"environment.{action}", container_id, detail)
+            await notify(conn, container_id)
             return previous
 
     async def list_environments(self, container_id: str | None) -> list[Environment]:
@@ -185,6 +187,7 @@ class PostgresVersions(PostgresConnection):
                 return False
             detail = {"env": env, "version": int(row[0])}
             await append_audit(conn, now_ms, actor, "environment.delete", container_id, detail)
+            await notify(conn, container_id)
             return True
 
     async def list_containers(self) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from config.postgres_store import PostgresStore
 from config.schema import apply_defaults, load_document
 from config.secret_box import SecretBox
 from config.secrets import env_secrets
@@ -183,6 +184,7 @@ def _watcher(
         interval_s=settings.reload_interval_s,
         environments=settings.environments,
         secrets=secrets,
+        changes=source.config_changes if isinstance(source, PostgresStore) else None,
     )
 
 

@@ -194,3 +194,25 @@ def test_a_version_published_through_one_node_is_served_by_the_other(tmp_path, d
     finally:
         for node in nodes:
             node.stop()
+
+
+def test_a_publish_is_served_at_once_by_notification_not_at_the_next_poll(tmp_path, database_url):
+    private_pem, public_pem = generate_keypair()
+    (tmp_path / "public.pem").write_bytes(public_pem)
+    doc = document("https://hooks.example.com/in")
+    first = asyncio.run(publish(database_url, doc, private_pem))
+    env = {**os.environ, "TAGWIRE_DATABASE_URL": database_url, "TAGWIRE_LOG_LEVEL": "warning",
+           "TAGWIRE_DATA_DIR": str(tmp_path / "data"), "TAGWIRE_RELOAD_INTERVAL_S": "120",
+           "TAGWIRE_SIGNING_PUBLIC_KEY_FILE": str(tmp_path / "public.pem")}  # fmt: skip
+    node = Node(None, env, tmp_path / "nodes.log")
+    try:
+        assert live_version(node) == first
+        time.sleep(1)  # the node is listening by now
+        doc["tags"][0]["params"]["event_names"] = {"lead": "Lead"}
+        second = asyncio.run(publish(database_url, doc, private_pem))
+        deadline = time.monotonic() + 20  # far below the 120 s poll
+        while live_version(node) != second:
+            assert time.monotonic() < deadline, "not reloaded on the notification"
+            time.sleep(0.05)
+    finally:
+        node.stop()
