@@ -189,7 +189,7 @@ def _last_scan(request: dict[str, Any]) -> None:
 class _HitRun:
     """Per-hit memory: trigger outcomes, the resolver and the consent state, made on demand."""
 
-    __slots__ = ("_consent", "_fired", "_resolver", "container", "hit")
+    __slots__ = ("_consent", "_context", "_fired", "_resolver", "container", "hit")
 
     def __init__(self, container: CompiledContainer, hit: Hit) -> None:
         self.container = container
@@ -197,6 +197,16 @@ class _HitRun:
         self._fired: dict[str, bool] = {}
         self._resolver: Resolver | None = None
         self._consent: ConsentState | None = None
+        self._context: Any = None
+
+    def context(self) -> Any:
+        """The hit as the templates see it, built once for all the hit's tags."""
+        if self._context is None:
+            hit = self.hit
+            self._context = self.container.runtime.hit_context(
+                template_event(hit), hit.cookies, hit.received_ms
+            )
+        return self._context
 
     def resolver(self) -> Resolver:
         if self._resolver is None:
@@ -485,22 +495,9 @@ class CompiledContainer:
             raise TrialRefused("tag", f"{tag_id!r} is not an enabled tag of the container")
         state = _HitRun(self, hit)
         fires = state.tag_fires(tag)
-        decision = state.consent(tag)
-        if not decision.allowed:
-            return Trial(hit.event_id, fires, False, decision.reason)
-        try:
-            template = tag.binding.for_hit(self.runtime, state.resolver)
-        except TemplateError as exc:
-            return Trial(hit.event_id, fires, True, decision.reason, str(exc))
-        context = self.runtime.hit_context(template_event(hit), hit.cookies, hit.received_ms)
-        outcome = self.runtime.execute(template, context)
-        logs = tuple(outcome.logs)
-        if outcome.error is not None:
-            return Trial(hit.event_id, fires, True, decision.reason, str(outcome.error), logs)
-        before = len(result.rows)
-        self._produced(tag, outcome, _facts(hit, None), result)
-        return Trial(hit.event_id, fires, True, decision.reason, None, logs,
-                     tuple(outcome.pixels), len(result.rows) - before)  # fmt: skip
+        ran = self._attempt(state, tag, result, fire_once=False)
+        return Trial(hit.event_id, fires, ran.outcome != "blocked_by_consent", ran.consent,
+                     ran.error, ran.logs, ran.pixels, len(ran.rows))  # fmt: skip
 
     def traced(self, hit: Hit, result: PipelineResult, fire_once: bool) -> list[TagTrace]:
         """Run every tag as `run` decides it, reporting each one's fate (for a preview):
@@ -508,39 +505,36 @@ class CompiledContainer:
         to `result`. With `fire_once` False the rows take no fire-once key, so a test does
         not use up a real lead's. A failed run is reported, not kept for a retry."""
         state = _HitRun(self, hit)
-        context = None
-        traces: list[TagTrace] = []
-        for tag in self.tags:
-            if not state.tag_fires(tag):
-                traces.append(TagTrace(tag.id, tag.platform, "not_fired"))
-                continue
-            decision = state.consent(tag)
-            if not decision.allowed:
-                traces.append(TagTrace(tag.id, tag.platform, "blocked_by_consent",
-                                       decision.reason))  # fmt: skip
-                continue
-            try:
-                template = tag.binding.for_hit(self.runtime, state.resolver)
-            except TemplateError as exc:
-                traces.append(TagTrace(tag.id, tag.platform, "failed", decision.reason,
-                                       str(exc)))  # fmt: skip
-                continue
-            if context is None:
-                context = self.runtime.hit_context(
-                    template_event(hit), hit.cookies, hit.received_ms
-                )
-            outcome = self.runtime.execute(template, context)
-            logs = tuple(outcome.logs)
-            if outcome.error is not None:
-                traces.append(TagTrace(tag.id, tag.platform, "failed", decision.reason,
-                                       str(outcome.error), logs))  # fmt: skip
-                continue
-            before = len(result.rows)
-            facts = _facts(hit, tag.dedup_key(hit) if fire_once else None)
-            self._produced(tag, outcome, facts, result)
-            traces.append(TagTrace(tag.id, tag.platform, "fired", decision.reason, None, logs,
-                                   tuple(outcome.pixels), tuple(result.rows[before:])))  # fmt: skip
-        return traces
+        return [
+            self._attempt(state, tag, result, fire_once)
+            if state.tag_fires(tag)
+            else TagTrace(tag.id, tag.platform, "not_fired")
+            for tag in self.tags
+        ]
+
+    def _attempt(
+        self, state: _HitRun, tag: CompiledTag, result: PipelineResult, fire_once: bool
+    ) -> TagTrace:
+        """One tag run that is reported rather than counted (a trial, a trace): consent
+        asked, the template run, its rows added to `result`."""
+        decision = state.consent(tag)
+        if not decision.allowed:
+            return TagTrace(tag.id, tag.platform, "blocked_by_consent", decision.reason)
+        try:
+            template = tag.binding.for_hit(self.runtime, state.resolver)
+        except TemplateError as exc:
+            return TagTrace(tag.id, tag.platform, "failed", decision.reason, str(exc))
+        outcome = self.runtime.execute(template, state.context())
+        logs = tuple(outcome.logs)
+        if outcome.error is not None:
+            return TagTrace(tag.id, tag.platform, "failed", decision.reason, str(outcome.error),
+                            logs)  # fmt: skip
+        hit = state.hit
+        before = len(result.rows)
+        self._produced(tag, outcome, _facts(hit, tag.dedup_key(hit) if fire_once else None),
+                       result)  # fmt: skip
+        return TagTrace(tag.id, tag.platform, "fired", decision.reason, None, logs,
+                        tuple(outcome.pixels), tuple(result.rows[before:]))  # fmt: skip
 
     def firing_tags(self, hit: Hit) -> list[str]:
         """The tags the hit's triggers select and its consent allows, without running
