@@ -250,6 +250,8 @@ class CompiledContainer:
     # environment it serves
     version: int | None = None
     env: str = "live"
+    # the site's domain (`client.com`): its cookies' Domain and the origins it takes hits from
+    domain: str | None = None
     # per node and per compiled version: a new version starts with no tag quarantined
     quarantine: Quarantine = field(init=False)
 
@@ -326,6 +328,7 @@ class CompiledContainer:
             container.get("currency_default"),
             version,
             env,
+            container.get("domain"),
         )
 
     def run(
