@@ -67,6 +67,8 @@ class Settings:
     linkedin_base_url: str = "https://api.linkedin.com"
     google_ads_base_url: str = "https://googleads.googleapis.com"
     ga4_base_url: str = "https://www.google-analytics.com"
+    google_oauth_base_url: str = "https://oauth2.googleapis.com"
+    linkedin_oauth_base_url: str = "https://www.linkedin.com"
     meta_pixel_script_url: str = "https://connect.facebook.net/en_US/fbevents.js"
     tiktok_pixel_script_url: str = "https://analytics.tiktok.com/i18n/pixel/events.js"
     linkedin_pixel_script_url: str = "https://snap.licdn.com/li.lms-analytics/insight.min.js"
@@ -374,6 +376,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("linkedin_base_url", _base_url, "LinkedIn REST API base URL."),
     Spec("google_ads_base_url", _base_url, "Google Ads API base URL."),
     Spec("ga4_base_url", _base_url, "GA4 Measurement Protocol base URL."),
+    Spec("google_oauth_base_url", _base_url, "Google OAuth token endpoint's base URL."),
+    Spec("linkedin_oauth_base_url", _base_url, "LinkedIn OAuth token endpoint's base URL."),
     Spec("meta_pixel_script_url", _base_url, "Meta Pixel library the loader inserts."),
     Spec("tiktok_pixel_script_url", _base_url, "TikTok Pixel library the loader inserts."),
     Spec("linkedin_pixel_script_url", _base_url, "LinkedIn Insight Tag library."),

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["FakeAccounts"]
+__all__ = ["FakeAccounts", "OAuthClient"]
 
 
 def _streams() -> Mapping[str, str]:
@@ -24,11 +24,46 @@ def _ads_tags() -> Mapping[str, frozenset[str]]:
 
 
 @dataclass(frozen=True, slots=True)
+class OAuthClient:
+    """An OAuth client the fake token endpoint knows, the refresh token it issued, and how
+    long the access tokens it mints live (tests shorten it to cross several lifetimes)."""
+
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    lifetime_s: int
+
+    def __post_init__(self) -> None:
+        if self.lifetime_s < 1:
+            raise ValueError("lifetime_s must be at least 1 second")
+
+
+GOOGLE_OAUTH = OAuthClient(
+    "tagwire-fake.apps.googleusercontent.com",
+    "fake-google-client-secret",
+    "1//fake-google-refresh-token",
+    3599,  # what Google's token endpoint answers
+)
+LINKEDIN_OAUTH = OAuthClient(
+    "fakelinkedinclient",
+    "fake-linkedin-client-secret",
+    "AQfake-linkedin-refresh-token",
+    5_183_999,  # 60 days, LinkedIn's access token lifetime
+)
+
+
+def _clicks() -> Mapping[str, int]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
 class FakeAccounts:
     """Accepted ids, tokens and API versions, per platform.
 
     `linkedin_partners` are Insight Tag partner ids and `google_ads_tags` maps each Google
-    tag id (`AW-...`) to its conversion labels; only the browser pixels use them.
+    tag id (`AW-...`) to its conversion labels; only the browser pixels use them. The fixed
+    access tokens never expire; `google_oauth` and `linkedin_oauth` are the clients whose
+    refresh tokens the token endpoints exchange for expiring ones (`fake_platforms.oauth`).
     """
 
     meta_pixels: frozenset[str] = frozenset({"1234567890123456"})
@@ -46,6 +81,11 @@ class FakeAccounts:
     google_ads_conversion_actions: frozenset[str] = frozenset({"987654321", "876543210"})
     google_ads_versions: tuple[str, ...] = ("v25", "v26")
     google_ads_tags: Mapping[str, frozenset[str]] = field(default_factory=_ads_tags)
+    # gclid -> when its click happened (Unix ms): an upload sooner than 6 hours after it is
+    # TOO_RECENT_EVENT; clicks not listed are old enough
+    google_ads_clicks: Mapping[str, int] = field(default_factory=_clicks)
+    google_oauth: OAuthClient = GOOGLE_OAUTH
+    linkedin_oauth: OAuthClient = LINKEDIN_OAUTH
     ga4_streams: Mapping[str, str] = field(default_factory=_streams)
 
     def __post_init__(self) -> None:
@@ -62,6 +102,9 @@ class FakeAccounts:
         for name in ("meta_versions", "google_ads_versions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "ga4_streams", MappingProxyType(dict(self.ga4_streams)))
+        object.__setattr__(
+            self, "google_ads_clicks", MappingProxyType(dict(self.google_ads_clicks))
+        )
         if any(isinstance(labels, str) for labels in self.google_ads_tags.values()):
             raise ValueError("google_ads_tags maps each AW- id to a collection of labels")
         tags = {tag: frozenset(labels) for tag, labels in self.google_ads_tags.items()}

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from fake_platforms import ga4, google_ads, linkedin, meta, pixels, tiktok, views
+from fake_platforms import ga4, google_ads, linkedin, meta, oauth, pixels, tiktok, views
 from fake_platforms.accounts import FakeAccounts
 from fake_platforms.exchange import Clock, Context, wall_clock_ms
 from fake_platforms.recorder import PLATFORMS, VIEWS, Recorder
@@ -25,6 +25,8 @@ BASE_PATHS = {
     "linkedin_base_url": "/linkedin",
     "google_ads_base_url": "/google-ads",
     "ga4_base_url": "/ga4",
+    "google_oauth_base_url": "/google-oauth",
+    "linkedin_oauth_base_url": "/linkedin-oauth",
 }
 
 
@@ -53,6 +55,7 @@ class FakePlatforms:
             *linkedin.routes(self.context),
             *google_ads.routes(self.context),
             *ga4.routes(self.context),
+            *oauth.routes(self.context),
             *views.routes(self),
         ]
         self.app = Starlette(routes=routes)

@@ -26,6 +26,9 @@ PLATFORM_ORIGINS: dict[str, tuple[str, ...]] = {
     "linkedin_base_url": ("https://api.linkedin.com",),
     "google_ads_base_url": ("https://googleads.googleapis.com",),
     "ga4_base_url": ("https://www.google-analytics.com", "https://region1.google-analytics.com"),
+    # the token endpoints the sender refreshes OAuth access tokens at (container.delivery.oauth)
+    "google_oauth_base_url": ("https://oauth2.googleapis.com",),
+    "linkedin_oauth_base_url": ("https://www.linkedin.com",),
 }
 
 

@@ -29,8 +29,11 @@ def test_base_urls_cover_every_platform_setting():
         "linkedin_base_url": "http://127.0.0.1:9/linkedin",
         "google_ads_base_url": "http://127.0.0.1:9/google-ads",
         "ga4_base_url": "http://127.0.0.1:9/ga4",
+        "google_oauth_base_url": "http://127.0.0.1:9/google-oauth",
+        "linkedin_oauth_base_url": "http://127.0.0.1:9/linkedin-oauth",
     }
-    assert len(BASE_PATHS) == len(PLATFORMS) == 5
+    assert len(PLATFORMS) == 5  # the token endpoints record under the platform they serve
+    assert len(BASE_PATHS) == 7
     assert FAIL_MODES == ("server_error", "rate_limit", "auth", "timeout")
 
 

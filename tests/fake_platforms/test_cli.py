@@ -61,6 +61,8 @@ def test_it_prints_its_urls_serves_and_stops_on_a_signal(stop):
             "linkedin_base_url",
             "google_ads_base_url",
             "ga4_base_url",
+            "google_oauth_base_url",
+            "linkedin_oauth_base_url",
         }
         assert httpx.get(url + "/_fake/events").json() == {"events": []}
         process.send_signal(stop)
