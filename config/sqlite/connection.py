@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from config.file_modes import check_private_dir, private_file, tighten_file
+from config.sqlite.liveness import NodeLock
 from config.sqlite.migrations import applied_version, migrate
 from config.storage import StorageError
 
@@ -37,6 +38,7 @@ class SQLiteConnection:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagwire-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._node = NodeLock(path)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -53,6 +55,7 @@ class SQLiteConnection:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._open)
 
     def _open(self) -> None:
+        conn = None
         try:
             # The folder 0700 when we make it, the files 0600 (config/file_modes.py). The
             # database file is made before SQLite would make it 0644; SQLite gives the
@@ -66,15 +69,28 @@ class SQLiteConnection:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
             migrate(conn)
-        except (OSError, sqlite3.Error) as exc:
+            self._node.acquire()
+        except (OSError, sqlite3.Error, StorageError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, StorageError):
+                raise
             raise StorageError(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._conn = conn
+
+    @property
+    def _node_key(self) -> int:
+        """The key this process stamps on the rows it claims (see `config.sqlite.liveness`)."""
+        if self._node.key is None:
+            raise StorageError(f"store {self.path} is not open")
+        return self._node.key
 
     async def close(self) -> None:
         def close() -> None:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            self._node.release()
 
         await asyncio.get_running_loop().run_in_executor(self._executor, close)
         self._executor.shutdown(wait=True)

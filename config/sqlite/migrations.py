@@ -34,21 +34,30 @@ def applied_version(conn: sqlite3.Connection) -> int:
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Apply the pending migrations, each in its own transaction; refuse a database
-    newer than this code."""
-    current = applied_version(conn)
+    newer than this code. Processes opening one file at once (`serve --workers N`) each
+    check the version again inside the write transaction, so each migration runs once."""
     known = migrations()
+    start = applied_version(conn)
+    _refuse_newer(start, known)
+    for version, sql in known:
+        if version <= start:
+            continue
+        with transaction(conn):
+            current = applied_version(conn)
+            _refuse_newer(current, known)
+            if version <= current:
+                continue
+            for statement in statements(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
+
+
+def _refuse_newer(current: int, known: list[tuple[int, str]]) -> None:
     if known and current > known[-1][0]:
         raise StorageError(
             f"database schema is version {current}, newer than this tagwire ({known[-1][0]}); "
             "upgrade tagwire"
         )
-    for version, sql in known:
-        if version <= current:
-            continue
-        with transaction(conn):
-            for statement in statements(sql):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
 
 
 def statements(sql: str) -> list[str]:

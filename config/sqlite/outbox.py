@@ -19,8 +19,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+import orjson
+
 from config.sqlite.connection import SQLiteConnection
 from config.sqlite.fire_once import first_per_key
+from config.sqlite.liveness import ORPHANED, RELEASABLE
 from config.sqlite.transaction import transaction
 from config.storage import (
     DEFAULT_FIRE_ONCE_TTL_MS,
@@ -84,16 +87,18 @@ class SQLiteOutbox(SQLiteConnection):
         return await self._run(insert)
 
     async def claim(self, limit: int, now_ms: int) -> list[OutboxItem]:
+        node = self._node_key
+
         def claim(conn: sqlite3.Connection) -> list[OutboxItem]:
             with transaction(conn):
                 rows = conn.execute(
-                    "UPDATE outbox SET state = 'inflight' WHERE id IN ("
+                    "UPDATE outbox SET state = 'inflight', claimed_by = ? WHERE id IN ("
                     " SELECT id FROM outbox WHERE state IN ('pending', 'failed')"
                     " AND next_attempt_at <= ? AND method <> ?"
                     " ORDER BY next_attempt_at, id LIMIT ?)"
                     " RETURNING id, container_id, tag_id, platform, destination, method, url,"
                     " headers, body, attempts, event_time_ms, created_at",
-                    (now_ms, RUN_METHOD, limit),
+                    (node, now_ms, RUN_METHOD, limit),
                 ).fetchall()
             return [OutboxItem(*row) for row in sorted(rows)]
 
@@ -128,16 +133,25 @@ class SQLiteOutbox(SQLiteConnection):
             await self._run(defer)
 
     async def release_inflight(self) -> int:
+        """This process's inflight rows and those of processes that are gone; never the
+        rows a live sibling worker is sending (see `config.sqlite.liveness`)."""
+        return await self._release(RELEASABLE)
+
+    async def release_orphans(self) -> int:
+        return await self._release(ORPHANED)
+
+    async def _release(self, which: str) -> int:
+        node = self._node_key
+
         def release(conn: sqlite3.Connection) -> int:
+            live = orjson.dumps(self._node.live_keys()).decode()
             with transaction(conn):
                 return conn.execute(
-                    "UPDATE outbox SET state = 'pending' WHERE state = 'inflight'"
+                    f"UPDATE outbox SET state = 'pending' WHERE state = 'inflight' AND {which}",
+                    (node, live),
                 ).rowcount
 
         return await self._run(release)
-
-    async def release_orphans(self) -> int:
-        return 0  # one node per file: no other node's rows can be left inflight
 
     async def outbox_counts(self) -> dict[str, int]:
         def counts(conn: sqlite3.Connection) -> dict[str, int]:

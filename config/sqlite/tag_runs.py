@@ -29,7 +29,7 @@ __all__ = ["SQLiteTagRuns"]
 # over every pending request row. The method is written into the statement, not bound,
 # because a partial index serves only a WHERE that visibly implies its own.
 _CLAIM_RUNS = (
-    "UPDATE outbox SET state = 'inflight' WHERE id IN ("
+    "UPDATE outbox SET state = 'inflight', claimed_by = ? WHERE id IN ("
     f" SELECT id FROM outbox INDEXED BY outbox_runs_due WHERE method = '{RUN_METHOD}'"
     " AND state IN ('pending', 'failed')"
     " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)"
@@ -41,9 +41,11 @@ class SQLiteTagRuns(SQLiteConnection):
     """The `TagRunStore` role."""
 
     async def claim_runs(self, limit: int, now_ms: int) -> list[RunItem]:
+        node = self._node_key
+
         def claim(conn: sqlite3.Connection) -> list[RunItem]:
             with transaction(conn):
-                rows = conn.execute(_CLAIM_RUNS, (now_ms, limit)).fetchall()
+                rows = conn.execute(_CLAIM_RUNS, (node, now_ms, limit)).fetchall()
             return [RunItem(*row) for row in sorted(rows)]
 
         return await self._run(claim)
