@@ -68,6 +68,9 @@ _GCM_TYPES = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personaliza
 _TCF_PURPOSES = range(1, 12)
 _CONSENT_POLICIES = ("strict", "basic")
 _FIRE_ONCE = ("none", "event_id", "transaction_id", "lead_id")
+# A GA4 web stream's measurement id, as the ga4 template takes it
+_MEASUREMENT_ID = re.compile(r"G-[A-Z0-9]{4,20}")
+_SECRET_NAME_RULE = "must name a secret: 1-64 characters of a-z, 0-9, '_', '-'"
 
 
 # --- Small helpers ------------------------------------------------------------------------
@@ -276,6 +279,29 @@ def _check_currency(value: object, path: str, out: list[Issue]) -> None:
         out.append(Issue(path, f"{_show(code)} is not an active ISO 4217 currency code"))
 
 
+def _measurement_id(value: object, path: str, out: list[Issue]) -> str | None:
+    text = _string(value, path, out)
+    if text is None or _MEASUREMENT_ID.fullmatch(text):
+        return text
+    out.append(Issue(path, "must be a GA4 measurement id like 'G-ABC123XYZ' (G-, then 4-20 "
+                     "upper-case letters or digits)"))  # fmt: skip
+    return None
+
+
+def _check_measurement_ids(value: object, path: str, out: list[Issue]) -> None:
+    ids = _list(value, path, out, non_empty=True)
+    if ids is not None:
+        _each_unique(ids, path, out, _measurement_id, "measurement id")
+
+
+_GTAG_CHECKS: dict[str, _Check] = {
+    "measurement_ids": _check_measurement_ids,
+    "mp_api_secret": partial(_check_pattern, pattern=_ID, rule=_SECRET_NAME_RULE),
+}
+# Which GA4 streams the container takes from gtag.js and the Measurement Protocol
+_check_gtag = partial(_check_record, checks=_GTAG_CHECKS, required=("measurement_ids",))
+
+
 def _event(value: object, path: str, out: list[Issue]) -> str | None:
     event = _string(value, path, out)
     if event is None:
@@ -395,6 +421,7 @@ _CONTAINER_CHECKS: dict[str, _Check] = {
     "consent_policy": partial(_check_choice, choices=_CONSENT_POLICIES),
     "currency_default": _check_currency,
     "pii_policy": partial(_check_choice, choices=POLICIES),
+    "gtag": _check_gtag,
 }
 _TRIGGER_CHECKS: dict[str, _Check] = {"id": _check_id, "name": _check_name, "events": _check_events}
 _TRIGGER_FIELDS = (*_TRIGGER_CHECKS, "conditions", "exceptions")

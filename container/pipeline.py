@@ -252,6 +252,10 @@ class CompiledContainer:
     env: str = "live"
     # the site's domain (`client.com`): its cookies' Domain and the origins it takes hits from
     domain: str | None = None
+    # the GA4 streams the gtag intake takes for it, and the name of the secret a
+    # Measurement Protocol request's api_secret must equal (None: no Measurement Protocol)
+    measurement_ids: frozenset[str] = frozenset()
+    mp_api_secret: str | None = None
     # per node and per compiled version: a new version starts with no tag quarantined
     quarantine: Quarantine = field(init=False)
 
@@ -329,6 +333,8 @@ class CompiledContainer:
             version,
             env,
             container.get("domain"),
+            frozenset(container.get("gtag", {}).get("measurement_ids", ())),
+            container.get("gtag", {}).get("mp_api_secret"),
         )
 
     def run(
