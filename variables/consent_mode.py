@@ -22,7 +22,10 @@ Google tags put the consent state on every hit they send:
 
 Parsed results are dicts of the four signals with `"granted"` or `"denied"`; a signal that
 is not set is absent. Every malformed value raises `ConsentModeError` (a `ValueError`) and
-never another exception.
+never another exception; its `param` names the parameter to blame.
+
+`hit_consent` turns them into the `consent` section of a tagwire hit (the gtag intake,
+container/gtag/), so the server re-enforces them like any other hit's consent.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ __all__ = [
     "ConsentModeError",
     "GcdSignal",
     "gpc_from_header",
+    "hit_consent",
     "parse_gcd",
     "parse_gcd_signals",
     "parse_gcs",
@@ -64,7 +68,11 @@ _GCS_VALUES = {"1": "granted", "0": "denied", "-": None}
 
 
 class ConsentModeError(ValueError):
-    """A `gcs` or `gcd` value that cannot be read."""
+    """A `gcs`, `gcd` or `npa` value that cannot be read; `param` is which."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +101,11 @@ class GcdSignal:
 
 def _text(value: object, name: str) -> str:
     if not isinstance(value, str):
-        raise ConsentModeError(f"{name} must be a str, not {type(value).__name__}")
+        raise ConsentModeError(f"{name} must be a str, not {type(value).__name__}", name)
     if len(value) > MAX_PARAM_LENGTH:
-        raise ConsentModeError(f"{name} too long ({len(value)} > {MAX_PARAM_LENGTH} characters)")
+        raise ConsentModeError(
+            f"{name} too long ({len(value)} > {MAX_PARAM_LENGTH} characters)", name
+        )
     return value
 
 
@@ -103,7 +113,7 @@ def parse_gcs(value: str) -> dict[str, str]:
     """`G1xy` -> {"ad_storage": ..., "analytics_storage": ...}; `-` leaves a signal out."""
     match = _GCS.fullmatch(_text(value, "gcs"))
     if match is None:
-        raise ConsentModeError(f"malformed gcs {value!r}: expected G1 and two of 0, 1, -")
+        raise ConsentModeError(f"malformed gcs {value!r}: expected G1 and two of 0, 1, -", "gcs")
     out = {}
     for signal, char in zip(SIGNALS[:2], match.groups(), strict=True):
         state = _GCS_VALUES[char]
@@ -117,13 +127,14 @@ def parse_gcd_signals(value: str) -> dict[str, GcdSignal]:
     text = _text(value, "gcd")
     if _GCD.fullmatch(text) is None:
         raise ConsentModeError(
-            f"malformed gcd {value!r}: expected 1, a digit, then letter+digit pairs (at least 4)"
+            f"malformed gcd {value!r}: expected 1, a digit, then letter+digit pairs (at least 4)",
+            "gcd",
         )
     out = {}
     for index, signal in enumerate(SIGNALS):
         letter = text[2 + 2 * index]
         if letter not in GCD_LETTERS:
-            raise ConsentModeError(f"unknown gcd letter {letter!r} for {signal}")
+            raise ConsentModeError(f"unknown gcd letter {letter!r} for {signal}", "gcd")
         out[signal] = GcdSignal(letter, *GCD_LETTERS[letter])
     return out
 
@@ -145,6 +156,26 @@ def parse_google_consent(gcs: str | None = None, gcd: str | None = None) -> dict
             if out.get(signal) != "denied":
                 out[signal] = state
     return out
+
+
+def hit_consent(
+    gcs: str | None = None, gcd: str | None = None, npa: str | None = None
+) -> dict[str, str]:
+    """A hit's `consent` section from a Google tag's parameters: the signals
+    `parse_google_consent` reads, `ad_personalization` denied by `npa=1` (the tag's
+    non-personalised ads flag), and `source: "gcm"`. Empty when no parameter sets a
+    signal, so a strict container fires nothing for the hit, as for any hit without one."""
+    signals = parse_google_consent(gcs, gcd)
+    if npa is not None:
+        if npa not in ("0", "1"):
+            raise ConsentModeError(
+                f"malformed npa {npa[:MAX_PARAM_LENGTH]!r}: expected 0 or 1", "npa"
+            )
+        if npa == "1":
+            signals["ad_personalization"] = "denied"
+    if not signals:
+        return {}
+    return {**signals, "source": "gcm"}
 
 
 def gpc_from_header(value: str | bytes | None) -> bool:

@@ -17,6 +17,7 @@ from variables.consent_mode import (
     ConsentModeError,
     GcdSignal,
     gpc_from_header,
+    hit_consent,
     parse_gcd,
     parse_gcd_signals,
     parse_gcs,
@@ -235,3 +236,51 @@ def test_near_miss_values_parse_or_raise_consent_mode_error(value):
             except ConsentModeError:
                 continue
             assert set(result.values()) <= {"granted", "denied"}
+
+
+# hit_consent: the hit's consent section from gcs, gcd and npa
+
+
+@pytest.mark.parametrize(
+    ("gcs", "gcd", "npa", "expected"),
+    [
+        ("G111", None, None,
+         {"ad_storage": "granted", "analytics_storage": "granted", "source": "gcm"}),
+        ("G100", "13v3v3v3v5", None,
+         {"ad_storage": "denied", "analytics_storage": "denied", "ad_user_data": "granted",
+          "ad_personalization": "granted", "source": "gcm"}),
+        (None, "13r3r3r3r5l1", "1",
+         {"ad_storage": "granted", "analytics_storage": "granted", "ad_user_data": "granted",
+          "ad_personalization": "denied", "source": "gcm"}),
+        (None, "13l3l3l3l1", None, {}),
+        ("G1--", None, "0", {}),
+        (None, None, None, {}),
+    ],
+)  # fmt: skip
+def test_hit_consent_maps_the_four_signals_and_npa(gcs, gcd, npa, expected):
+    assert hit_consent(gcs, gcd, npa) == expected
+
+
+@pytest.mark.parametrize(
+    ("gcs", "gcd", "npa", "param"),
+    [("G1x1", None, None, "gcs"), (None, "13x3v3v3v5", None, "gcd"),
+     (None, "13v3", None, "gcd"), ("G111", None, "yes", "npa"), ("G" * 100, None, None, "gcs")],
+)  # fmt: skip
+def test_hit_consent_errors_name_the_parameter(gcs, gcd, npa, param):
+    with pytest.raises(ConsentModeError) as info:
+        hit_consent(gcs, gcd, npa)
+    assert info.value.param == param
+    assert param in str(info.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=20)), st.one_of(st.none(), st.text(max_size=20)),
+       st.one_of(st.none(), st.text(max_size=4)))  # fmt: skip
+def test_hit_consent_is_a_hit_consent_section_or_a_named_error(gcs, gcd, npa):
+    try:
+        consent = hit_consent(gcs, gcd, npa)
+    except ConsentModeError as exc:
+        assert exc.param in ("gcs", "gcd", "npa")
+        return
+    assert set(consent) <= {*SIGNALS, "source"}
+    assert not consent or consent["source"] == "gcm"
