@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,6 +32,7 @@ from container.fire_api import FireEndpoint
 from container.guards import Guards
 from container.lanes import TagLanes
 from container.loader import LoaderFiles, loader_scripts
+from container.metrics import exposition
 from container.node_secrets import NodeSecrets
 from container.preview.routes import PreviewLinks
 from container.preview.runner import PreviewRunner
@@ -159,7 +160,7 @@ def create_app(
         )
 
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -1,14 +1,16 @@
 """Prometheus counters for the data plane, served at `/metrics`.
 
 Labels are bounded by configuration (containers, tags, error kinds, guard reasons), never
-by visitors.
+by visitors. Under `tagwire serve --workers N` each worker writes its figures to the
+folder in PROMETHEUS_MULTIPROC_DIR and `/metrics` sums the workers' (`exposition`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest, multiprocess
 
 __all__ = [
     "GUARD_BLOCKS",
@@ -23,6 +25,7 @@ __all__ = [
     "TAG_QUARANTINED",
     "TAG_RERUNS",
     "count_pii_removed",
+    "exposition",
 ]
 
 HITS = Counter("tagwire_hits", "Hits received on /collect, by outcome.", ["container", "outcome"])
@@ -81,3 +84,13 @@ def count_pii_removed(removed: Mapping[str, int]) -> None:
     the other sections as a whole (`data`, `custom`), so the label set stays bounded."""
     for field, count in removed.items():
         PII_REMOVED.labels(field if field.startswith("page.") else field.split(".")[0]).inc(count)
+
+
+def exposition() -> bytes:
+    """The text `/metrics` answers: this process's figures, or every worker's when the
+    node runs several (gauges then keep a `pid` label unless they say how to merge)."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
