@@ -43,6 +43,7 @@ TAG_QUARANTINED = Gauge(
     "tagwire_tag_quarantined",
     "1 while a tag is quarantined on this node because its template keeps hitting limits.",
     ["container", "tag"],
+    multiprocess_mode="livemax",  # workers quarantine on their own: 1 when any one does
 )
 TAG_RERUNS = Counter(
     "tagwire_tag_reruns",

@@ -60,6 +60,7 @@ CONFIG_VERSION = Gauge(
     "tagwire_config_version",
     "The version each environment runs on this node.",
     ["container", "env"],
+    multiprocess_mode="liveall",  # one series per worker (pid): a reload shows as it spreads
 )
 
 Build = Callable[[VersionRecord, str], CompiledContainer]

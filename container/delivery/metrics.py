@@ -36,4 +36,5 @@ BREAKER_STATE = Gauge(
     "tagwire_delivery_breaker_state",
     "Circuit breaker per destination: 0 closed, 1 half-open (probing), 2 open.",
     ["destination"],
+    multiprocess_mode="livemax",  # each worker has its own breaker: the most open one
 )
