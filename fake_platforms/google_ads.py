@@ -1,8 +1,10 @@
 """Fake Google Ads API: `POST /google-ads/{version}/customers/{cid}:uploadClickConversions`.
 
 Credentials, the customer and the request as a whole fail with Google's JSON error
-(`{"error": {"code", "message", "status", "details"}}`); single conversions fail inside a
-200 answer, as `results[i] = {}` plus a `partialFailureError` that points at them.
+(`{"error": {"code", "message", "status", "details"}}`; an access token from the fake token
+endpoint, `fake_platforms.oauth`, that has expired gets 401 `OAUTH_TOKEN_EXPIRED`); single
+conversions fail inside a 200 answer, as `results[i] = {}` plus a `partialFailureError`
+that points at them (a click younger than 6 hours: `TOO_RECENT_EVENT`).
 `validateOnly: true` checks everything, records valid rows in the test view (code
 `validate_only`) and has no other effect.
 """
@@ -16,6 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
+from fake_platforms import oauth
 from fake_platforms.checks import parse_json
 from fake_platforms.exchange import (
     ALL_METHODS,
@@ -135,8 +138,20 @@ def _credentials_problem(request: Request, ctx: Context, version: str) -> Reply 
             "UNAUTHENTICATED",
             "Request is missing required authentication credential. " + AUTH_HELP,
         )
-    if authorization.removeprefix("Bearer ") != ctx.accounts.google_ads_access_token:
-        return _error(401, "UNAUTHENTICATED", _request_message(401))
+    token = authorization.removeprefix("Bearer ")
+    if token != ctx.accounts.google_ads_access_token:
+        known = oauth.check(ctx, "google", token)
+        if known == "expired":
+            return _ads_error(
+                401,
+                "UNAUTHENTICATED",
+                version,
+                "authenticationError",
+                "OAUTH_TOKEN_EXPIRED",
+                "The OAuth access token in the header has expired.",
+            )
+        if known == "unknown":
+            return _error(401, "UNAUTHENTICATED", _request_message(401))
     developer_token = request.headers.get("developer-token")
     if not developer_token:
         return _ads_error(
@@ -274,7 +289,12 @@ def _upload(body: dict[str, Any], customer: str, version: str, ctx: Context) -> 
     }
     now_ms = ctx.now_ms()
     errors = row_errors(
-        conversions, customer, ctx.accounts.google_ads_conversion_actions, now_ms // 1000, used
+        conversions,
+        customer,
+        ctx.accounts.google_ads_conversion_actions,
+        now_ms // 1000,
+        used,
+        ctx.accounts.google_ads_clicks,
     )
     failed = {error.index for error in errors}
     events = [

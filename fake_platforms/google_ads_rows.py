@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,7 @@ MAX_CONVERSIONS = 2000
 MAX_IDENTIFIERS = 5
 MAX_ORDER_ID = 64
 MAX_AGE_S = 90 * 86400
+TOO_RECENT_S = 6 * 3600  # a click younger than this cannot take a conversion yet
 FUTURE_SKEW_S = 300
 ENUMS = {
     "ConsentStatusEnum.ConsentStatus": ("UNSPECIFIED", "UNKNOWN", "GRANTED", "DENIED"),
@@ -217,11 +218,13 @@ def row_errors(
     actions: Collection[str],
     now_s: int,
     used_orders: Collection[tuple[str, str]],
+    clicks: Mapping[str, int],
 ) -> list[AdsError]:
-    """Every row-level failure; rows without one are accepted."""
+    """Every row-level failure; rows without one are accepted. `clicks` are the known
+    gclids' click times (Unix ms)."""
     errors: list[AdsError] = []
     for index, conversion in enumerate(conversions):
-        errors.extend(_row(index, conversion, customer, actions, now_s))
+        errors.extend(_row(index, conversion, customer, actions, now_s, clicks))
     pairs = Counter(_order_key(c) for c in conversions)
     for index, conversion in enumerate(conversions):
         pair = _order_key(conversion)
@@ -262,7 +265,12 @@ def _order_key(conversion: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _row(
-    index: int, c: dict[str, Any], customer: str, actions: Collection[str], now_s: int
+    index: int,
+    c: dict[str, Any],
+    customer: str,
+    actions: Collection[str],
+    now_s: int,
+    clicks: Mapping[str, int],
 ) -> list[AdsError]:
     out: list[AdsError] = []
 
@@ -303,6 +311,26 @@ def _row(
         )
     _check_time(c.get("conversionDateTime"), now_s, fail)
     _check_click_ids(c, fail)
+    clicked_ms = clicks.get(c.get("gclid") or "")
+    if clicked_ms is not None and now_s - clicked_ms // 1000 < TOO_RECENT_S:
+        fail(
+            "conversionUploadError",
+            "TOO_RECENT_EVENT",
+            "The click associated with the given identifier or iOS URL parameter occurred "
+            "less than 6 hours ago. Retry after 6 hours have passed.",
+            ("gclid", None),
+            trigger=c["gclid"],
+        )
+    if (c.get("consent") or {}).get("adPersonalization") is not None:
+        # Consent.ad_personalization "can only be set for OfflineUserDataJobService and
+        # UserDataService" (Google's reference); the exact error is not documented
+        fail(
+            "fieldError",
+            "VALUE_MUST_BE_UNSET",
+            "The field's value must be unset.",
+            ("consent", None),
+            ("ad_personalization", None),
+        )
     _check_identifiers(c.get("userIdentifiers") or [], fail)
     currency = c.get("currencyCode")
     if currency and not is_currency(currency):

@@ -4,7 +4,9 @@ A single create answers 201 with an empty body; with `X-RestLi-Method: BATCH_CRE
 is `{"elements": [...]}` and the answer lists one status per element. Rest.li's validator
 collects every structural problem into one 422 message (`ERROR :: /path :: reason` lines,
 each element prefixed `Index: N, ` in a batch); the 90-day window answers 400 and an unknown
-conversion rule 403, with the bodies LinkedIn sends. LinkedIn has no test mode.
+conversion rule 403, with the bodies LinkedIn sends; an access token from the fake token
+endpoint (`fake_platforms.oauth`) that has expired gets 401 `EXPIRED_ACCESS_TOKEN`.
+LinkedIn has no test mode.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import orjson
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
+from fake_platforms import oauth
 from fake_platforms.checks import (
     Issues,
     is_currency,
@@ -94,8 +97,15 @@ def _header_problem(request: Request, ctx: Context) -> Reply | None:
     authorization = request.headers.get("authorization", "")
     if not authorization.startswith("Bearer ") or not authorization.removeprefix("Bearer "):
         return _coded(401, "EMPTY_ACCESS_TOKEN", "Empty oauth2 access token", 65604)
-    if authorization.removeprefix("Bearer ") != ctx.accounts.linkedin_access_token:
-        return _coded(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
+    token = authorization.removeprefix("Bearer ")
+    if token != ctx.accounts.linkedin_access_token:
+        known = oauth.check(ctx, "linkedin", token)
+        if known == "expired":
+            return _coded(
+                401, "EXPIRED_ACCESS_TOKEN", "The token used in the request has expired", 65602
+            )
+        if known == "unknown":
+            return _coded(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
     version = request.headers.get("linkedin-version")
     if version is None:
         reply = _coded(

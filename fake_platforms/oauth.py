@@ -62,7 +62,7 @@ def _mint(ctx: Context, provider: Provider) -> str:
 
 def check(ctx: Context, provider: Provider, token: str) -> Literal["valid", "expired", "unknown"]:
     """Whether `token` is one this fake minted for `provider`, and still alive."""
-    parts = token.split(".")
+    parts = token.rsplit(".", 3)
     if len(parts) != 4 or parts[0] != PREFIX[provider] or not parts[1].isdigit():
         return "unknown"
     _, expires, nonce, mac = parts

@@ -109,7 +109,7 @@ def ads_conversion(**overrides: Any) -> dict[str, Any]:
         "currencyCode": "USD",
         "orderId": "ord-1001",
         "userIdentifiers": [{"hashedEmail": EMAIL_HASH}, {"hashedPhoneNumber": PHONE_HASH}],
-        "consent": {"adUserData": "GRANTED", "adPersonalization": "DENIED"},
+        "consent": {"adUserData": "GRANTED"},
     }
     conversion.update(overrides)
     return conversion
