@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from config.secret_box import SecretBox
 from config.secrets import env_secrets
 from config.settings import Settings
 from config.signing import SigningKeyError, load_public_key
+from config.storage import StorageError
 from config.store_factory import make_store, store_location
 from container.config_source import HttpConfigSource
 from container.containers import ContainerSet
@@ -30,12 +32,15 @@ from container.reload import ConfigSource, ConfigWatcher, builder
 from tags.errors import TemplateError
 from tags.runtime import TemplateRuntime
 from tagwire.cli.common import CommandError, UsageError, load_signer, out
+from tagwire.cli.workers import STARTUP_FAILED, Supervisor
 from tagwire.http_limits import HeadLimits, limited_httptools
+from tagwire.logs import configure_logging
 from tagwire.node import build_control_plane, build_node
 
 __all__ = ["add_serve_commands"]
 
 CONFIG_TIMEOUT_S = 10.0  # one request to the control plane's config API
+MAX_WORKERS = 64
 
 
 def add_serve_commands(commands: Any) -> None:
@@ -53,6 +58,14 @@ def add_serve_commands(commands: Any) -> None:
     )
     serve.add_argument("--host", help="bind address (default: TAGWIRE_HOST or 127.0.0.1)")
     serve.add_argument("--port", help="port, 0 for a free one (default: TAGWIRE_PORT or 8000)")
+    serve.add_argument(
+        "--workers",
+        type=_worker_count,
+        default=1,
+        metavar="N",
+        help="processes serving the one socket, each with its own sender (default 1; "
+        "use the machine's core count)",
+    )
     serve.add_argument(
         "--container",
         action="append",
@@ -80,6 +93,16 @@ def add_serve_commands(commands: Any) -> None:
         description="Apply pending schema migrations to the store.",
     )
     migrate.set_defaults(run=_migrate)
+
+
+def _worker_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= count <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_WORKERS}, got {count}")
+    return count
 
 
 def _compile(
@@ -150,6 +173,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "use --demo"
         )
     docs = [(str(path), load_document(path)) for path in files]
+    if args.workers > 1:
+        return _serve_workers(args, settings, docs)
     sock = _bind(settings.host, settings.port)
     try:
         server = _server(args, settings, docs, sock)
@@ -158,6 +183,42 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         raise
     server.run(sockets=[sock])
     return 0 if server.started else 1
+
+
+def _serve_workers(
+    args: argparse.Namespace, settings: Settings, docs: list[tuple[str, dict[str, Any]]]
+) -> int:
+    """`--workers N`: the store's schema brought up to date once, then N workers on one
+    socket under a supervisor (tagwire/cli/workers.py)."""
+    if args.demo:
+        raise UsageError("--demo runs in one process: leave out --workers")
+    _migrate(args, settings)
+    sock = _bind(settings.host, settings.port)
+    try:
+        host, port = sock.getsockname()[:2]
+        display_host = f"[{host}]" if ":" in host else host
+        out(f"tagwire listening on http://{display_host}:{port} with {args.workers} workers")
+        return Supervisor(args.workers, _worker, (args, settings, docs), sock).run()
+    finally:
+        sock.close()
+
+
+def _worker(
+    args: argparse.Namespace,
+    settings: Settings,
+    docs: list[tuple[str, dict[str, Any]]],
+    sock: socket.socket,
+    slot: int,
+) -> None:
+    """One worker process: a whole node on the supervisor's socket."""
+    configure_logging(settings.log_level)
+    try:
+        server = _server(args, settings, docs, sock, announce=False)
+    except (CommandError, StorageError) as exc:
+        sys.stderr.write(f"tagwire: worker {slot}: {exc}\n")
+        sys.exit(STARTUP_FAILED)
+    server.run(sockets=[sock])
+    sys.exit(0 if server.started else STARTUP_FAILED)
 
 
 def _public_key(settings: Settings) -> Ed25519PublicKey:
@@ -193,6 +254,8 @@ def _server(
     settings: Settings,
     docs: list[tuple[str, dict[str, Any]]],
     sock: socket.socket,
+    *,
+    announce: bool = True,
 ) -> uvicorn.Server:
     host, port = sock.getsockname()[:2]
     display_host = f"[{host}]" if ":" in host else host
@@ -235,7 +298,8 @@ def _server(
         signer=load_signer(settings) if settings.admin_ui else None,
         extra_routes=extra_routes,
     )
-    out(f"tagwire listening on http://{display_host}:{port}")
+    if announce:
+        out(f"tagwire listening on http://{display_host}:{port}")
     for line in banner:
         out(line)
     config = uvicorn.Config(
