@@ -15,6 +15,7 @@ Public API (stable, used by external checks):
     hash_identifier(platform, key, value, default_country=None) -> str | None
     hash_identifier_with_reason(platform, key, value, default_country=None)
         -> tuple[str | None, str | None]          # (lowercase hex SHA-256, reason)
+    simple_national_rule(default_country) -> (calling code, national prefix) | None
 
 Contract:
 - A bad *value* (wrong type, empty, huge, odd unicode, not an email, ...) never raises:
@@ -45,6 +46,7 @@ __all__ = [
     "hash_identifier_with_reason",
     "normalize",
     "normalize_with_reason",
+    "simple_national_rule",
 ]
 
 PLATFORMS = ("meta", "tiktok", "linkedin", "google")
@@ -166,13 +168,28 @@ _NAME_PREFIXES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof"})
 _NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 
 # A phone field holds digits and the usual separators, optionally an extension.
-_PHONE_SHAPE = re.compile(r"[+\d\s().\-/]++(?:\s*(?:ext\.?|x|#)\s*\d{1,7})?", re.IGNORECASE)
+_PHONE_SHAPE = re.compile(r"([+\d\s().\-/]++)(?:\s*(?:ext\.?|x|#)\s*\d{1,7})?", re.IGNORECASE)
 _PHONE_INTERNATIONAL = re.compile(r"[\s(]*(\+|00)")
+# Meta, national number and no default country: its digits without leading zeros, as
+# Meta's capi-param-builder sends them; fewer than 7 or more than 15 is no phone number.
+_META_NATIONAL_DIGITS = (7, 15)
 
 _DOB_COMPACT = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
 _DOB_GROUPS = re.compile(r"([0-9]{1,4})[\s./-]+([0-9]{1,2})[\s./-]+([0-9]{1,4})")
 _DOB_ISO_DATETIME = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[T ][0-9]{2}:[0-9]{2}.*")
 _MIN_DOB = datetime.date(1900, 1, 1)
+
+# The number types whose example numbers `simple_national_rule` checks.
+_EXAMPLE_TYPES = (
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.TOLL_FREE,
+    phonenumbers.PhoneNumberType.PREMIUM_RATE,
+    phonenumbers.PhoneNumberType.SHARED_COST,
+    phonenumbers.PhoneNumberType.VOIP,
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    phonenumbers.PhoneNumberType.UAN,
+)
 
 _US_ZIP = re.compile(r"([0-9]{5})(?:-?[0-9]{4})?")
 _POSTAL_CODE = re.compile(r"[a-z0-9][a-z0-9-]{1,8}[a-z0-9]")
@@ -278,12 +295,15 @@ def _email(platform: str, text: str, region: str | None) -> Result:
 
 
 def _phone(platform: str, text: str, region: str | None) -> Result:
-    if not _PHONE_SHAPE.fullmatch(text):
+    shape = _PHONE_SHAPE.fullmatch(text)
+    if not shape:
         return None, "phone contains letters or symbols"
     prefix = _PHONE_INTERNATIONAL.match(text)
     if prefix and prefix.group(1) == "00":
         text = text[: prefix.start(1)] + "+" + text[prefix.end(1) :]
     elif not prefix and region is None:
+        if platform == "meta":
+            return _meta_national(shape.group(1))
         return None, "phone has no country code (+ or 00) and no default country is set"
     try:
         number = phonenumbers.parse(text, None if prefix or region is None else region.upper())
@@ -297,6 +317,17 @@ def _phone(platform: str, text: str, region: str | None) -> Result:
         return None, "not a valid phone number for its country"
     # Meta: digits with country code, no "+"; the others: E.164 with "+" (platforms.md 0).
     return (e164[1:] if platform == "meta" else e164), None
+
+
+def _meta_national(number: str) -> Result:
+    """Meta's own rule for a number it cannot place: digits, leading zeros removed
+    (capi-param-builder: `(555) 123-4567` -> `5551234567`, `0612345678` -> `612345678`)."""
+    digits = "".join(str(unicodedata.decimal(ch)) for ch in number if ch.isdecimal())
+    digits = digits.lstrip("0")
+    low, high = _META_NATIONAL_DIGITS
+    if not low <= len(digits) <= high:
+        return None, f"phone without country code must have {low} to {high} digits"
+    return digits, None
 
 
 def _name(platform: str, text: str, region: str | None) -> Result:
@@ -495,3 +526,33 @@ def hash_identifier(
 ) -> str | None:
     """Lowercase hex SHA-256 of the normalised value, or None if it is unusable."""
     return hash_identifier_with_reason(platform, key, value, default_country)[0]
+
+
+def simple_national_rule(default_country: str) -> tuple[str, str] | None:
+    """(calling code, national prefix) when a national number of `default_country` becomes
+    E.164 by dropping that prefix (if it starts with it) and putting the calling code in
+    front, as the browser loader does without phonenumbers' metadata: `030 901820` in DE is
+    `49` + `30901820`. None when that simple rule gives a wrong number for one of the
+    country's example numbers (AR, BY) or phonenumbers has no data for the country (AQ).
+
+    Raises ValueError for a default_country that is not an ISO 3166-1 alpha-2 code.
+    """
+    region = _check_arguments("meta", "phone", default_country)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region((region or "").upper())
+    if metadata is None:
+        return None
+    dial = str(metadata.country_code)
+    prefix = metadata.national_prefix or ""
+    for kind in _EXAMPLE_TYPES:
+        example = phonenumbers.example_number_for_type(metadata.id, kind)
+        if example is None:
+            continue
+        national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+        digits = "".join(ch for ch in national if ch.isdigit())
+        if prefix and digits.startswith(prefix):
+            digits = digits[len(prefix) :]
+        if "+" + dial + digits != phonenumbers.format_number(
+            example, phonenumbers.PhoneNumberFormat.E164
+        ):
+            return None
+    return dial, prefix

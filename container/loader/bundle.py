@@ -17,6 +17,7 @@ import rjsmin
 
 from config.publishing import LIVE
 from config.settings import Settings
+from variables.pii import simple_national_rule
 
 __all__ = [
     "BASIC_WAIT_MS",
@@ -25,6 +26,7 @@ __all__ = [
     "build_loader",
     "build_pixels",
     "collect_query",
+    "country_config",
     "loader_scripts",
     "snippet",
 ]
@@ -75,11 +77,35 @@ def build_pixels() -> Asset:
     return Asset.of(_source("consented.js").encode("utf-8"))
 
 
+def country_config(default_country: str | None) -> dict[str, str] | None:
+    """The container's `default_country` as the loader reads national phone numbers with
+    it: the calling code and national (trunk) prefix, when dropping the prefix and putting
+    the calling code in front gives the number the server would hash (`variables.pii`).
+    `{}` for a country without such a rule: the browser drops national numbers there and
+    leaves them to the server. None: no default country."""
+    if default_country is None:
+        return None
+    rule = simple_national_rule(default_country)
+    if rule is None:
+        return {}
+    dial, prefix = rule
+    return {"dial": dial, "prefix": prefix}
+
+
 def build_loader(
-    container_id: str, policy: str, scripts: dict[str, str], pixels: Asset, *, env: str = LIVE
+    container_id: str,
+    policy: str,
+    scripts: dict[str, str],
+    pixels: Asset,
+    *,
+    env: str = LIVE,
+    default_country: str | None = None,
 ) -> Asset:
-    """The loader of one environment of a container; its hits go to `/collect?` + `q`."""
-    config = {
+    """The loader of one environment of a container; its hits go to `/collect?` + `q`.
+
+    `default_country` (ISO 3166-1 alpha-2) makes the browser hash national phone numbers
+    as the server does; a bad one raises ValueError, as in `variables.pii`."""
+    config: dict[str, object] = {
         "q": collect_query(container_id, env),
         "policy": policy,
         "scripts": scripts,
@@ -87,6 +113,9 @@ def build_loader(
         "wait": BASIC_WAIT_MS,
         "page_view": True,
     }
+    country = country_config(default_country)
+    if country is not None:  # the loader's byte budget is tight: no key for "none"
+        config["country"] = country
     text = _source("loader.js")
     if text.count(PLACEHOLDER) != 1:
         raise RuntimeError(f"loader.js must contain {PLACEHOLDER} exactly once")

@@ -35,11 +35,24 @@
     return v.length > 254 ? null : v;
   }
 
-  function phone(v) {
+  // Digits with country code, or null. A national number (no + or 00) takes the
+  // container's default country (T.C.country: calling code, national prefix); with none
+  // set, Meta (ph_d) gets its own rule: the digits without leading zeros.
+  function phone(v, meta) {
     v = v.replace(/\s*(?:ext\.?|x|#)\s*\d{1,7}$/i, '').replace(/\(0\)/g, '');
+    if (!/^[+0-9\s().\-/]+$/.test(v)) return null;
     var m = /^[\s(]*(\+|00)/.exec(v);
-    if (!m || !/^[+0-9\s().\-/]+$/.test(v)) return null;
-    var digits = v.slice(m[0].length).replace(/\D/g, '');
+    var digits = v.slice(m ? m[0].length : 0).replace(/\D/g, '');
+    var c = T.C.country;
+    if (!m && !c) {
+      digits = digits.replace(/^0+/, '');
+      return meta && digits.length >= 7 && digits.length <= 15 ? digits : null;
+    }
+    if (!m) {
+      if (!c.dial) return null;
+      if (c.prefix && digits.indexOf(c.prefix) === 0) digits = digits.slice(c.prefix.length);
+      digits = c.dial + digits;
+    }
     return digits.length >= 8 && digits.length <= 15 ? digits : null;
   }
 
@@ -53,8 +66,8 @@
   var NORM = {
     em: function (v) { return email(v, false); },
     em_g: function (v) { return email(v, true); },
-    ph: function (v) { var x = phone(v); return x && '+' + x; },
-    ph_d: phone,
+    ph: function (v) { var x = phone(v, false); return x && '+' + x; },
+    ph_d: function (v) { return phone(v, true); },
     fn: function (v) { return letters(v, /[^\p{L}\p{M}\p{Nd}]/gu); },
     ln: function (v) { return letters(v, /[^\p{L}\p{M}\p{Nd}]/gu); },
     ct: letters,

@@ -171,12 +171,6 @@
     dl.push.tw = 1;
   }
 
-  function hex(buf) {
-    return Array.prototype.map.call(new Uint8Array(buf), function (x) {
-      return (x + 256).toString(16).slice(1);
-    }).join('');
-  }
-
   // ---- hits ---------------------------------------------------------------------------
 
   function uuid() {
@@ -184,9 +178,8 @@
     var b = w.crypto.getRandomValues(new Uint8Array(16));
     b[6] = (b[6] & 15) | 64;
     b[8] = (b[8] & 63) | 128;
-    var h = hex(b);
-    return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)]
-      .join('-');
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); })
+      .join('').replace(/(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
   }
 
   // An email typed into a URL or title is never sent, whatever the page does.

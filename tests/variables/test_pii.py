@@ -82,13 +82,81 @@ def test_platforms_doc_vectors(platform, key, raw, normalized, digest):
     [
         ("+1 (616) 954-78 88", None, "16169547888"),
         ("0044 20 7946 0958", None, "442079460958"),
-        ("0612345678", None, None),  # SDK: 612345678; no country code, so refused here
+        ("0612345678", None, "612345678"),  # no country to place it: Meta's own rule
         ("0612345678", "FR", "33612345678"),
         ("555.123.4567", "US", None),  # 555 is no US area code: invalid
     ],
 )
 def test_meta_phone_differences_from_the_sdk(raw, default_country, expected):
     assert normalize("meta", "phone", raw, default_country) == expected
+
+
+# Meta's reference normaliser (facebook/capi-param-builder, PhoneUtil tests): a number
+# without a country code keeps its digits with the leading zeros removed. Input and output
+# are its vectors; tagwire applies the rule only where no default country places the number.
+META_PARAM_BUILDER_PHONES = [
+    ("(555) 123-4567", "5551234567"),
+    ("555-123-4567", "5551234567"),
+    ("555 123 4567", "5551234567"),
+    ("555.123.4567", "5551234567"),
+    ("05551234567", "5551234567"),
+    ("5551234567", "5551234567"),
+    ("  4792813113", "4792813113"),
+    ("  3227352263", "3227352263"),
+    ("1(650)123-4567", "16501234567"),
+    ("01(650)123-4567", "16501234567"),
+    (5551234567, "5551234567"),
+    ("  \t 555 \n 123 \r 4567  \t ", "5551234567"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), META_PARAM_BUILDER_PHONES)
+def test_meta_national_phone_follows_the_param_builder(raw, expected):
+    assert normalize_with_reason("meta", "phone", raw) == (expected, None)
+    assert hash_identifier("meta", "phone", raw) == sha(expected)
+
+
+@pytest.mark.parametrize("platform", ["tiktok", "google"])
+@pytest.mark.parametrize(("raw", "expected"), META_PARAM_BUILDER_PHONES)
+def test_other_platforms_still_need_a_country_code_or_default_country(platform, raw, expected):
+    assert normalize_with_reason(platform, "phone", raw)[1] == (
+        "phone has no country code (+ or 00) and no default country is set"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "default_country", "expected"),
+    [
+        ("030 9018 2077", None, "3090182077"),
+        ("030 9018 2077", "DE", "493090182077"),  # a default country still gives E.164
+        ("0612345678", "fr", "33612345678"),
+        ("(650) 555-1234", "US", "16505551234"),
+        ("(555) 123-4567", "US", None),  # placed in the US, it is invalid: refused as before
+        ("650 555 1234 ext. 12", None, "6505551234"),  # the extension is dropped, as for E.164
+        ("\uff10\uff16\uff11\uff12 345678", None, "612345678"),  # full-width digits: ASCII
+    ],
+)
+def test_meta_national_phone_with_and_without_default_country(raw, default_country, expected):
+    assert normalize("meta", "phone", raw, default_country) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("0123", "7 to 15 digits"),  # the param-builder sends 123; no phone has 3 digits
+        ("05", "7 to 15 digits"),
+        ("000123", "not a phone number"),  # 00 is an international prefix here: +0123
+        ("1234567890123456", "7 to 15 digits"),
+        ("1-800-FLOWERS", "letters"),  # the param-builder sends 1800
+        ("Call 555-HELP (4357) now!", "letters"),
+        ("\u2706 555-123-4567", "letters"),
+        ("()- .", "7 to 15 digits"),
+    ],
+)
+def test_meta_national_phone_refusals(raw, reason):
+    value, why = normalize_with_reason("meta", "phone", raw)
+    assert value is None
+    assert reason in why
 
 
 # --- per-platform differences ----------------------------------------------------------
@@ -223,7 +291,7 @@ INVALID = [
     ("meta", "email", "a" * 250 + "@example.com", "254"),
     ("google", "email", "+ads@gmail.com", "gmail"),
     ("meta", "phone", "+1 (555) 123-4567", "not a valid phone number"),
-    ("meta", "phone", "6505551234", "no country code"),
+    ("tiktok", "phone", "6505551234", "no country code"),
     ("meta", "phone", "+", "not a phone number"),
     ("meta", "phone", "+999 1234", "not a phone number"),
     ("meta", "phone", "call me", "letters"),

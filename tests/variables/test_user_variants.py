@@ -63,7 +63,6 @@ def test_hashed_values_pass_through_lowercased_to_every_variant() -> None:
     ("fields", "country", "key"),
     [
         ({"email": "jane.example.com"}, None, "email"),
-        ({"phone": "030 901820"}, None, "phone"),  # national number, no default country
         ({"phone": "1-800-FLOWERS"}, "US", "phone"),
         ({"first_name": "!!!"}, None, "first_name"),
         ({"country": "Atlantis"}, None, "country"),
@@ -79,6 +78,15 @@ def test_unusable_values_are_errors_that_do_not_repeat_them(fields, country, key
     assert name == key
     assert reason
     assert str(fields[key]) not in reason
+
+
+def test_a_national_number_without_default_country_goes_to_meta_only() -> None:
+    values, errors = user_variants({"phone": "030 901820"})
+    assert errors == []
+    assert values == {"ph_d": hashlib.sha256(b"30901820").hexdigest()}
+    values, _ = user_variants({"phone": "030 901820"}, "DE")
+    assert values == {"ph_d": hashlib.sha256(b"4930901820").hexdigest(),
+                      "ph": hashlib.sha256(b"+4930901820").hexdigest()}  # fmt: skip
 
 
 def test_unknown_keys_are_left_to_the_caller() -> None:

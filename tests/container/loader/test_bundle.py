@@ -11,7 +11,8 @@ import pytest
 
 from config.settings import Settings
 from container.loader import build_loader, build_pixels, loader_scripts, snippet
-from container.loader.bundle import PIXELS_PATH, collect_query
+from container.loader.bundle import PIXELS_PATH, collect_query, country_config
+from variables.pii import normalize
 
 SOURCES = Path(__file__).parents[3] / "container" / "loader"
 # The issue's target for the loader a page downloads up front; the second file is only
@@ -28,8 +29,12 @@ def built() -> tuple[bytes, bytes]:
     return loader.body, pixels.body
 
 
-def test_loader_fits_its_gzip_budget(built: tuple[bytes, bytes]) -> None:
-    size = len(gzip.compress(built[0], 9))
+@pytest.mark.parametrize("country", [None, "DE"])
+def test_loader_fits_its_gzip_budget(country: str | None) -> None:
+    pixels = build_pixels()
+    body = build_loader("demo", "strict", loader_scripts(Settings()), pixels,
+                        default_country=country).body  # fmt: skip
+    size = len(gzip.compress(body, 9))
     assert size <= LOADER_BUDGET_GZ, f"loader.js is {size} bytes gzipped"
 
 
@@ -45,16 +50,61 @@ def test_snippet_fits_its_budget_and_is_the_documented_one() -> None:
     assert text in docs, "docs/loader.md must show the snippet exactly as snippet() makes it"
 
 
-def test_container_settings_are_inlined(built: tuple[bytes, bytes]) -> None:
-    text = built[0].decode()
+def inlined(body: bytes) -> dict:
+    text = body.decode()
     assert "TAGWIRE_CONFIG" not in text
     match = re.search(r"\}\)\(window,document,(\{.*\})\);\s*$", text)
     assert match, text[-300:]
-    config = orjson.loads(match.group(1))
+    config: dict = orjson.loads(match.group(1))
+    return config
+
+
+def test_container_settings_are_inlined(built: tuple[bytes, bytes]) -> None:
+    config = inlined(built[0])
     assert config["q"] == "id=demo"
     assert config["policy"] == "strict"
     assert config["scripts"]["meta"] == "https://connect.facebook.net/en_US/fbevents.js"
     assert config["module"] == f"{PIXELS_PATH}?v={build_pixels().version}"
+    assert "country" not in config  # no default country
+
+
+@pytest.mark.parametrize(
+    ("default_country", "country"),
+    [
+        ("DE", {"dial": "49", "prefix": "0"}),
+        ("us", {"dial": "1", "prefix": "1"}),
+        ("IT", {"dial": "39", "prefix": ""}),  # Italy keeps the leading 0
+        ("AR", {}),  # no simple rule: the browser drops national numbers
+        ("AQ", {}),  # no phone metadata at all
+    ],
+)
+def test_the_default_country_reaches_the_loader(default_country: str, country: dict) -> None:
+    pixels = build_pixels()
+    scripts = loader_scripts(Settings())
+    loader = build_loader("demo", "strict", scripts, pixels, default_country=default_country)
+    assert inlined(loader.body)["country"] == country
+    assert loader.etag != build_loader("demo", "strict", scripts, pixels).etag
+
+
+@pytest.mark.parametrize(
+    ("country", "national"),
+    [("DE", "030 9018 2077"), ("US", "(650) 253-0000"), ("GB", "020 7946 0958"),
+     ("IT", "06 1234 5678"), ("FR", "06 12 34 56 78"), ("JP", "03-1234-5678"),
+     ("RU", "8 (495) 123-45-67"), ("CH", "044 668 18 00")],
+)  # fmt: skip
+def test_the_browser_rule_gives_the_servers_number(country: str, national: str) -> None:
+    """What consented.js does with `country`: trunk prefix off, calling code in front."""
+    rule = country_config(country)
+    assert rule is not None
+    digits = re.sub(r"\D", "", national)
+    if rule["prefix"] and digits.startswith(rule["prefix"]):
+        digits = digits[len(rule["prefix"]) :]
+    assert rule["dial"] + digits == normalize("meta", "phone", national, country)
+
+
+def test_a_bad_default_country_is_refused_when_building() -> None:
+    with pytest.raises(ValueError, match="default_country"):
+        build_loader("demo", "strict", {}, build_pixels(), default_country="Germany")
 
 
 def test_settings_change_the_etag() -> None:
