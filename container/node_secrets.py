@@ -79,6 +79,20 @@ class NodeSecrets:
         `References.fill`); raises MissingSecret."""
         return self._signer().fill(text, container_id, self.value, escape)
 
+    def named(self, text: str, container_id: str) -> list[tuple[str, str]]:
+        """(name, current value) of each of the container's authentic references in `text`,
+        in order; anything else is skipped. Raises MissingSecret."""
+        found: list[tuple[str, str]] = []
+
+        def resolve(owner: str, name: str) -> str | None:
+            value = self.value(owner, name)
+            if value is not None:
+                found.append((name, value))
+            return value
+
+        self._signer().fill(text, container_id, resolve, str)
+        return found
+
     def _signer(self) -> References:
         if self._references is None:
             raise RuntimeError("NodeSecrets.use_key must be called before secrets are used")

@@ -7,7 +7,9 @@ limit → one request per batch, over kept-alive connections (`pool`) → the pl
 verdict per row (`batching`) → sent, failed with backoff, dead, or split: a batch refused
 as a whole is sent again in halves until the row at fault is alone, then that row is dead
 with the platform's reason. Outcomes are written in group commits (`outcomes`). A webhook
-row may ask for array bodies (`arrays`).
+row may ask for array bodies (`arrays`). A request with tagwire's `x-tagwire-oauth` header
+gets a bearer token from the node's token manager as it leaves, and one more try with a
+newer token when the platform answers 401 (`oauth`).
 """
 
 from __future__ import annotations
@@ -35,8 +37,16 @@ from container.delivery.clock import SYSTEM_CLOCK, Clock
 from container.delivery.destination import DESTINATION_LIMITS, DestinationLimits, Destinations
 from container.delivery.egress import EgressRefused, GuardedNetwork, Resolver, system_resolver
 from container.delivery.grouping import Batch, Batcher
+from container.delivery.oauth import HEADER as OAUTH_HEADER
+from container.delivery.oauth import PROVIDERS, Grant, OAuthFailure, TokenManager
 from container.delivery.outcomes import OutcomeWriter
-from container.delivery.pool import HttpxClient, InvalidRequest, Pool, TransportFailure
+from container.delivery.pool import (
+    HttpxClient,
+    InvalidRequest,
+    Pool,
+    Response,
+    TransportFailure,
+)
 from container.delivery.routes import PlatformRoutes, requested
 from container.delivery.settle import settle
 from container.secret_refs import MARK, Escape, MissingSecret, json_text, url_text
@@ -60,6 +70,8 @@ class SecretFiller(Protocol):
         self, text: str, container_id: str, escape: Escape
     ) -> tuple[str, list[tuple[str, str]]]: ...
 
+    def named(self, text: str, container_id: str) -> list[tuple[str, str]]: ...
+
 
 CLAIM_LIMIT = 1000  # rows per claim: enough for a full batch of most platforms
 MAX_HELD = 10_000  # claimed rows not settled yet; the sender stops claiming above this
@@ -67,6 +79,7 @@ POLL_S = 1.0
 # An event this close to its platform's max age would arrive too old: dead-letter it too.
 MAX_AGE_MARGIN_MS = 60_000
 SECRET_MARK = MARK.encode()  # a body without it holds no secret reference: not decoded
+OAUTH_MARK = OAUTH_HEADER.encode()
 DAY_MS = 86_400_000
 URL_CACHE = 4096  # URLs whose policy and route the sender keeps
 # What a row keeps when no answer came (connection refused or reset, TLS, DNS, timeout).
@@ -91,13 +104,16 @@ class Sender:
         secrets: SecretFiller | None = None,
         egress: EgressPolicy = EgressPolicy(),  # noqa: B008 - frozen, shared safely
         resolver: Resolver = system_resolver,
+        tokens: TokenManager | None = None,
     ) -> None:
         """`secrets` fills the secret references (`container.secret_refs`) of a row as it
         is claimed; without it, references stay as they are. Requests go through the
         keep-alive pool (`container.delivery.pool`), which checks every connection it opens
         against the egress policy (`egress`, the operator's exceptions; `resolver` looks
         host names up) after resolving and before connecting, unless a test passes its
-        own httpx `transport`, which then decides where requests go."""
+        own httpx `transport`, which then decides where requests go. `tokens` makes the
+        OAuth access tokens (`container.delivery.oauth`); by default one of its own, which
+        asks the token endpoints through the same pool and routes."""
         self._store = store
         self._secrets = secrets
         self._used: dict[int, list[tuple[str, str]]] = {}  # row id -> (value, reference)
@@ -118,6 +134,7 @@ class Sender:
             self._http = Pool(guard.addresses, timeout=timeout, max_connections=concurrency)
         else:
             self._http = HttpxClient(transport, timeout=timeout)
+        self._tokens = tokens or TokenManager(self._post, clock)
         self._slots = asyncio.Semaphore(concurrency)
         self._destinations = Destinations(concurrency, limits, breaker, clock)
         self._batcher = Batcher(batch_flush_ms)
@@ -240,7 +257,8 @@ class Sender:
 
     def _filled(self, item: OutboxItem) -> OutboxItem:
         """The row with its own secret references filled in, each row on its own, so that
-        a missing secret makes only its row dead and never a batch."""
+        a missing secret makes only its row dead and never a batch. The OAuth header keeps
+        its references: they are read as the request leaves (`_grant`)."""
         secrets = self._secrets
         if secrets is None or not (
             SECRET_MARK in item.body or SECRET_MARK in item.headers or MARK in item.url
@@ -249,7 +267,14 @@ class Sender:
         container_id = item.container_id
         url, used = secrets.fill(item.url, container_id, url_text)
         text = item.headers.decode("utf-8")
+        held: dict[str, str] = {}
+        if OAUTH_MARK in item.headers.lower():
+            parsed = orjson.loads(text)
+            held = {k: v for k, v in parsed.items() if k.lower() == OAUTH_HEADER}
+            text = orjson.dumps({k: v for k, v in parsed.items() if k not in held}).decode()
         headers, more = secrets.fill(text, container_id, json_text)  # headers are JSON
+        if held:
+            headers = orjson.dumps({**orjson.loads(headers), **held}).decode()
         body, most = secrets.fill(item.body.decode("utf-8"), container_id, _body_escape(text))
         used += more + most
         if not used:
@@ -297,41 +322,39 @@ class Sender:
         await asyncio.gather(*(self._deliver(policy, part) for part in parts))
 
     async def _attempt(self, policy: HttpPolicy, entries: list[Entry]) -> list[Entry]:
-        destination = self._destinations[entries[0].item.destination]
-        async with destination.slots:
-            admission = await destination.breaker.admit()
-            if admission is Admission.DENIED:
-                await self._defer(policy, entries, destination.breaker.reopen_at)
-                return []
-            sent = None
-            request = policy.merge(entries)
-            url, shown = self._route(request.url)
-            used = [p for e in entries for p in self._used.get(e.item.id, ())]
-            try:
-                await destination.pace()
-                async with self._slots:
-                    if not self._stopping:
-                        sent = await self._send(request, url, shown, used)
-            finally:
-                if sent is None and admission is Admission.PROBE:
-                    destination.breaker.abandoned()
-            if sent is None:
-                return []  # stopping: not sent, released at the next start
-            answer, duration_ms, fatal = sent
-            if fatal is not None:
-                if admission is Admission.PROBE:  # says nothing about the destination
-                    destination.breaker.abandoned()
-            elif answer.status is None or answer.status >= 500:
-                destination.breaker.failed()
-            else:
-                destination.breaker.succeeded()
+        request = policy.merge(entries)
+        url, shown = self._route(request.url)
+        used = [p for e in entries for p in self._used.get(e.item.id, ())]
+        grant: Grant | None = None
+        token: str | None = None
+        sent = None
+        try:
+            request, grant = self._grant(request, entries[0].item.container_id)
+            for retry in (False, True):
+                if grant is not None:
+                    # after a 401: a newer token than the refused one (maybe one that
+                    # another request got meanwhile)
+                    token = await self._tokens.token(grant, stale=token)
+                    request = _bearer(request, token)
+                sent = await self._exchange(
+                    policy, entries, request, url, shown, _masks(used, grant, token)
+                )
+                if retry or grant is None or sent is None or sent[0].status != 401:
+                    break
+        except OAuthFailure as failure:
+            self._unsent(policy, entries, failure)
+            return []
+        if sent is None:
+            return []
+        answer, duration_ms, fatal = sent
+        used = _masks(used, grant, token)
         verdicts = (
             [Verdict("dead", fatal)] * len(entries) if fatal else _read(policy, answer, entries)
         )
         settled = settle(
             entries, verdicts, answer, now=self._clock.time(), max_attempts=self._max_attempts,
             jitter=random.uniform(0.5, 1.0),  # noqa: S311 - jitter, not security
-            duration_ms=duration_ms,
+            duration_ms=duration_ms, wait_ms=policy.wait_ms,
         )  # fmt: skip
         self._writer.add(settled.deliveries)
         self._held -= len(settled.deliveries)
@@ -342,6 +365,87 @@ class Sender:
             _masked(shown, used) if used else shown,
         )  # fmt: skip
         return settled.again
+
+    async def _exchange(
+        self, policy: HttpPolicy, entries: list[Entry], request: Request, url: str, shown: str,
+        used: list[tuple[str, str]],
+    ) -> tuple[Answer, int, str | None] | None:  # fmt: skip
+        """One request through the destination's slots, breaker and pace; None when it was
+        not sent (the circuit is open: the rows were deferred; or the sender is stopping)."""
+        destination = self._destinations[entries[0].item.destination]
+        async with destination.slots:
+            admission = await destination.breaker.admit()
+            if admission is Admission.DENIED:
+                await self._defer(policy, entries, destination.breaker.reopen_at)
+                return None
+            sent = None
+            try:
+                await destination.pace()
+                async with self._slots:
+                    if not self._stopping:
+                        sent = await self._send(request, url, shown, used)
+            finally:
+                if sent is None and admission is Admission.PROBE:
+                    destination.breaker.abandoned()
+            if sent is None:
+                return None  # stopping: not sent, released at the next start
+            answer, _, fatal = sent
+            if fatal is not None:
+                if admission is Admission.PROBE:  # says nothing about the destination
+                    destination.breaker.abandoned()
+            elif answer.status is None or answer.status >= 500:
+                destination.breaker.failed()
+            else:
+                destination.breaker.succeeded()
+        return sent
+
+    def _grant(self, request: Request, container_id: str) -> tuple[Request, Grant | None]:
+        """The request without tagwire's OAuth header, and the grant that header names
+        (None without one). Raises OAuthFailure: a malformed header or a missing secret
+        cannot get better by itself."""
+        header = next((v for k, v in request.headers.items() if k.lower() == OAUTH_HEADER), None)
+        if header is None:
+            return request, None
+        rest = {k: v for k, v in request.headers.items() if k.lower() != OAUTH_HEADER}
+        name, _, references = header.partition(" ")
+        provider = PROVIDERS.get(name)
+        named: list[tuple[str, str]] = []
+        if provider is not None and self._secrets is not None:
+            try:
+                named = self._secrets.named(references, container_id)
+            except MissingSecret as exc:
+                raise OAuthFailure(str(exc), "dead") from None
+        if provider is None or len(named) != 3:
+            raise OAuthFailure(
+                f"invalid request: header {OAUTH_HEADER!r} must be '<google|linkedin> <refresh "
+                "token> <client id> <client secret>', each a secret of the row's container",
+                "dead",
+            )
+        grant = Grant(provider, container_id, named[0], named[1], named[2])
+        return dataclasses.replace(request, headers=rest), grant
+
+    async def _post(self, url: str, headers: dict[str, str], body: bytes) -> Response:
+        """A token endpoint request, through the pool (egress rules) and the routes."""
+        return await self._http.request("POST", self._routes(url), headers, body)
+
+    def _unsent(self, policy: HttpPolicy, entries: list[Entry], failure: OAuthFailure) -> None:
+        """No access token for the rows: dead or retried with the reason, nothing sent."""
+        settled = settle(
+            entries, [Verdict(failure.outcome, failure.reason)] * len(entries), Answer(None, ""),
+            now=self._clock.time(), max_attempts=self._max_attempts,
+            jitter=random.uniform(0.5, 1.0),  # noqa: S311 - jitter, not security
+            duration_ms=0,
+        )  # fmt: skip
+        self._writer.add(settled.deliveries)
+        self._held -= len(settled.deliveries)
+        for delivery in settled.deliveries:
+            self._used.pop(delivery.id, None)
+            metrics.OUTCOMES.labels(policy.name, delivery.state).inc()
+        log.warning(
+            "delivery not sent: no access token",
+            extra={"fields": {"platform": policy.name, "rows": len(entries),
+                              "outcome": failure.outcome, "reason": failure.reason}},
+        )  # fmt: skip
 
     async def _send(
         self, request: Request, url: str, shown: str, used: list[tuple[str, str]]
@@ -507,6 +611,25 @@ def _dead(policy: HttpPolicy, item: OutboxItem, reason: str, why: str, now_ms: i
                           "reason": why}},
     )  # fmt: skip
     return Delivery(item.id, "dead", None, reason, now_ms, now_ms, 0, 0)
+
+
+def _bearer(request: Request, token: str) -> Request:
+    headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+    headers["Authorization"] = f"Bearer {token}"
+    return dataclasses.replace(request, headers=headers)
+
+
+def _masks(
+    used: list[tuple[str, str]], grant: Grant | None, token: str | None
+) -> list[tuple[str, str]]:
+    """What text kept from a request must not show: its filled secrets and, for an OAuth
+    request, the grant's values and the access token."""
+    if grant is None:
+        return used
+    found = [*used, *grant.values()]
+    if token is not None:
+        found.append((token, "[access token]"))
+    return found
 
 
 def _masked(text: str, used: list[tuple[str, str]]) -> str:

@@ -2,7 +2,9 @@
 an exponential backoff with jitter, at least what `Retry-After` asks), or dead.
 
 A row that gets `split` while alone in its request is dead with the platform's reason; in
-a larger request it gets no Delivery and goes again in a smaller one.
+a larger request it gets no Delivery and goes again in a smaller one. A retry the platform
+asked to wait for (`wait`: Google Ads' TOO_RECENT_EVENT) comes `wait_ms` after its event at
+the earliest, and is never dead for attempts used up before that time.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class Settled:
 
 def settle(
     entries: Sequence[Entry], verdicts: Sequence[Verdict], answer: Answer, *, now: float,
-    max_attempts: int, jitter: float, duration_ms: int,
+    max_attempts: int, jitter: float, duration_ms: int, wait_ms: int = 0,
 ) -> Settled:  # fmt: skip
     now_ms = int(now * 1000)
     alone = len(entries) == 1
@@ -69,11 +71,14 @@ def settle(
         text = f"{reason} | {answer.text}" if reason and answer.text else reason or answer.text
         response = text[:RESPONSE_LIMIT]
         state, next_at = "dead", now_ms
+        not_before = item.event_time_ms + wait_ms if verdict.outcome == "wait" else 0
         if verdict.outcome == "sent":
             state = "sent"
-        elif verdict.outcome == "retry" and item.attempts + 1 < max_attempts:
+        elif verdict.outcome in ("retry", "wait") and (
+            item.attempts + 1 < max_attempts or not_before > now_ms
+        ):
             delay = retry_delay_s(item.attempts + 1, answer.retry_after, now, jitter)
-            state, next_at = "failed", now_ms + int(delay * 1000)
+            state, next_at = "failed", max(now_ms + int(delay * 1000), not_before)
         deliveries.append(
             Delivery(item.id, state, answer.status, response, next_at, now_ms,
                      duration_ms, len(entries))

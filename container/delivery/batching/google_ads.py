@@ -2,10 +2,11 @@
 
 With `partialFailure: true` (required) a bad conversion fails alone: the answer is HTTP 200
 with a `partialFailureError` whose errors point at `conversions[i]`, so each row gets its own
-verdict. A body that does not parse (a wrong type, an unknown field) refuses the whole
-request with HTTP 400, naming `conversions[i]` in its field violations: those rows are dead
-and the others are sent again without them. Credentials and quota problems apply to every
-row alike.
+verdict: dead, or, for a click too recent to take a conversion (`TOO_RECENT_EVENT`), a
+retry once the click is old enough. A body that does not parse (a wrong type, an unknown
+field) refuses the whole request with HTTP 400, naming `conversions[i]` in its field
+violations: those rows are dead and the others are sent again without them. Credentials
+and quota problems apply to every row alike.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from container.delivery.batching.envelope import EnvelopePolicy, owners
 from container.delivery.batching.policy import (
     Answer,
     Entry,
+    Outcome,
     Verdict,
     every,
     http_outcome,
@@ -31,6 +33,7 @@ ORIGIN = "https://googleads.googleapis.com/"
 UPLOAD = re.compile(r"https://googleads\.googleapis\.com/v\d+/customers/\d+:uploadClickConversions")
 ROW = re.compile(r"conversions\[(\d+)\]")
 DAY_MS = 86_400_000
+TOO_RECENT = "conversionUploadError TOO_RECENT_EVENT:"
 
 
 class GoogleAdsPolicy(EnvelopePolicy):
@@ -39,6 +42,10 @@ class GoogleAdsPolicy(EnvelopePolicy):
     max_events = 2000
     max_bytes = 2_000_000  # Google publishes no byte limit for this call: tagwire's cap
     max_age_ms = 90 * DAY_MS  # the longest click-through window; a shorter one is per action
+    # TOO_RECENT_EVENT: a click must be 6 hours old before it takes a conversion. The click
+    # came before the event, so 6 hours after the event (and a quarter hour for clock skew)
+    # is always late enough.
+    wait_ms = (6 * 60 + 15) * 60_000
 
     def matches(self, url: str) -> bool:
         return url.startswith(ORIGIN)
@@ -66,14 +73,13 @@ def _partial(failure: Any, entries: Sequence[Entry]) -> list[Verdict]:
         # nothing says which row failed: find it by sending smaller batches
         return every(entries, Verdict("split", f"Google Ads partial failure: {message}"))
     owner = owners(entries)
-    reasons: dict[int, str] = {}
+    verdicts: dict[int, Verdict] = {}
     for index, text in errors:
-        if index < len(owner):
-            reasons.setdefault(owner[index], f"Google Ads partial failure: {text}")
-    return [
-        Verdict("dead", reasons[i]) if i in reasons else Verdict("sent")
-        for i in range(len(entries))
-    ]
+        if index >= len(owner) or owner[index] in verdicts:
+            continue
+        outcome: Outcome = "wait" if text.startswith(TOO_RECENT) else "dead"
+        verdicts[owner[index]] = Verdict(outcome, f"Google Ads partial failure: {text}")
+    return [verdicts.get(i, Verdict("sent")) for i in range(len(entries))]
 
 
 def _row_errors(failure: Any) -> list[tuple[int, str]]:

@@ -31,7 +31,9 @@ __all__ = [
 # sent: delivered; retry: try again later; dead: never retry; split: the request was
 # refused as a whole for an element that is not (or not only) this one, so send the row
 # again in a smaller batch. A row alone that gets `split` is dead with the verdict's reason.
-Outcome = Literal["sent", "retry", "dead", "split"]
+# wait: the platform takes the row only some time after its event (`HttpPolicy.wait_ms`):
+# retry then, and not dead for attempts used up before.
+Outcome = Literal["sent", "retry", "dead", "split", "wait"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class HttpPolicy:
     max_events = 1
     max_bytes = 0  # no cap: a request alone is sent as queued
     max_age_ms: int | None = None
+    wait_ms: int = 0  # after the event, for rows the platform answers `wait`
 
     def matches(self, url: str) -> bool:
         return True

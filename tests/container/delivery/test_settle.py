@@ -71,3 +71,31 @@ def test_split_rows_of_a_batch_go_again_without_a_delivery() -> None:
                      now=NOW, max_attempts=8, jitter=1.0, duration_ms=5)  # fmt: skip
     assert [e.item.id for e in settled.again] == [1]
     assert [(d.id, d.state, d.batch_size) for d in settled.deliveries] == [(2, "dead", 2)]
+
+
+WAIT_MS = 6 * 3_600_000
+
+
+def waited(attempts: int, event_age_ms: int, max_attempts: int = 3):
+    row = item(("https://h.example/x", {}, {}), attempts=attempts,
+               event_time_ms=NOW_MS - event_age_ms)  # fmt: skip
+    settled = settle([POLICY.entry(row)], [Verdict("wait", "too recent")], Answer(200, "{}"),
+                     now=NOW, max_attempts=max_attempts, jitter=1.0, duration_ms=1,
+                     wait_ms=WAIT_MS)  # fmt: skip
+    (delivery,) = settled.deliveries
+    return delivery
+
+
+def test_wait_comes_back_when_the_platform_takes_the_row_not_sooner() -> None:
+    delivery = waited(attempts=0, event_age_ms=60_000)
+    assert delivery.state == "failed"
+    assert delivery.next_attempt_at == NOW_MS - 60_000 + WAIT_MS
+    assert delivery.response == "too recent | {}"
+
+
+def test_wait_is_never_dead_for_attempts_used_up_before_its_time() -> None:
+    assert waited(attempts=10, event_age_ms=WAIT_MS - 1).state == "failed"
+    # after that time a wait is a retry like any other: the budget applies, then backoff
+    assert waited(attempts=10, event_age_ms=WAIT_MS).state == "dead"
+    later = waited(attempts=0, event_age_ms=WAIT_MS + 1)
+    assert (later.state, later.next_attempt_at) == ("failed", NOW_MS + 2000)

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from container.delivery.batching import GoogleAdsPolicy
-from fake_platforms import FakePlatforms
+from fake_platforms import FakeAccounts, FakePlatforms
 from tests.container.delivery.support import ads_request, exchange, item, merged
 from tests.fake_platforms.payloads import NOW_MS, ads_conversion
 
@@ -68,3 +68,15 @@ def test_answers_for_the_whole_request(fakes, mode, outcome) -> None:
     fakes.fail_next("google_ads", mode)
     entries, request = merged(POLICY, upload(1, ads_conversion()), upload(2, ads_conversion()))
     assert [v.outcome for v in POLICY.read(exchange(fakes, request), entries)] == [outcome] * 2
+
+
+def test_a_click_too_recent_waits_for_its_row_only() -> None:
+    clicks = {"Cj0-recent": NOW_MS - 3_600_000}
+    fakes = FakePlatforms(FakeAccounts(google_ads_clicks=clicks), clock=lambda: NOW_MS)
+    items = [upload(1, ads_conversion(orderId="o1", gclid="Cj0-recent")),
+             upload(2, ads_conversion(orderId="o2"))]  # fmt: skip
+    entries, request = merged(POLICY, *items)
+    verdicts = POLICY.read(exchange(fakes, request), entries)
+    assert [v.outcome for v in verdicts] == ["wait", "sent"]
+    assert "TOO_RECENT_EVENT" in verdicts[0].reason
+    assert POLICY.wait_ms == (6 * 60 + 15) * 60_000
