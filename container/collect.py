@@ -6,7 +6,9 @@ and value guards, the pipeline, the commit) and answers only after the queued re
 are committed. Bad input gets a 4xx naming the field; good hits in a batch are kept when
 others are bad. What only a browser endpoint does stays here: CORS, the bot filter and the
 rate limits (bots are dropped quietly with a 204, a client over a limit gets a 429), the
-`tw_id` visitor id and the cookies templates ask for, and the pixels in the answer.
+`tw_id` visitor id and the cookies templates ask for (at the container's own domain, see
+container/site_domain.py), and the pixels in the answer. Click ids that are not shaped
+like one are stripped before a hit is validated (container/click_ids.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from container.accept import Acceptor, StoreUnavailable, Verdict, add, hold
 from container.accept_body import BodyError, check_declared_length
+from container.click_ids import strip_click_ids
 from container.client_ip import Network, client_ip, is_trusted
 from container.containers import ContainerSet, NotServed
 from container.delivery.clock import SYSTEM_CLOCK
@@ -38,6 +41,7 @@ from container.preview.runner import PreviewRunner
 from container.preview.sessions import COOKIE as PREVIEW_COOKIE
 from container.preview.sessions import ActivePreview
 from container.preview.trace import request_facts
+from container.site_domain import cookie_domain, host_of, origin_refusal, within
 from variables.consent import ad_cookies_allowed, storage_granted
 from variables.hit import Hit
 
@@ -101,13 +105,42 @@ def _cookies(header: str | None) -> dict[str, str]:
     return cookies
 
 
+# Consent Mode puts Google Analytics' own cookies under analytics_storage, like tw_id; every
+# other cookie a template sets is an ad cookie, under ad_storage without GPC.
+_ANALYTICS_COOKIE = "_ga"
+_ANALYTICS_COOKIE_PREFIX = "_ga_"
+
+
+class _CookieGrants(tuple[bool, bool]):
+    """(ad cookies allowed, analytics cookies allowed) for one hit."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, consent: dict[str, Any] | None, sec_gpc: bool) -> _CookieGrants:
+        return cls((ad_cookies_allowed(consent, sec_gpc), storage_granted(consent)))
+
+    def allowed(self, cookies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The cookies of a hit's tags that this hit's consent lets the answer set."""
+        ad, analytics = self
+        if ad and analytics:
+            return cookies
+        if not (ad or analytics):
+            return []
+        return [c for c in cookies if (analytics if _is_analytics(c["name"]) else ad)]
+
+
+def _is_analytics(name: str) -> bool:
+    return name == _ANALYTICS_COOKIE or name.startswith(_ANALYTICS_COOKIE_PREFIX)
+
+
 class _Batch:
     """One request's hits: the request facts they share, read once, and what they have
     produced so far; one object per request, which the per-hit steps fill in."""
 
     __slots__ = (
-        "accepted", "ad_cookies", "bot_check", "client_id", "cookies", "errors", "headers",
-        "ip", "now_ms", "peer", "pixels", "result", "sec_gpc", "set_client_id", "stopped",
+        "accepted", "bot_check", "client_id", "cookies", "errors", "headers", "ip", "now_ms",
+        "peer", "pixels", "result", "sec_gpc", "set_client_id", "stopped", "template_cookies",
         "to_run", "trace_id", "user_agent",
     )  # fmt: skip
 
@@ -134,11 +167,11 @@ class _Batch:
         self.errors: list[dict[str, Any]] = []
         self.accepted: list[int] = []
         self.stopped = 0  # accepted by the answer, stopped by a guard before any tag ran
-        # the hits whose tags run: (index, hit, held, ad cookies allowed)
-        self.to_run: list[tuple[int, Hit, bool, bool]] = []
+        # the hits whose tags run: (index, hit, held, which template cookies it allows)
+        self.to_run: list[tuple[int, Hit, bool, _CookieGrants]] = []
         self.result = PipelineResult()
         self.pixels: list[dict[str, Any]] = []
-        self.ad_cookies: list[dict[str, Any]] = []
+        self.template_cookies: list[dict[str, Any]] = []
 
     def hit(self, container_id: str, wire: dict[str, Any], with_client_id: bool) -> Hit:
         """The wire hit with the request's facts. The visitor id goes only on a hit whose
@@ -194,10 +227,8 @@ class CollectEndpoint:
         self._clock = clock
         self._warned_untrusted_proxy = False
         self._trusted = tuple(trusted_proxies)
-        self._cookie_suffix = f"; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax"
         self._cookie_domain = cookie_domain
-        if cookie_domain:
-            self._cookie_suffix += f"; Domain={cookie_domain}"
+        self._warned_domains: set[str] = set()  # containers whose domain a host was not under
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k: v.decode("latin-1") for k, v in scope["headers"] if k in _WANTED}
@@ -246,12 +277,11 @@ class CollectEndpoint:
             return  # not a browser fetch: server-to-server, or a beacon without CORS
         scheme = "https" if self._is_https(scope, headers, _peer(scope)) else scope["scheme"]
         own = f"{scheme}://{headers.get(b'host', '')}"
-        if origin != own and origin not in container.allowed_origins:
-            raise _Answer(
-                403,
-                "Origin",
-                f"origin {origin!r} is not in container {container.id!r} allowed_origins",
-            )
+        refusal = origin_refusal(
+            origin, own, container.id, container.domain, container.allowed_origins
+        )
+        if refusal is not None:
+            raise _Answer(403, "Origin", refusal)
         out.append((b"access-control-allow-origin", origin.encode("latin-1")))
         out.append((b"access-control-allow-credentials", b"true"))
         out.append((b"vary", b"Origin"))
@@ -308,7 +338,7 @@ class CollectEndpoint:
         if batch.to_run:
             await self._run(container, batch, out)
         await _commit(self._acceptor, batch, out)
-        self._set_cookies(scope, headers, batch, out)
+        self._set_cookies(scope, headers, container, batch, out)
         return _answer(batch)
 
     async def _accept_preview(
@@ -330,6 +360,7 @@ class CollectEndpoint:
         screened = "passed" if batch.bot_check else "skipped (loopback client or guards off)"
         event_ids = []
         for index, wire in enumerate(candidates):
+            strip_click_ids(container.id, batch.trace_id, wire)
             problems = validate_hit(wire)
             if problems:
                 errors = [{"index": index, "field": f, "reason": r} for f, r in problems]
@@ -360,8 +391,8 @@ class CollectEndpoint:
                 hold(result, container.id)
             else:
                 batch.pixels.extend({"index": index, **p} for p in result.pixels)
-                if ad_cookies_allowed(consent, batch.sec_gpc):
-                    batch.ad_cookies.extend(result.cookies)
+                grants = _CookieGrants.of(consent, batch.sec_gpc)
+                batch.template_cookies.extend(grants.allowed(result.cookies))
             add(batch.result, result)
             event_ids.append(hit.event_id)
         _count(container.id, batch, len(candidates))
@@ -369,12 +400,13 @@ class CollectEndpoint:
             return 400, {"errors": batch.errors}
         await _commit(self._acceptor, batch, out)
         await previews.mark(active, event_ids, batch.now_ms)
-        self._set_cookies(scope, headers, batch, out)
+        self._set_cookies(scope, headers, container, batch, out)
         return _answer(batch)
 
     def _take(self, container: CompiledContainer, batch: _Batch, index: int, wire: Any) -> None:
         """One candidate hit: refused with named errors, dropped as a bot or stopped by a
         guard, or put on the list whose tags run."""
+        strip_click_ids(container.id, batch.trace_id, wire)
         problems = validate_hit(wire)
         if problems:
             batch.errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
@@ -393,12 +425,12 @@ class CollectEndpoint:
         if with_client_id:
             batch.set_client_id = True  # a held hit still gets tw_id: the visitor consented
         batch.to_run.append(
-            (index, hit, verdict is Verdict.HOLD, ad_cookies_allowed(consent, batch.sec_gpc))
+            (index, hit, verdict is Verdict.HOLD, _CookieGrants.of(consent, batch.sec_gpc))
         )
 
     async def _run(self, container: CompiledContainer, batch: _Batch, out: Headers) -> None:
         """The tags of the hits to run, on the container's lane; a held hit gets no
-        browser commands or ad cookies. A lane that cannot take them is a 503."""
+        browser commands or template cookies. A lane that cannot take them is a 503."""
         to_run = batch.to_run
         try:
             results = await self._acceptor.run(container, [hit for _, hit, _, _ in to_run])
@@ -408,13 +440,12 @@ class CollectEndpoint:
             out.append((b"retry-after", str(busy.retry_after_s).encode()))
             raise _Answer(busy.status, busy.field, busy.reason) from None
         total = batch.result
-        for (index, _, held, ad_cookies), result in zip(to_run, results, strict=True):
+        for (index, _, held, grants), result in zip(to_run, results, strict=True):
             if held:
                 hold(result, container.id)
             else:
                 batch.pixels.extend({"index": index, **p} for p in result.pixels)
-                if ad_cookies:
-                    batch.ad_cookies.extend(result.cookies)
+                batch.template_cookies.extend(grants.allowed(result.cookies))
             add(total, result)
 
     def _exempt(self, ip: str, peer: str, headers: dict[bytes, str]) -> bool:
@@ -433,29 +464,60 @@ class CollectEndpoint:
         return True
 
     def _set_cookies(
-        self, scope: Scope, headers: dict[bytes, str], batch: _Batch, out: Headers
+        self,
+        scope: Scope,
+        headers: dict[bytes, str],
+        container: CompiledContainer,
+        batch: _Batch,
+        out: Headers,
     ) -> None:
-        """tw_id when a hit let the visitor id be stored, then the templates' ad cookies;
-        `Secure` only for a request that arrived over HTTPS."""
-        secure = "; Secure" if self._is_https(scope, headers, batch.peer) else ""
+        """tw_id when a hit let the visitor id be stored, then the cookies the hits' tags
+        asked for; at the container's domain (or the node's), `Secure` only for a request
+        that arrived over HTTPS."""
+        attributes = self._domain(container, headers.get(b"host", ""))
+        if self._is_https(scope, headers, batch.peer):
+            attributes += "; Secure"
         if batch.set_client_id:
-            value = f"{COOKIE_NAME}={batch.client_id}{self._cookie_suffix}{secure}"
+            value = (
+                f"{COOKIE_NAME}={batch.client_id}; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly;"
+                f" SameSite=Lax{attributes}"
+            )
             out.append((b"set-cookie", value.encode("latin-1")))
-        self._template_cookies(batch.ad_cookies, secure, out)
+        if batch.template_cookies:
+            _template_cookies(batch.template_cookies, attributes, out)
 
-    def _template_cookies(self, cookies: list[dict[str, Any]], secure: str, out: Headers) -> None:
-        """Cookies templates asked for (pixel ids such as _fbp), set only with ad_storage
-        consent; a malformed one is dropped with a warning, never sent half-formed."""
-        for cookie in cookies:
-            name, value, max_age = cookie["name"], cookie["value"], cookie["max_age"]
-            if name == COOKIE_NAME or not _COOKIE_VALUE.fullmatch(value):
-                log.warning("template cookie refused", extra={"fields": {"cookie": name}})
-                continue
-            max_age = min(max_age, COOKIE_MAX_AGE)
-            header = f"{name}={value}; Path=/; Max-Age={max_age}; SameSite=Lax{secure}"
-            if self._cookie_domain:
-                header += f"; Domain={self._cookie_domain}"
-            out.append((b"set-cookie", header.encode("latin-1")))
+    def _domain(self, container: CompiledContainer, host_header: str) -> str:
+        """`; Domain=…` for the container's domain, else the node's cookie domain, when the
+        request's host is under it; "" (host-only) otherwise, warned once per container
+        when the host is not under the domain (a browser would drop the cookie)."""
+        wanted = container.domain or self._cookie_domain
+        if not wanted:
+            return ""
+        host = host_of(host_header)
+        domain = cookie_domain(wanted, host)
+        if domain is not None:
+            return f"; Domain={domain}"
+        if not within(host, wanted) and container.id not in self._warned_domains:
+            self._warned_domains.add(container.id)
+            log.warning(
+                "cookies set host-only: the request's host is not under the cookie domain",
+                extra={"fields": {"container": container.id, "host": host, "domain": wanted}},
+            )
+        return ""
+
+
+def _template_cookies(cookies: list[dict[str, Any]], attributes: str, out: Headers) -> None:
+    """Cookies templates asked for (browser ids such as _fbp and _ga), once per name (the
+    last value wins); a malformed one is dropped with a warning, never sent half-formed."""
+    latest = {cookie["name"]: cookie for cookie in cookies}
+    for name, cookie in latest.items():
+        value = cookie["value"]
+        if name == COOKIE_NAME or not _COOKIE_VALUE.fullmatch(value):
+            log.warning("template cookie refused", extra={"fields": {"cookie": name}})
+            continue
+        max_age = min(cookie["max_age"], COOKIE_MAX_AGE)
+        header = f"{name}={value}; Path=/; Max-Age={max_age}; SameSite=Lax{attributes}"
+        out.append((b"set-cookie", header.encode("latin-1")))
 
 
 def _preflight(out: Headers) -> tuple[int, None]:

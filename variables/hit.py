@@ -7,17 +7,21 @@ plane.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "ACTION_SOURCES",
     "CLICK_FIELDS",
+    "CLICK_ID_SHAPES",
     "CONSENT_FIELDS",
     "CONSENT_SIGNALS",
     "DATA_FIELDS",
     "USER_FIELDS",
     "Hit",
+    "click_id_shaped",
 ]
 
 # The fields of hit schema v1's sections: the validator accepts exactly these, and
@@ -30,9 +34,20 @@ CONSENT_FIELDS = frozenset({*CONSENT_SIGNALS, "tcf", "gdpr_applies", "gpc", "sou
 USER_FIELDS = frozenset(
     {"em", "em_g", "ph", "ph_d", "fn", "ln", "ct", "st", "zp", "country", "external_id"}
 )
-CLICK_FIELDS = frozenset(
-    {"fbclid", "fbc", "fbp", "ttclid", "ttp", "gclid", "gbraid", "wbraid", "li_fat_id", "msclkid"}
-)
+# Click and browser ids are opaque tokens: URL-safe or standard base64-ish characters and
+# dots, as the platforms mint them. Anything else in one (an email, a space, a quote, a
+# semicolon) is not a click id and must never be echoed into a cookie or a request. The
+# shapes are generous on purpose: a real id must never be refused.
+_ID_CHAR = r"[A-Za-z0-9._~+/=-]"
+_OPAQUE = re.compile(rf"{_ID_CHAR}{{1,512}}")
+# Meta's _fbc/_fbp: fb.<subdomain index>.<creation ms>.<click id or number>[.<appendix>]
+_META_COOKIE = re.compile(rf"fb\.[0-9]{{1,2}}\.[0-9]{{1,20}}\.{_ID_CHAR}{{1,480}}")
+CLICK_ID_SHAPES: Mapping[str, re.Pattern[str]] = {
+    "fbclid": _OPAQUE, "fbc": _META_COOKIE, "fbp": _META_COOKIE, "ttclid": _OPAQUE,
+    "ttp": _OPAQUE, "gclid": _OPAQUE, "gbraid": _OPAQUE, "wbraid": _OPAQUE,
+    "li_fat_id": _OPAQUE, "msclkid": _OPAQUE,
+}  # fmt: skip
+CLICK_FIELDS = frozenset(CLICK_ID_SHAPES)
 DATA_FIELDS = frozenset(
     {"value", "currency", "transaction_id", "content_ids", "contents", "content_name",
      "content_type", "content_category", "num_items", "search_string", "status", "lead_id"}
@@ -72,3 +87,8 @@ class Hit:
         """A sub-object of the wire hit (`page`, `data`, `user`…), empty when absent."""
         value = self.wire.get(name)
         return value if value is not None else {}
+
+
+def click_id_shaped(name: str, value: str) -> bool:
+    """Whether `value` has the shape of the click or browser id `name` (a CLICK_FIELDS key)."""
+    return CLICK_ID_SHAPES[name].fullmatch(value) is not None

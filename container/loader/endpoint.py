@@ -54,7 +54,7 @@ class LoaderFiles:
         self, containers: ContainerSet, scripts: dict[str, str], *, cookie_domain: str = ""
     ) -> None:
         """`cookie_domain` is `TAGWIRE_COOKIE_DOMAIN`, where `/forget` deletes cookies
-        besides the request host's own domains."""
+        besides the container's domain and the request host's own domains."""
         self.containers = containers
         self.scripts = dict(scripts)
         self.forget = Forget(containers, cookie_domain)

@@ -21,8 +21,9 @@ from container.pipeline import CompiledContainer
 from tags.runtime import TemplateRuntime
 
 DEMO = Path(__file__).parents[3] / "demo" / "container.json"
-# What the demo's tags may set: Meta, TikTok, LinkedIn and Google Ads click and browser ids.
-DEMO_COOKIES = ["tw_id", "_fbc", "_fbp", "ttclid", "li_fat_id", "_gcl_aw", "_gcl_gb"]
+# What the demo's tags may set: Meta, TikTok, LinkedIn and Google Ads click and browser ids,
+# and GA4's client id.
+DEMO_COOKIES = ["tw_id", "_fbc", "_fbp", "ttclid", "li_fat_id", "_gcl_aw", "_gcl_gb", "_ga"]
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +87,75 @@ def test_the_configured_domain_is_deleted_even_when_the_host_is_another() -> Non
         "tw_id=; Path=/; Max-Age=0; SameSite=Lax; Domain=client.com",
         "tw_id=; Path=/; Max-Age=0; SameSite=Lax; Domain=tagwire.internal",
     ]
+
+
+def _site(container_id: str, domain: str, origins: list[str]) -> CompiledContainer:
+    doc = orjson.loads(DEMO.read_bytes())
+    doc["container"].update(id=container_id, domain=domain, allowed_origins=origins)
+    return CompiledContainer.compile(apply_defaults(doc), TemplateRuntime())
+
+
+@pytest.fixture(scope="module")
+def two_sites() -> ContainerSet:
+    """Two clients' containers on one node, each with its own site domain."""
+    return ContainerSet.of(
+        {
+            "alpha": _site("alpha", "client-a.example", []),
+            "beta": _site("beta", "client-b.example", ["https://partner.example"]),
+        }
+    )
+
+
+def site_client(containers: ContainerSet, host: str) -> TestClient:
+    files = LoaderFiles(containers, loader_scripts(Settings()), cookie_domain="node.example")
+    return TestClient(Starlette(routes=files.routes()), base_url=f"https://{host}")
+
+
+def test_forget_deletes_at_the_containers_domain(two_sites: ContainerSet) -> None:
+    with site_client(two_sites, "t.client-a.example") as client:
+        response = client.post(
+            "/forget?id=alpha", headers={"origin": "https://www.client-a.example"}
+        )
+    assert response.status_code == 204
+    domains = ("", "client-a.example", "node.example", "t.client-a.example")
+    assert deleted(response) == [(name, d) for name in DEMO_COOKIES for d in domains]
+
+
+@pytest.mark.parametrize(
+    ("container_id", "origin"),
+    [
+        ("alpha", "https://www.client-b.example"),  # the other client's site
+        ("alpha", "https://client-a.example.evil.example"),
+        ("alpha", "https://t.client-b.example"),  # the node's own origin, but the other site
+        ("beta", "https://www.client-a.example"),
+        ("beta", "null"),
+    ],
+)
+def test_forget_from_a_foreign_origin_is_refused(
+    two_sites: ContainerSet, container_id: str, origin: str
+) -> None:
+    with site_client(two_sites, "t.client-b.example") as client:
+        response = client.post(f"/forget?id={container_id}", headers={"origin": origin})
+    assert response.status_code == 403
+    [error] = response.json()["errors"]
+    assert error["field"] == "Origin"
+    assert origin in error["reason"]
+    assert response.headers.get_list("set-cookie") == []
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://client-b.example", "https://shop.client-b.example", "https://partner.example"],
+)
+def test_forget_from_the_site_or_a_listed_origin_is_answered(
+    two_sites: ContainerSet, origin: str
+) -> None:
+    with site_client(two_sites, "t.client-b.example") as client:
+        response = client.post("/forget?id=beta", headers={"origin": origin})
+    assert response.status_code == 204
+    assert ("_ga", "client-b.example") in deleted(response)
+
+
+def test_forget_without_an_origin_is_answered_as_before(two_sites: ContainerSet) -> None:
+    with site_client(two_sites, "t.client-b.example") as client:
+        assert client.post("/forget?id=alpha").status_code == 204
