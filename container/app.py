@@ -29,7 +29,9 @@ from container.delivery.retention import RetentionPruner
 from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
 from container.fire_api import FireEndpoint
+from container.gtag import GtagEndpoint, MeasurementProtocolEndpoint
 from container.guards import Guards
+from container.guards.spike_sync import SpikeSync
 from container.lanes import TagLanes
 from container.loader import LoaderFiles, loader_scripts
 from container.metrics import exposition
@@ -132,6 +134,7 @@ def create_app(
         fire_once_ttl_ms=settings.fire_once_ttl_hours * 3_600_000,
     )
     guards = Guards.from_settings(settings, int(time.time() * 1000))
+    spike_sync = SpikeSync(guards.spikes, store)
     node_secrets = secrets or NodeSecrets(None, None, lambda name: None)
     build = builder(node_secrets, settings.allow_http_loopback, settings.tag_deadline_ms)
     previews = _previews(settings, store, build)
@@ -178,6 +181,7 @@ def create_app(
         lanes.start()
         writer.start()
         sweeper.start()
+        spike_sync.start()
         if previews is not None:
             await previews.sessions.start(await store.node_key(PREVIEW_KEY))
             previews.traces.start()
@@ -199,6 +203,7 @@ def create_app(
             if remote is not None:
                 await remote.aclose()
             await sweeper.stop()
+            await spike_sync.stop()
             await orphans.stop()
             if retention is not None:
                 await retention.stop()
@@ -216,8 +221,12 @@ def create_app(
         containers, writer, lanes, store, settings.idempotency_ttl_hours, value_guard=guards.value
     )
     loader = LoaderFiles(containers, loader_scripts(settings), cookie_domain=settings.cookie_domain)
+    gtag = GtagEndpoint(collect, containers)
+    measurement_protocol = MeasurementProtocolEndpoint(collect, containers, node_secrets.value)
     routes: list[BaseRoute] = [
         Route("/collect", collect, methods=["POST", "OPTIONS"]),
+        Route("/g/collect", gtag, methods=["GET", "POST", "OPTIONS"]),
+        Route("/mp/collect", measurement_protocol, methods=["POST"]),
         *fire.routes(),
         *loader.routes(),
         *(PreviewLinks(previews.sessions).routes() if previews is not None else []),
