@@ -23,6 +23,7 @@ from config.postgres.secrets import PostgresSecrets
 from config.postgres.tag_runs import PostgresTagRuns
 from config.postgres.tokens import PostgresTokens
 from config.postgres.versions import PostgresVersions
+from config.postgres.volume import PostgresVolume
 
 __all__ = ["PostgresStore"]
 
@@ -40,6 +41,7 @@ class PostgresStore(
     PostgresAudit,
     PostgresAccounts,
     PostgresPreviews,
+    PostgresVolume,
 ):
     """The database at `url` (`postgresql://USER@HOST:PORT/DB`), in `schema` when given
     (created if missing; otherwise the server's search path), through a pool of

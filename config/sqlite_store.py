@@ -18,6 +18,7 @@ from config.sqlite.secrets import SQLiteSecrets
 from config.sqlite.tag_runs import SQLiteTagRuns
 from config.sqlite.tokens import SQLiteTokens
 from config.sqlite.versions import SQLiteVersions
+from config.sqlite.volume import SQLiteVolume
 
 __all__ = ["SQLiteStore"]
 
@@ -35,5 +36,6 @@ class SQLiteStore(
     SQLiteAudit,
     SQLiteAccounts,
     SQLitePreviews,
+    SQLiteVolume,
 ):
     """One SQLite file at `path`; `open` it before use and `close` it after."""

@@ -44,6 +44,7 @@ from config.storage.records import (
     TokenRecord,
     TraceEntry,
     User,
+    VolumeCount,
     Workspace,
 )
 from config.storage.roles import (
@@ -61,6 +62,7 @@ from config.storage.roles import (
     TagRunStore,
     TokenStore,
     VersionStore,
+    VolumeStore,
 )
 
 __all__ = [
@@ -113,5 +115,7 @@ __all__ = [
     "VersionConflict",
     "VersionInUse",
     "VersionStore",
+    "VolumeCount",
+    "VolumeStore",
     "Workspace",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "TokenRecord",
     "TraceEntry",
     "User",
+    "VolumeCount",
     "Workspace",
 ]
 
@@ -386,3 +387,13 @@ class TraceEntry:
     event_name: str
     outcome: str
     body: bytes
+
+
+class VolumeCount(NamedTuple):
+    """Hits of one event of one container in one minute (minutes since the epoch), as the
+    spike detector counts them: one node's, or every node's together."""
+
+    container_id: str
+    event: str
+    minute: int
+    count: int

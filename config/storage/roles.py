@@ -37,6 +37,7 @@ from config.storage.records import (
     TokenRecord,
     TraceEntry,
     User,
+    VolumeCount,
     Workspace,
 )
 
@@ -55,6 +56,7 @@ __all__ = [
     "TagRunStore",
     "TokenStore",
     "VersionStore",
+    "VolumeStore",
 ]
 
 
@@ -467,6 +469,27 @@ class PreviewStore(Protocol):
 
 
 @runtime_checkable
+class VolumeStore(Protocol):
+    """Hits per event and minute, summed over every node (and worker) on the store, so
+    the volume spike detector judges the whole traffic, not one node's share of it."""
+
+    async def exchange_volume(
+        self,
+        added: Sequence[VolumeCount],
+        recent: Sequence[tuple[str, str]],
+        recent_since: int,
+        whole: Sequence[tuple[str, str]],
+        whole_since: int,
+    ) -> list[VolumeCount]:
+        """Add this node's counts, then give every node's totals: of the `recent`
+        (container, event) pairs from minute `recent_since` on, and of the `whole` pairs
+        (new to the caller) from `whole_since` on. One transaction."""
+
+    async def prune_volume(self, before_minute: int) -> int:
+        """Delete counts of minutes before `before_minute`; how many."""
+
+
+@runtime_checkable
 class Store(
     StoreLifecycle,
     OutboxStore,
@@ -481,6 +504,7 @@ class Store(
     AuditStore,
     AccountStore,
     PreviewStore,
+    VolumeStore,
     Protocol,
 ):
     """Every role: for what composes a node or a command and hands each part its roles."""

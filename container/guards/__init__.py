@@ -1,8 +1,9 @@
 """Guards between hits and platforms: bots, rate limits, volume spikes, impossible values.
 
-One module per guard; each is pure or keeps bounded state in this process only, so every
-node guards on its own (limits and baselines are per node, see docs/guards.md). `Guards`
-is the set one node runs, built from its settings.
+One module per guard; each is pure or keeps bounded state in this process. Rate limits
+count per process; the spike detector's counts are shared through the store
+(`spike_sync`), so all nodes judge one traffic (docs/guards.md). `Guards` is the set one
+node runs, built from its settings.
 """
 
 from __future__ import annotations

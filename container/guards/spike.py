@@ -11,7 +11,13 @@ alarm. The median follows a lasting change after about 15 minutes, so the detect
 bursts, not a new normal.
 
 For `warmup_minutes` after the node starts nothing is judged: a restart during busy hours
-has no history yet. State lives in this process only (see docs/guards.md).
+has no history yet.
+
+Counts are shared through the store (container/guards/spike_sync.py): every couple of
+seconds a node adds its new hits and reads every node's totals, so all nodes and workers
+judge the whole traffic. Between two exchanges a node judges the last totals plus its
+own hits since, and a node that cannot reach the store judges what it has. The detector
+itself never waits for the store: `observe` is on the hit path.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import logging
 import math
 import statistics
 from collections import OrderedDict
+from collections.abc import Iterable
 
+from config.storage import VolumeCount
 from container.metrics import GUARD_SPIKES
 
 __all__ = ["SpikeDetector"]
@@ -33,14 +41,24 @@ MAX_KEYS = 10_000  # (container, event) pairs; event names are chosen by senders
 
 
 class _Series:
-    """One (container, event): this minute's count and the finished minutes before it."""
+    """One (container, event): this minute's count and the finished minutes before it.
 
-    __slots__ = ("baseline", "count", "held", "history", "limit", "minute", "spiking")
+    `count` is this node's hits this minute, `flushed` how many of them the store has,
+    and `shared` every node's total for the minute at the last exchange (this node's
+    flushed hits included): the minute's count is `count + offset`, `offset` being
+    `shared - flushed`. `loaded`: the whole window was read from the store once."""
+
+    __slots__ = ("baseline", "count", "flushed", "held", "history", "limit", "loaded",
+                 "minute", "offset", "shared", "spiking")  # fmt: skip
 
     def __init__(self, minute: int, quiet_minutes: int) -> None:
         self.minute = minute
         self.count = 0
+        self.flushed = 0
+        self.shared = 0
+        self.offset = 0
         self.history = [0] * quiet_minutes
+        self.loaded = False
         self.baseline = 0.0
         self.limit = math.inf  # multiple x baseline; infinite while warming up
         self.spiking = False
@@ -67,6 +85,8 @@ class SpikeDetector:
         self._window = window_minutes
         self._max_keys = max_keys
         self._series: OrderedDict[tuple[str, str], _Series] = OrderedDict()
+        # Hits of minutes that ended before the store had them: (container, event, minute).
+        self._unflushed: dict[tuple[str, str, int], int] = {}
 
     def observe(self, container_id: str, event: str, now_ms: int) -> bool:
         """Count one hit; True when its rows must be held."""
@@ -85,14 +105,14 @@ class SpikeDetector:
                 self._roll(series, minute, key)
         series.count += 1
         if not series.spiking:
-            if not self._over(series.count, series.limit):
+            if not self._over(series.count + series.offset, series.limit):
                 return False
             series.spiking = True
             GUARD_SPIKES.labels(container_id).inc()
             log.warning(
                 "volume spike: holding this event's outbox rows until released",
                 extra={"fields": {"container": container_id, "event": event,
-                                  "hits_this_minute": series.count,
+                                  "hits_this_minute": series.count + series.offset,
                                   "baseline_per_minute": series.baseline,
                                   "spike_multiple": self.multiple,
                                   "spike_min_events": self.min_events}},
@@ -103,7 +123,8 @@ class SpikeDetector:
     def _roll(self, series: _Series, minute: int, key: tuple[str, str]) -> None:
         """Close the finished minute (and any silent ones after it) into the history."""
         quiet = minute - series.minute - 1
-        over = quiet == 0 and self._over(series.count, series.limit)
+        total = series.count + series.offset
+        over = quiet == 0 and self._over(total, series.limit)
         if series.spiking and not over:
             series.spiking = False
             log.info(
@@ -112,13 +133,72 @@ class SpikeDetector:
                                   "held_hits": series.held}},
             )  # fmt: skip
             series.held = 0
+        if series.count > series.flushed:
+            unflushed = (key[0], key[1], series.minute)
+            self._unflushed[unflushed] = series.count - series.flushed
         history = series.history
-        history.append(series.count)
+        history.append(total)
         history.extend([0] * min(quiet, self._window))
         del history[: -self._window]
         series.minute = minute
-        series.count = 0
+        series.count = series.flushed = series.shared = series.offset = 0
         self._set_limit(series)
+
+    def take_unflushed(self) -> tuple[list[VolumeCount], list[tuple[str, str]],
+                                      list[tuple[str, str]]]:  # fmt: skip
+        """For an exchange with the store: the hits it does not have yet (now counted as
+        flushed), the pairs whose current minutes to read, and the pairs new since the
+        last exchange, whose whole window to read."""
+        added = [VolumeCount(c, e, m, n) for (c, e, m), n in self._unflushed.items()]
+        self._unflushed = {}
+        recent, new = [], []
+        for key, series in self._series.items():
+            if series.count > series.flushed:
+                added.append(VolumeCount(key[0], key[1], series.minute,
+                                         series.count - series.flushed))  # fmt: skip
+                series.flushed = series.count
+                series.offset = series.shared - series.flushed
+            (recent if series.loaded else new).append(key)
+        return added, recent, new
+
+    def give_back(self, added: Iterable[VolumeCount]) -> None:
+        """An exchange failed: the store still lacks these hits; the next one adds them."""
+        for count in added:
+            series = self._series.get((count.container_id, count.event))
+            if series is not None and series.minute == count.minute:
+                series.flushed -= count.count
+                series.offset = series.shared - series.flushed
+            else:
+                key = (count.container_id, count.event, count.minute)
+                self._unflushed[key] = self._unflushed.get(key, 0) + count.count
+
+    def merge(self, totals: Iterable[VolumeCount], loaded: Iterable[tuple[str, str]]) -> None:
+        """Every node's totals from an exchange: this minute's count of each pair, and its
+        finished minutes as the history (the whole window for the `loaded` pairs, the
+        minutes read for the others)."""
+        by_key: dict[tuple[str, str], dict[int, int]] = {}
+        for total in totals:
+            by_key.setdefault((total.container_id, total.event), {})[total.minute] = total.count
+        for key in loaded:
+            series = self._series.get(key)
+            if series is not None:
+                series.loaded = True
+                minutes = by_key.get(key, {})
+                first = min(minutes, default=series.minute)
+                span = min(self._window, series.minute - min(first, self._start_minute))
+                series.history = [minutes.get(m, 0) for m in range(series.minute - span,
+                                                                    series.minute)]  # fmt: skip
+                self._set_limit(series)
+        for key, minutes in by_key.items():
+            series = self._series.get(key)
+            if series is None:
+                continue
+            series.shared = minutes.get(series.minute, series.shared)
+            series.offset = series.shared - series.flushed
+            before = minutes.get(series.minute - 1)
+            if before is not None and series.history and before > series.history[-1]:
+                series.history[-1] = before  # other nodes' share of the minute just ended
+                self._set_limit(series)
 
     def _over(self, count: int, limit: float) -> bool:
         return count >= self.min_events and count > limit
@@ -129,6 +209,10 @@ class SpikeDetector:
         else:
             series.baseline = statistics.median(series.history) if series.history else 0.0
             series.limit = self.multiple * series.baseline
+
+    @property
+    def window_minutes(self) -> int:
+        return self._window
 
     def __len__(self) -> int:
         return len(self._series)

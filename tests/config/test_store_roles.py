@@ -25,7 +25,7 @@ def instance(backend, tmp_path):
 
 
 def test_store_is_the_union_of_roles_that_share_no_method():
-    assert len(ROLES) == 13
+    assert len(ROLES) == 14
     every = [name for role in ROLES for name in methods(role)]
     assert len(every) == len(set(every))
     assert set(every) == {name for name in dir(Store) if not name.startswith("_")}

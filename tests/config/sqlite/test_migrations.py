@@ -22,10 +22,10 @@ async def test_newer_schema_is_refused(tmp_path):
 
 
 async def test_a_fresh_store_has_every_new_table(store):
-    assert await store.schema_version() == migrations()[-1][0] == 8
+    assert await store.schema_version() == migrations()[-1][0] == 9
     tables = {name for (name,) in query(store.path, "SELECT name FROM sqlite_master")}
     assert {"workspaces", "versions", "environments", "audit", "secrets", "preview_sessions",
-            "preview_traces"} <= tables
+            "preview_traces", "volume"} <= tables
 
 
 def version_1_database(path):
@@ -129,7 +129,7 @@ async def test_migration_from_schema_2_keeps_queued_rows(tmp_path):
     conn.close()
     store = SQLiteStore(path)
     await store.open()
-    assert await store.schema_version() == 8
+    assert await store.schema_version() == 9
     host = "hooks.example.com"
     row = OutboxRow("demo", "hook", host, "POST", f"https://{host}/x", b"{}", b"{}", "lead", "e1",
                     None, "webhook", 1, None, None, None, False)  # fmt: skip
@@ -138,7 +138,7 @@ async def test_migration_from_schema_2_keeps_queued_rows(tmp_path):
 
     reopened = SQLiteStore(path)
     await reopened.open()
-    assert await reopened.schema_version() == 8
+    assert await reopened.schema_version() == 9
     assert await reopened.outbox_counts() == {"pending": 1}
     await reopened.save_workspace("demo", b"{}", "ana", 2000, {"source": "demo.yaml"})
     assert await reopened.list_containers() == ["demo"]
