@@ -1,11 +1,12 @@
 """Takes back the rows a dead node was sending, while this node runs.
 
-Several nodes share one PostgreSQL outbox. A node that dies (SIGKILL, a lost host) leaves
-the rows it had claimed `inflight`; a node releases such rows when it starts, but a fleet
-whose other nodes keep running would leave them there. So every node with a sender asks
-the store, every `every_s` seconds, to return the rows of nodes that are gone to pending
+Several nodes share one PostgreSQL outbox, and the workers of `serve --workers N` share
+one (SQLite or PostgreSQL). A node or worker that dies (SIGKILL, a lost host) leaves the
+rows it had claimed `inflight`; one that starts releases such rows, but a fleet whose
+other members keep running would leave them there. So every node with a sender asks the
+store, every `every_s` seconds, to return the rows of nodes that are gone to pending
 (`OutboxStore.release_orphans`; a live node's rows are never touched), and wakes its
-sender when there were some. With SQLite, one node per file, there are never any.
+sender when there were some.
 """
 
 from __future__ import annotations
