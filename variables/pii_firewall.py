@@ -6,9 +6,15 @@ custom parameter filled from a text box. Before the pipeline sees a hit, this re
 (or, by container policy, hashes) such values, and reports what it did per field so it is
 counted. A last scan of every outbound request catches anything a template assembled.
 
-Detection is deliberately conservative for phones in free text: only numbers written
-with a leading `+` and 8-15 digits are treated as phones there; in query parameters and
-custom keys named like a contact field (`phone`, `email`, `tel`, …) any value is removed.
+Emails are found also when their `@` is percent-encoded once or twice (`jane%40x.com`,
+`jane%2540x.com`), as a value copied out of a URL is. Detection is deliberately
+conservative for phones in free text: numbers written with a leading `+` and 8-15 digits
+are phones everywhere; national numbers only in `custom` values, and only in the shapes
+people write them in, so that order ids, prices, dates, timestamps and postal codes pass:
+a trunk `0` and groups split by one kind of separator (`030 9018 2077`, `030-9018-2077`,
+`030.9018.2077`, `(030) 9018 2077`, 10-13 digits in all) or a North American number
+(`650-555-1234`, `(650) 555-1234`). In query parameters and custom keys named like a
+contact field (`phone`, `email`, `tel`, …) any value is removed.
 """
 
 from __future__ import annotations
@@ -21,10 +27,24 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 __all__ = ["POLICIES", "contains_pii", "scrub_hit", "scrub_text"]
 
 POLICIES = ("remove", "hash")
+# An `@` as typed, or percent-encoded once (`%40`) or twice (`%2540`).
+_AT = ("@", "%40", "%2540")
 EMAIL = re.compile(
-    r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}"
+    r"[A-Za-z0-9._%+-]{1,64}(?:@|%40|%2540)"
+    r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}"
 )
 PHONE = re.compile(r"\+\d(?:[\s().-]{0,2}\d){7,14}(?!\d)")
+# National numbers: not glued to a word, a sign or another number on either side.
+NATIONAL_PHONE = re.compile(
+    r"(?<![\w.+,/:-])(?<!\d[\s.-])"
+    r"(?:\(0[1-9]\d{0,3}\)[\s.-]?\d{2,8}(?:[\s.-]\d{2,8}){0,3}"  # (030) 9018 2077
+    r"|0[1-9]\d{0,3}(?P<sep>[\s.-])\d{2,8}(?:(?P=sep)\d{2,8}){0,3}"  # 030 9018 2077
+    r"|\([2-9]\d\d\)\s?[2-9]\d\d[\s.-]\d{4}"  # (650) 555-1234
+    r"|[2-9]\d\d(?P<nanp>[\s.-])[2-9]\d\d(?P=nanp)\d{4})"  # 650-555-1234
+    r"(?![\w+-]|[\s.,/:-]\d)"
+)
+# 10 at least: a US ZIP+4 with a leading 0 (02134-1234) has 9.
+_NATIONAL_DIGITS = (10, 13)
 # Query parameters and custom keys whose values are personal data whatever they look like.
 CONTACT_KEYS = frozenset(
     {"email", "e_mail", "e-mail", "mail", "emailaddress", "email_address", "phone", "tel",
@@ -35,31 +55,51 @@ CONTACT_KEYS = frozenset(
 REMOVED = "[removed]"
 
 
-def _replacement(match: re.Match[str], policy: str) -> str:
+def _replacement(found: str, policy: str) -> str:
     if policy == "hash":
-        normalized = match.group(0).strip().lower()
+        normalized = found.strip().lower().replace("%2540", "@").replace("%40", "@")
         return hashlib.sha256(normalized.encode()).hexdigest()
     return REMOVED
 
 
-def scrub_text(text: str, policy: str = "remove") -> tuple[str, int]:
-    """Text with emails and +-prefixed phone numbers removed or hashed; how many."""
+def _is_national(match: re.Match[str]) -> bool:
+    low, high = _NATIONAL_DIGITS
+    return low <= sum(ch.isdigit() for ch in match.group(0)) <= high
+
+
+def _may_hold_email(text: str) -> bool:
+    return any(at in text for at in _AT)
+
+
+def scrub_text(text: str, policy: str = "remove", *, national: bool = False) -> tuple[str, int]:
+    """Text with emails and +-prefixed phone numbers (with `national`, national numbers
+    too) removed or hashed; how many."""
     count = 0
 
     def replace(match: re.Match[str]) -> str:
         nonlocal count
         count += 1
-        return _replacement(match, policy)
+        return _replacement(match.group(0), policy)
 
-    if "@" in text:
+    def replace_national(match: re.Match[str]) -> str:
+        return replace(match) if _is_national(match) else match.group(0)
+
+    if _may_hold_email(text):
         text = EMAIL.sub(replace, text)
     if "+" in text:
         text = PHONE.sub(replace, text)
+    if national:
+        text = NATIONAL_PHONE.sub(replace_national, text)
     return text, count
 
 
-def contains_pii(text: str) -> bool:
-    return bool(("@" in text and EMAIL.search(text)) or ("+" in text and PHONE.search(text)))
+def contains_pii(text: str, *, national: bool = False) -> bool:
+    """Whether `scrub_text(text, national=national)` would find anything."""
+    return bool(
+        (_may_hold_email(text) and EMAIL.search(text))
+        or ("+" in text and PHONE.search(text))
+        or (national and any(_is_national(m) for m in NATIONAL_PHONE.finditer(text)))
+    )
 
 
 def _plainly_clean(url: str) -> bool:
@@ -151,13 +191,13 @@ def _scrub_custom(values: dict[str, Any], prefix: str, policy: str, found: dict[
             else:
                 del values[key]
         elif isinstance(value, str):
-            values[key], n = scrub_text(value, policy)
+            values[key], n = scrub_text(value, policy, national=True)
             if n:
                 found[field] = found.get(field, 0) + n
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 if isinstance(item, str):
-                    value[i], n = scrub_text(item, policy)
+                    value[i], n = scrub_text(item, policy, national=True)
                     if n:
                         found[field] = found.get(field, 0) + n
         elif isinstance(value, dict):
