@@ -42,6 +42,11 @@ local RESERVED_PREFIXES = { "firebase_", "ga_", "google_" }
 
 local HOSTS = { global = "www.google-analytics.com", eu = "region1.google-analytics.com" }
 
+local GA_COOKIE_AGE = 63072000 -- two years, the lifetime gtag.js gives _ga
+-- the random part of a new client id: 100000000..2147483647, 9 or 10 digits like gtag.js's
+local GA_RANDOM_BASE = 100000000
+local GA_RANDOM_RANGE = 2147483648 - GA_RANDOM_BASE
+
 local function is_letter(b) return (b >= 65 and b <= 90) or (b >= 97 and b <= 122) end
 local function is_digit(b) return b >= 48 and b <= 57 end
 
@@ -107,6 +112,31 @@ local function query_escape(s)
   return table.concat(out)
 end
 
+-- A new _ga in Google's format, "GA1.1.<random>.<seconds now>". Templates have no random
+-- source: the number comes from the visitor id (tw_id), so every hit of a request and a
+-- retried request make the same one, or from the event id when there is no visitor id.
+local function new_ga()
+  local seed = event.get("server.client_id") or event.get("event_id")
+  local number = GA_RANDOM_BASE + tonumber(hash.sha256(seed):sub(1, 8), 16) % GA_RANDOM_RANGE
+  return "GA1.1." .. number .. "." .. math.floor(event.get("server.received_ms") / 1000)
+end
+
+-- Website hits: the browser's _ga keeps its client id and gets two more years; without a
+-- well-formed one the tag makes one. The answer sets it only with analytics_storage
+-- granted. Offline hits set no cookie: their client id is the Fire API's.
+local client_id
+if event.get("server.action_source") == "website" then
+  local ga = cookies.get("_ga")
+  client_id = client_id_from_ga(ga)
+  if client_id == nil then
+    ga = new_ga()
+    client_id = client_id_from_ga(ga)
+  end
+  cookies.set("_ga", ga, { max_age = GA_COOKIE_AGE })
+else
+  client_id = client_id_from_ga(cookies.get("_ga")) or event.get("server.client_id")
+end
+
 local hit_name = event.get("event")
 -- A Fire API test request goes to the validation endpoint, like the tag's debug mode.
 local test_code = event.get("server.test_event_code")
@@ -159,9 +189,8 @@ if params.send_server then
   if params.api_secret == nil then
     fail("api_secret is required to send Measurement Protocol events")
   end
-  local client_id = client_id_from_ga(cookies.get("_ga")) or event.get("server.client_id")
   if client_id == nil then
-    log("ga4: no client id (no _ga cookie and no tagwire client id) for '" .. hit_name
+    log("ga4: no client id (an offline event without _ga or client_id) for '" .. hit_name
       .. "'; Measurement Protocol call skipped")
   else
     local gpc = event.get("consent.gpc") == true or event.get("server.sec_gpc") == true
