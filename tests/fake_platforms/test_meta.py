@@ -425,3 +425,35 @@ def test_any_mutation_of_a_valid_body_gets_a_meta_shaped_answer(body):
         headers={"content-type": "application/json"},
     )
     assert_meta_shape(response)
+
+
+# Meta's parameter builder adds a fifth, appendix part to _fbc and _fbp: two characters
+# (a language token) or eight (base64url of six bytes). Both forms pass, unchanged.
+@pytest.mark.parametrize(
+    ("fbc", "fbp"),
+    [
+        ("fb.1.1767225500123.IwAR2F4-dbP0l7Mn1Iaw", "fb.1.1767000000000.1098115397"),
+        ("fb.1.1767225500123.IwAR2F4-dbP0l7Mn1Iaw.AQ", "fb.1.1767000000000.1098115397.Bg"),
+        ("fb.2.1767225500123.IwAR2F4_aem_x.AQIBAAEA", "fb.0.1767000000000.1098115397.AQIBAAEA"),
+    ],
+)
+def test_fbc_and_fbp_with_or_without_an_appendix_are_kept_unchanged(client, fakes, fbc, fbp):
+    response = post(client, {"data": [meta_event(user_data=user(fbc=fbc, fbp=fbp))]})
+    assert response.status_code == 200, response.text
+    [record] = fakes.events("meta")
+    assert (record["event"]["user_data"]["fbc"], record["event"]["user_data"]["fbp"]) == (fbc, fbp)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("fbc", "fb.1.1767225500123.IwAR2F4.AQ.Bg"),  # a sixth part
+        ("fbc", "fb.1.1767225500123.IwAR2F4.A Q"),
+        ("fbp", "fb.1.1767000000000.1098115397.AQ.AQ"),
+        ("fbp", "fb.1.1767000000000.not-digits.AQ"),
+    ],
+)
+def test_a_malformed_appendix_is_refused(client, name, value):
+    response = post(client, {"data": [meta_event(user_data=user(**{name: value}))]})
+    assert response.status_code == 400
+    assert f"user_data.{name}" in response.text
