@@ -70,7 +70,7 @@ _CONSENT_POLICIES = ("strict", "basic")
 _FIRE_ONCE = ("none", "event_id", "transaction_id", "lead_id")
 # A GA4 web stream's measurement id, as the ga4 template takes it
 _MEASUREMENT_ID = re.compile(r"G-[A-Z0-9]{4,20}")
-_SECRET_NAME_RULE = "must name a secret: 1-64 characters of a-z, 0-9, '_', '-'"
+_SECRET_NAME_ISSUE = "must name a secret: 1-64 characters of a-z, 0-9, '_', '-'"  # noqa: S105 (a rule, not a password)
 
 
 # --- Small helpers ------------------------------------------------------------------------
@@ -296,7 +296,7 @@ def _check_measurement_ids(value: object, path: str, out: list[Issue]) -> None:
 
 _GTAG_CHECKS: dict[str, _Check] = {
     "measurement_ids": _check_measurement_ids,
-    "mp_api_secret": partial(_check_pattern, pattern=_ID, rule=_SECRET_NAME_RULE),
+    "mp_api_secret": partial(_check_pattern, pattern=_ID, rule=_SECRET_NAME_ISSUE),
 }
 # Which GA4 streams the container takes from gtag.js and the Measurement Protocol
 _check_gtag = partial(_check_record, checks=_GTAG_CHECKS, required=("measurement_ids",))
