@@ -188,10 +188,14 @@ def _check_user(user: object, path: str, issues: Issues) -> None:
 
 
 def check_properties(properties: object, path: str, issues: Issues) -> None:
-    """An event's `properties`; the browser pixel sends the same object."""
+    """An event's `properties`; the browser pixel sends the same object, with the Pixel's
+    per-event Limited Data Use flag (`ttq.track(name, {limited_data_use: true})`) among
+    them. On the Events API the flag is a field of the event itself."""
     if not isinstance(properties, dict):
         issues.add(path, "must be an object")
         return
+    if "limited_data_use" in properties and not isinstance(properties["limited_data_use"], bool):
+        issues.add(key(path, "limited_data_use"), "must be a boolean")
     if "value" in properties and not is_number(properties["value"]):
         issues.add(key(path, "value"), "must be a number")
     if "currency" in properties and not is_currency(properties["currency"]):

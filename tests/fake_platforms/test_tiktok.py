@@ -6,6 +6,7 @@ from starlette.testclient import TestClient
 
 from fake_platforms import FakePlatforms
 from tests.fake_platforms.payloads import (
+    BEACON_HEADERS,
     DAY_S,
     EMAIL_HASH,
     NOW_MS,
@@ -13,6 +14,7 @@ from tests.fake_platforms.payloads import (
     TIKTOK_HEADERS,
     TIKTOK_URL,
     mutated,
+    tiktok_beacon,
     tiktok_body,
     tiktok_event,
 )
@@ -218,3 +220,27 @@ def test_any_json_body_gets_a_tiktok_shaped_answer(body):
 @given(body=mutated(tiktok_body(test_event_code="T1")))
 def test_any_mutation_of_a_valid_body_gets_a_tiktok_shaped_answer(body):
     assert_tiktok_shape(body)
+
+
+# ---- Limited Data Use in the browser pixel's beacon -----------------------------------
+
+
+def beacon(client, **properties):
+    body = tiktok_beacon(properties={"value": 50, "currency": "EUR", **properties})
+    return client.post("/tiktok/pixel", headers=BEACON_HEADERS, content=json.dumps(body))
+
+
+def test_a_pixel_event_with_limited_data_use_is_recorded_with_it(client, fakes):
+    response = beacon(client, limited_data_use=True)
+    assert response.status_code == 200, response.text
+    [record] = fakes.events("tiktok", "browser")
+    assert record["event"]["properties"]["limited_data_use"] is True
+
+
+@pytest.mark.parametrize("flag", ["true", 1, None, {"on": True}])
+def test_a_pixel_limited_data_use_that_is_no_boolean_is_refused(client, fakes, flag):
+    response = beacon(client, limited_data_use=flag)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == 40002
+    assert "properties.limited_data_use" in response.json()["message"]
+    assert fakes.events("tiktok", "browser") == []

@@ -159,13 +159,23 @@ if to_server then
 end
 
 if to_browser then
+  -- Limited Data Use on the same condition as the server event: TikTok's Pixel takes it
+  -- per event as a property (ttq.track(name, {limited_data_use: true})), and the page
+  -- view carries it the same way.
+  local browser_props = props
+  if params.limited_data_use then
+    browser_props = { limited_data_use = true }
+    for k, v in pairs(props) do browser_props[k] = v end
+  end
   if hit_event == "page_view" then
-    pixel({ vendor = "tiktok", command = "page", args = { params.pixel_code } })
+    local args = { params.pixel_code }
+    if params.limited_data_use then args[2] = { limited_data_use = true } end
+    pixel({ vendor = "tiktok", command = "page", args = args })
   else
     pixel({
       vendor = "tiktok",
       command = "track",
-      args = { params.pixel_code, name, props, { event_id = event_id } },
+      args = { params.pixel_code, name, browser_props, { event_id = event_id } },
     })
   end
 end
