@@ -70,13 +70,15 @@ local function click_id(name, from_hit, seconds)
   return from_hit
 end
 
--- Consent Mode signal as the Google Ads API spells it; GPC opts out of both ad signals
+-- ad_user_data as the Google Ads API spells it, nil when the hit does not say (the field
+-- is then left out, not sent as UNSPECIFIED); GPC opts out of it. Click uploads cannot
+-- carry ad_personalization: Google takes it for user-data uploads only.
 local gpc = event.get("consent.gpc") == true or event.get("server.sec_gpc") == true
-local function consent(signal)
-  local state = event.get("consent." .. signal)
+local function ad_user_data_consent()
+  local state = event.get("consent.ad_user_data")
   if gpc or state == "denied" then return "DENIED" end
   if state == "granted" then return "GRANTED" end
-  return "UNSPECIFIED"
+  return nil
 end
 
 -- Click ids. Cookies belong to the visitor's browser only on website hits; offline hits
@@ -122,7 +124,7 @@ if utf8.len(order_id) > MAX_ORDER_ID then
   fail("order id (data.transaction_id or data.lead_id) longer than " .. MAX_ORDER_ID .. " characters")
 end
 
-local ad_user_data = consent("ad_user_data")
+local ad_user_data = ad_user_data_consent()
 local email, phone
 if ad_user_data == "GRANTED" then
   email = event.get("user.em_g") or event.get("user.em")
@@ -133,14 +135,17 @@ if params.send_server and action ~= nil then
   if params.customer_id == nil then
     fail("customer_id is required to upload click conversions")
   end
-  if params.developer_token == nil or params.access_token == nil then
-    fail("developer_token and access_token are required to upload click conversions")
+  if params.developer_token == nil or (params.access_token == nil and params.refresh_token == nil) then
+    fail("developer_token and refresh_token (or access_token) are required to upload click conversions")
+  end
+  if params.refresh_token ~= nil and (params.client_id == nil or params.client_secret == nil) then
+    fail("refresh_token needs client_id and client_secret")
   end
   local conversion = {
     conversionAction = "customers/" .. params.customer_id .. "/conversionActions/" .. action,
     orderId = order_id,
-    consent = { adUserData = ad_user_data, adPersonalization = consent("ad_personalization") },
   }
+  if ad_user_data then conversion.consent = { adUserData = ad_user_data } end
   if gclid then
     conversion.gclid = gclid
   elseif gbraid then
@@ -172,9 +177,15 @@ if params.send_server and action ~= nil then
     end
     local headers = {
       ["content-type"] = "application/json",
-      ["Authorization"] = "Bearer " .. secret("access_token"),
       ["developer-token"] = secret("developer_token"),
     }
+    if params.refresh_token ~= nil then
+      -- the node swaps this for "Authorization: Bearer <fresh token>" as the request leaves
+      headers["x-tagwire-oauth"] = "google " .. secret("refresh_token") .. " "
+        .. secret("client_id") .. " " .. secret("client_secret")
+    else
+      headers["Authorization"] = "Bearer " .. secret("access_token")
+    end
     if params.login_customer_id then headers["login-customer-id"] = params.login_customer_id end
     send_http({
       url = API_HOST .. params.api_version .. "/customers/" .. params.customer_id

@@ -114,20 +114,25 @@ if to_server then
     if value ~= nil then
       conversion.conversionValue = { currencyCode = currency, amount = string.format("%.2f", value) }
     end
-    if params.access_token == nil then
-      fail("access_token is required to send conversions to the Conversions API")
+    if params.access_token == nil and params.refresh_token == nil then
+      fail("refresh_token (or access_token) is required to send conversions to the Conversions API")
     end
-    send_http({
-      url = CAPI_URL,
-      method = "POST",
-      headers = {
-        ["content-type"] = "application/json",
-        ["Authorization"] = "Bearer " .. secret("access_token"),
-        ["LinkedIn-Version"] = params.api_version,
-        ["X-Restli-Protocol-Version"] = "2.0.0",
-      },
-      body = conversion,
-    })
+    if params.refresh_token ~= nil and (params.client_id == nil or params.client_secret == nil) then
+      fail("refresh_token needs client_id and client_secret")
+    end
+    local headers = {
+      ["content-type"] = "application/json",
+      ["LinkedIn-Version"] = params.api_version,
+      ["X-Restli-Protocol-Version"] = "2.0.0",
+    }
+    if params.refresh_token ~= nil then
+      -- the node swaps this for "Authorization: Bearer <fresh token>" as the request leaves
+      headers["x-tagwire-oauth"] = "linkedin " .. secret("refresh_token") .. " "
+        .. secret("client_id") .. " " .. secret("client_secret")
+    else
+      headers["Authorization"] = "Bearer " .. secret("access_token")
+    end
+    send_http({ url = CAPI_URL, method = "POST", headers = headers, body = conversion })
   end
 end
 
