@@ -184,8 +184,9 @@ class OpenLoad:
     """`rate` hits/s for `seconds` to /collect, hit i due at start + i / rate."""
 
     def __init__(
-        self, port: int, template: bytes, prefix: str, rate: float, seconds: float, conns: int
-    ) -> None:
+        self, port: int, template: bytes, prefix: str, rate: float, seconds: float, conns: int,
+        container: str = ONE_TAG["container"]["id"],
+    ) -> None:  # fmt: skip
         self.port, self.template, self.prefix, self.conns = port, template, prefix, conns
         self.rate = rate
         self.total = max(1, round(rate * seconds))
@@ -194,7 +195,7 @@ class OpenLoad:
         self.done = [0] * self.total
         self.status = [0] * self.total  # 0: no answer (connection lost or timed out)
         length = len(template) + 2 * (len(self.event_id(0)) - len("EVENT_ID"))
-        self.head = (f"POST /collect?id={ONE_TAG['container']['id']} HTTP/1.1\r\n"
+        self.head = (f"POST /collect?id={container} HTTP/1.1\r\n"
                      f"Host: 127.0.0.1:{port}\r\nContent-Type: text/plain;charset=UTF-8\r\n"
                      f"Content-Length: {length}\r\n\r\n").encode()  # fmt: skip
         self.idle: deque[_Connection] = deque()
