@@ -3,6 +3,8 @@ endpoints, with one clock the test moves for both, across several token lifetime
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
 
@@ -28,6 +30,7 @@ from tests.container.delivery.support import (
 )
 from tests.fake_platforms.payloads import (
     LINKEDIN_HEADERS,
+    NOW_MS,
     ads_body,
     ads_conversion,
     linkedin_event,
@@ -233,3 +236,28 @@ async def test_a_bad_oauth_header_is_dead_with_the_reason(world, store, header, 
     [entry] = await store.history(OutboxFilter(), -1, 0)
     assert entry.response.startswith(reason)
     assert world.fakes.requests() == []
+
+
+async def test_a_click_too_recent_waits_six_hours_then_is_sent(store, secrets):
+    clicked = {"Cj0KCQiA": NOW_MS - 3_600_000}  # the gclid of every test conversion
+    accounts = FakeAccounts(google_oauth=GOOGLE, google_ads_clicks=clicked)
+    world = World(store, secrets, accounts)
+    world.sender.start()
+    try:
+        queued = world.ads_row(1)
+        assert await world.deliver([queued]) == {"failed": 1}
+        [entry] = await store.history(OutboxFilter(), -1, 0)
+        assert "TOO_RECENT_EVENT" in entry.response
+        with contextlib.closing(sqlite3.connect(store.path)) as conn:
+            [(due,)] = conn.execute("SELECT next_attempt_at FROM outbox")
+        assert due == queued.event_time_ms + (6 * 60 + 15) * 60_000
+        world.clock.advance((6 * 60 + 15) * 60)  # the token expired meanwhile, too
+        world.sender.wake()
+        for _ in range(200):
+            if (await store.outbox_counts()).get("sent"):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await world.sender.stop(5)
+    assert await store.outbox_counts() == {"sent": 1}
+    assert world.exchanges("google_ads") == 2
