@@ -460,6 +460,10 @@ def _check_arguments(platform: object, key: object, default_country: object) -> 
         raise ValueError(f"unknown platform {platform!r}; expected one of {', '.join(PLATFORMS)}")
     if key not in KEYS:
         raise ValueError(f"unknown key {key!r}; expected one of {', '.join(KEYS)}")
+    return _check_country(default_country)
+
+
+def _check_country(default_country: object) -> str | None:
     if default_country is None:
         return None
     if (
@@ -537,7 +541,7 @@ def simple_national_rule(default_country: str) -> tuple[str, str] | None:
 
     Raises ValueError for a default_country that is not an ISO 3166-1 alpha-2 code.
     """
-    region = _check_arguments("meta", "phone", default_country)
+    region = _check_country(default_country)
     metadata = phonenumbers.PhoneMetadata.metadata_for_region((region or "").upper())
     if metadata is None:
         return None
