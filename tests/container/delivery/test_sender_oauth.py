@@ -13,6 +13,7 @@ import pytest
 
 from config.storage import OutboxFilter
 from container.delivery.oauth import TokenManager
+from container.delivery.routes import PlatformRoutes
 from container.delivery.sender import Sender
 from container.node_secrets import NodeSecrets
 from container.secret_refs import References
@@ -261,3 +262,21 @@ async def test_a_click_too_recent_waits_six_hours_then_is_sent(store, secrets):
         await world.sender.stop(5)
     assert await store.outbox_counts() == {"sent": 1}
     assert world.exchanges("google_ads") == 2
+
+
+async def test_the_token_endpoint_obeys_the_egress_rules(store, secrets):
+    """Without a test transport the sender's own pool asks the token endpoint: a loopback
+    address not in TAGWIRE_EGRESS_ALLOW is refused before any connection."""
+    world = World(store, secrets)
+    routes = PlatformRoutes({"https://oauth2.googleapis.com": "http://127.0.0.1:9/google-oauth"})
+    world.sender = Sender(store, concurrency=2, timeout=5, max_attempts=5, routes=routes,
+                          clock=world.clock.clock, batch_flush_ms=0, secrets=secrets)  # fmt: skip
+    world.sender.start()
+    try:
+        assert await world.deliver([world.ads_row(1)]) == {"dead": 1}
+    finally:
+        await world.sender.stop(5)
+    [entry] = await store.history(OutboxFilter(), -1, 0)
+    assert entry.response.startswith(
+        "Google token endpoint cannot be reached: egress refused: 127.0.0.1 is a loopback"
+    )
