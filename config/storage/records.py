@@ -396,4 +396,4 @@ class VolumeCount(NamedTuple):
     container_id: str
     event: str
     minute: int
-    count: int
+    hits: int

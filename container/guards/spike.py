@@ -151,7 +151,8 @@ class SpikeDetector:
         last exchange, whose whole window to read."""
         added = [VolumeCount(c, e, m, n) for (c, e, m), n in self._unflushed.items()]
         self._unflushed = {}
-        recent, new = [], []
+        recent: list[tuple[str, str]] = []
+        new: list[tuple[str, str]] = []
         for key, series in self._series.items():
             if series.count > series.flushed:
                 added.append(VolumeCount(key[0], key[1], series.minute,
@@ -166,11 +167,11 @@ class SpikeDetector:
         for count in added:
             series = self._series.get((count.container_id, count.event))
             if series is not None and series.minute == count.minute:
-                series.flushed -= count.count
+                series.flushed -= count.hits
                 series.offset = series.shared - series.flushed
             else:
                 key = (count.container_id, count.event, count.minute)
-                self._unflushed[key] = self._unflushed.get(key, 0) + count.count
+                self._unflushed[key] = self._unflushed.get(key, 0) + count.hits
 
     def merge(self, totals: Iterable[VolumeCount], loaded: Iterable[tuple[str, str]]) -> None:
         """Every node's totals from an exchange: this minute's count of each pair, and its
@@ -178,7 +179,7 @@ class SpikeDetector:
         minutes read for the others)."""
         by_key: dict[tuple[str, str], dict[int, int]] = {}
         for total in totals:
-            by_key.setdefault((total.container_id, total.event), {})[total.minute] = total.count
+            by_key.setdefault((total.container_id, total.event), {})[total.minute] = total.hits
         for key in loaded:
             series = self._series.get(key)
             if series is not None:

@@ -41,6 +41,7 @@ __all__ = ["add_serve_commands"]
 
 CONFIG_TIMEOUT_S = 10.0  # one request to the control plane's config API
 MAX_WORKERS = 64
+HTTP_DRAIN_S = 10  # how long open requests may take to finish when a node stops
 
 
 def add_serve_commands(commands: Any) -> None:
@@ -198,7 +199,11 @@ def _serve_workers(
         host, port = sock.getsockname()[:2]
         display_host = f"[{host}]" if ":" in host else host
         out(f"tagwire listening on http://{display_host}:{port} with {args.workers} workers")
-        return Supervisor(args.workers, _worker, (args, settings, docs), sock).run()
+        # a worker's drain: open requests, then the sender's grace, then a margin
+        grace = HTTP_DRAIN_S + settings.shutdown_grace_s + 5
+        return Supervisor(
+            args.workers, _worker, (args, settings, docs), sock, stop_grace_s=grace
+        ).run()
     finally:
         sock.close()
 
@@ -314,7 +319,7 @@ def _server(
         access_log=False,
         log_config=None,
         lifespan="on",
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=HTTP_DRAIN_S,
     )
     return uvicorn.Server(config)
 

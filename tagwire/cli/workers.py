@@ -44,18 +44,25 @@ log = logging.getLogger("tagwire.workers")
 STARTUP_FAILED = 3
 # A worker that dies is started again after this pause, so a crash loop cannot spin.
 RESTART_DELAY_S = 1.0
-# How long a stopping worker may take before it is killed: uvicorn's graceful shutdown,
-# then the sender's grace to finish requests in flight.
-STOP_GRACE_S = 45.0
 
 Target = Callable[..., None]
 
 
 class Supervisor:
-    """Runs `target(*args, sock, slot)` in `count` spawned processes until told to stop."""
+    """Runs `target(*args, sock, slot)` in `count` spawned processes until told to stop;
+    a stopping worker that takes more than `stop_grace_s` is killed."""
 
-    def __init__(self, count: int, target: Target, args: tuple[Any, ...], sock: socket.socket):
+    def __init__(
+        self,
+        count: int,
+        target: Target,
+        args: tuple[Any, ...],
+        sock: socket.socket,
+        *,
+        stop_grace_s: float,
+    ) -> None:
         self.count = count
+        self._stop_grace_s = stop_grace_s
         self._target = target
         self._args = args
         self._sock = sock
@@ -124,13 +131,13 @@ class Supervisor:
         for process in running:
             assert process.pid is not None
             os.kill(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
+        deadline = time.monotonic() + self._stop_grace_s
         for process in running:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 log.warning(
                     "worker outlived the stop grace: killed",
-                    extra={"fields": {"pid": process.pid, "grace_s": STOP_GRACE_S}},
+                    extra={"fields": {"pid": process.pid, "grace_s": self._stop_grace_s}},
                 )
                 process.kill()
                 process.join()

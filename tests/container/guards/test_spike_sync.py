@@ -110,9 +110,9 @@ async def test_a_failed_exchange_keeps_its_counts_for_the_next_one(store, caplog
     send(detector, 5, clock)
     await sync.exchange()
     counts = await store.exchange_volume([], [], 0, [("shop", "purchase")], 0)
-    assert sorted(c.count for c in counts) == [5, 30]  # nothing lost, nothing twice
+    assert sorted(c.hits for c in counts) == [5, 30]  # nothing lost, nothing twice
     await sync.exchange()
-    assert sorted(c.count for c in await store.exchange_volume([], [], 0, [("shop", "purchase")],
+    assert sorted(c.hits for c in await store.exchange_volume([], [], 0, [("shop", "purchase")],
                                                                0)) == [5, 30]  # fmt: skip
 
 

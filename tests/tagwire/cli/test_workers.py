@@ -23,7 +23,7 @@ def sock():
 
 
 def test_workers_that_cannot_start_stop_the_supervisor(tmp_path, sock):
-    assert Supervisor(2, worker_targets.cannot_start, (tmp_path,), sock).run() == 1
+    assert Supervisor(2, worker_targets.cannot_start, (tmp_path,), sock, stop_grace_s=10).run() == 1
 
 
 def test_a_dead_worker_is_started_again_and_sigterm_stops_every_worker(tmp_path, sock):
@@ -38,7 +38,8 @@ def test_a_dead_worker_is_started_again_and_sigterm_stops_every_worker(tmp_path,
     watcher = threading.Thread(target=stop_when_restarted)
     watcher.start()
     try:
-        assert Supervisor(2, worker_targets.dies_once, (tmp_path,), sock).run() == 0
+        supervisor = Supervisor(2, worker_targets.dies_once, (tmp_path,), sock, stop_grace_s=10)
+        assert supervisor.run() == 0
     finally:
         watcher.join()
     _killed, second = sorted(tmp_path.glob("0-*"), key=lambda p: p.stat().st_mtime_ns)
@@ -67,3 +68,25 @@ def test_the_demo_runs_in_one_process(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TAGWIRE_DATA_DIR", str(tmp_path))
     assert main(["serve", "--demo", "--workers", "2", "--port", "0"]) == 2
     assert "--demo runs in one process: leave out --workers" in capsys.readouterr().err
+
+
+def test_a_worker_that_outlives_the_stop_grace_is_killed(tmp_path, sock, caplog):
+    def stop_when_started() -> None:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("0-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    watcher = threading.Thread(target=stop_when_started)
+    watcher.start()
+    try:
+        supervisor = Supervisor(1, worker_targets.ignores_sigterm, (tmp_path,), sock,
+                                stop_grace_s=0.5)  # fmt: skip
+        assert supervisor.run() == 0
+    finally:
+        watcher.join()
+    (life,) = tmp_path.glob("0-*")
+    pid = int(life.name.split("-")[1])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # gone, and reaped
+    assert "worker outlived the stop grace: killed" in caplog.text

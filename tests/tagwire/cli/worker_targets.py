@@ -28,3 +28,11 @@ def dies_once(folder: Path, sock: socket.socket, slot: int) -> None:
     while not stopped:
         time.sleep(0.05)
     (folder / f"stopped-{slot}-{os.getpid()}").touch()
+
+
+def ignores_sigterm(folder: Path, sock: socket.socket, slot: int) -> None:
+    """A worker that never stops on SIGTERM."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    (folder / f"{slot}-{os.getpid()}").touch()
+    while True:
+        time.sleep(0.05)
