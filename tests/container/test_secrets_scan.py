@@ -89,7 +89,7 @@ def test_stored_tokens_are_used_but_never_shown(tmp_path: Path) -> None:
                     ["history", "--format", "json"], ["secrets", "list", "--json"]):  # fmt: skip
         seen += output(env, *command)
     seen += log.read_text()
-    stored = b"".join(path.read_bytes() for path in data.glob("tagwire.db*"))
+    stored = b"".join(path.read_bytes() for path in data.glob("tagwire.db*") if path.is_file())
     assert "secret.set" in seen  # the scan reads real output: the audit listing is there
     for value in tokens.values():
         assert value not in seen

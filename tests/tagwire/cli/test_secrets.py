@@ -82,7 +82,7 @@ def listing(capsys: pytest.CaptureFixture[str], *container: str) -> list[dict[st
 
 
 def database_bytes(data_dir: Path) -> bytes:
-    files = sorted(data_dir.glob("tagwire.db*"))
+    files = sorted(path for path in data_dir.glob("tagwire.db*") if path.is_file())
     assert data_dir / "tagwire.db" in files
     return b"".join(path.read_bytes() for path in files)
 

@@ -72,7 +72,7 @@ def test_create_prints_the_token_once_and_stores_only_its_hash(known, capsys):
     audit = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert audit[0]["action"] == "token create"
     assert (audit[0]["container"], audit[0]["name"], audit[0]["via"]) == ("shop", "crm", "cli")
-    database = b"".join(path.read_bytes() for path in known.glob("tagwire.db*"))
+    database = b"".join(path.read_bytes() for path in known.glob("tagwire.db*") if path.is_file())
     assert token.encode() not in database
     assert hash_token(token).encode() in database
     code, out, err = run(capsys, "tokens", "list")
