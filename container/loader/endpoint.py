@@ -59,17 +59,22 @@ class LoaderFiles:
         self.scripts = dict(scripts)
         self.forget = Forget(containers, cookie_domain)
         self.consented = build_pixels()
-        # (id, env) -> ((version, consent policy) it was built for, the loader)
-        self._built: dict[tuple[str, str], tuple[tuple[int | None, str], Asset]] = {}
+        # (id, env) -> ((version, consent policy, default country) it was built for, the loader)
+        self._built: dict[tuple[str, str], tuple[tuple[int | None, str, str | None], Asset]] = {}
 
     def asset(self, container: CompiledContainer) -> Asset:
         key = (container.id, container.env)
-        made_for = (container.version, container.consent_policy)
+        made_for = (container.version, container.consent_policy, container.default_country)
         built = self._built.get(key)
         if built is not None and built[0] == made_for:
             return built[1]
         asset = build_loader(
-            container.id, container.consent_policy, self.scripts, self.consented, env=container.env
+            container.id,
+            container.consent_policy,
+            self.scripts,
+            self.consented,
+            env=container.env,
+            default_country=container.default_country,
         )
         self._built[key] = (made_for, asset)
         return asset

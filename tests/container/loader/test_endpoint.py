@@ -189,3 +189,16 @@ def test_bad_or_unknown_environments_are_4xx_naming_the_field(
     [error] = response.json()["errors"]
     assert error["field"] == field
     assert error["reason"].startswith(reason)
+
+
+def test_the_containers_default_country_is_in_the_loader_it_serves() -> None:
+    from tests.container.loader.test_bundle import inlined
+
+    doc = make_document()
+    doc["container"]["default_country"] = "DE"
+    assert validate_document(doc) == []
+    container = CompiledContainer.compile(apply_defaults(doc), TemplateRuntime())
+    files = LoaderFiles(ContainerSet.of({container.id: container}), loader_scripts(Settings()))
+    with TestClient(Starlette(routes=files.routes())) as test_client:
+        response = test_client.get(f"/loader.js?id={container.id}")
+    assert inlined(response.content)["country"] == {"dial": "49", "prefix": "0"}
