@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -45,11 +46,26 @@ from container.site_domain import cookie_domain, host_of, origin_refusal, within
 from variables.consent import ad_cookies_allowed, storage_granted
 from variables.hit import Hit
 
-__all__ = ["COOKIE_NAME", "CollectEndpoint"]
+__all__ = ["COOKIE_NAME", "SENT_FOR", "CollectEndpoint", "SentFor"]
 
 log = logging.getLogger("tagwire.collect")
 
 COOKIE_NAME = "tw_id"
+# The ASGI scope key an in-process intake sets for hits a server sent on a visitor's
+# behalf (the Measurement Protocol, authenticated by its API secret): the visitor's
+# address and browser it vouches for. No HTTP request can set a scope key.
+SENT_FOR = "tagwire.sent_for"
+
+
+@dataclass(frozen=True, slots=True)
+class SentFor:
+    """The visitor a server-sent request is about: `ip` and `user_agent` as the sender
+    gave them ("" when it gave none), used instead of the sender's own. Such a request
+    skips the bot filter and the rate limits, as the Fire API's do: the sender is
+    authenticated, and its User-Agent is a library's, not a browser's."""
+
+    ip: str
+    user_agent: str
 COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest lifetime browsers honour (400 days)
 MAX_EVENT_AGE_MS = 24 * 3600 * 1000
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -308,15 +324,24 @@ class CollectEndpoint:
         """Guard the request, take each hit, commit their rows, then answer: nothing is
         acknowledged (no 2xx, no cookie) before its rows are stored."""
         peer = _peer(scope)
+        sent_for: SentFor | None = scope.get(SENT_FOR)
         batch = _Batch(
             self._clock(),
             peer,
-            client_ip(peer, headers.get(b"x-forwarded-for"), self._trusted),
+            client_ip(peer, headers.get(b"x-forwarded-for"), self._trusted)
+            if sent_for is None
+            else sent_for.ip,
             headers,
             scope["headers"],
         )
+        if sent_for is not None:
+            batch.user_agent = sent_for.user_agent
         guards = self._guards
-        if guards is not None and not self._exempt(batch.ip, batch.peer, headers):
+        if (
+            guards is not None
+            and sent_for is None
+            and not self._exempt(batch.ip, batch.peer, headers)
+        ):
             if _request_blocked(guards, container.id, batch, len(candidates), out):
                 return 204, None
             batch.bot_check = guards.bots is not None

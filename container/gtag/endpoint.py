@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config.publishing import LIVE
 from container.accept_body import BodyError, check_declared_length
+from container.collect import SentFor
 from container.containers import ContainerSet
 from container.gtag.forward import PASSED_HEADERS, CollectAnswer, forward, ga_cookies
 from container.gtag.lines import RequestRefused, query_params, read_request
@@ -99,12 +100,16 @@ class _Intake(ABC):
         translations: list[Translation],
         refused: list[Refusal],
         cookies: dict[str, str],
+        *,
+        sent_for: SentFor | None = None,
     ) -> Answer:
         """The good events through `/collect`; with none, only its CORS verdict, so a
         browser origin it refuses still gets its 403."""
         if translations:
             hits = [t.wire for t in translations]
-            answer = await forward(self.collect, scope, container.id, "POST", hits, cookies)
+            answer = await forward(
+                self.collect, scope, container.id, "POST", hits, cookies, sent_for
+            )
         else:
             answer = await forward(self.collect, scope, container.id, "OPTIONS", [], {})
             if answer.status == 204:
@@ -214,7 +219,10 @@ class MeasurementProtocolEndpoint(_Intake):
         if request.analytics_granted:
             session = next(iter(request.session_ids)) if len(request.session_ids) == 1 else None
             cookies = ga_cookies(scope, measurement_id, request.client_id, session)
-        return await self.run(scope, container, request.events, request.refused, cookies)
+        visitor = SentFor(request.ip, "")
+        return await self.run(
+            scope, container, request.events, request.refused, cookies, sent_for=visitor
+        )
 
     def _authenticate(self, container: CompiledContainer, given: str | None) -> None:
         """The api_secret must equal the container's named secret, compared in constant

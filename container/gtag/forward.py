@@ -4,7 +4,9 @@ So the guards, preview, consent re-enforcement, the PII firewall, the commit and
 `tw_id` and template cookies stay one implementation: the intake only rewrites the
 request (path, query naming the container, JSON body) and reads the answer back. The
 request keeps its headers (Origin for CORS, Cookie, User-Agent, X-Forwarded-For, Sec-GPC)
-and its peer, so `/collect` judges it as the browser's or the sender's own request.
+and its peer, so `/collect` judges a gtag request as the browser's own. A Measurement
+Protocol request is a server's, authenticated by its API secret: it says which visitor it
+is about (`SentFor`), and `/collect` takes that instead of the sender's address and agent.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Scope
+
+from container.collect import SENT_FOR, SentFor
 
 __all__ = ["PASSED_HEADERS", "CollectAnswer", "forward", "ga_cookies"]
 
@@ -70,9 +74,11 @@ async def forward(
     method: str,
     hits: list[dict[str, Any]],
     cookies: dict[str, str],
+    sent_for: SentFor | None = None,
 ) -> CollectAnswer:
     """Run `/collect?id=CONTAINER` with `hits` as its JSON body (`method` OPTIONS: the
-    CORS preflight alone), with `cookies` added before the request's own."""
+    CORS preflight alone), with `cookies` added before the request's own; `sent_for`:
+    the hits come from an authenticated server, about this visitor."""
     body = orjson.dumps(hits) if method == "POST" else b""
     headers = [(k, v) for k, v in scope["headers"] if k not in _REPLACED]
     cookie = "; ".join(
@@ -85,6 +91,8 @@ async def forward(
     headers.append((b"content-length", str(len(body)).encode()))
     inner = {**scope, "method": method, "path": "/collect", "raw_path": b"/collect",
              "query_string": b"id=" + container_id.encode(), "headers": headers}  # fmt: skip
+    if sent_for is not None:
+        inner[SENT_FOR] = sent_for
     sent = False
 
     async def receive() -> Message:

@@ -7,6 +7,7 @@ refused on its own. The mapping table is in docs/gtag.md.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,10 +35,10 @@ MAX_EVENTS = 25  # the Measurement Protocol's own limit per request
 _CLIENT_ID = re.compile(r"[\x21-\x7e]{1,128}")
 _PARAM_NAME = re.compile(r"[A-Za-z0-9_]{1,40}")
 # Body fields the protocol defines that have no place in a tagwire hit.
-_IGNORED = frozenset({"user_location", "ip_override", "device", "validation_behavior"})
+_IGNORED = frozenset({"user_location", "device", "validation_behavior"})
 _BODY_FIELDS = frozenset(
     {"client_id", "user_id", "timestamp_micros", "user_properties", "user_data", "consent",
-     "non_personalized_ads", "events", "app_instance_id", *_IGNORED}
+     "non_personalized_ads", "events", "app_instance_id", "ip_override", *_IGNORED}
 )  # fmt: skip
 # consent: the protocol's two signals, and the two storage signals as a tagwire extension
 _CONSENT = ("ad_user_data", "ad_personalization", "ad_storage", "analytics_storage")
@@ -54,6 +55,7 @@ class MpRequest:
 
     client_id: str
     analytics_granted: bool
+    ip: str = ""  # the visitor's address (`ip_override`), "" when the sender gave none
     session_ids: set[str] = field(default_factory=set)
     events: list[Translation] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
@@ -83,7 +85,9 @@ def read_mp(body: bytes) -> MpRequest:
     if type(client_id) is not str or not _CLIENT_ID.fullmatch(client_id):
         raise RequestRefused(400, "client_id", "required: 1-128 printable ASCII characters")
     shared = _Shared(doc)
-    request = MpRequest(client_id, shared.consent.get("analytics_storage") == "granted")
+    request = MpRequest(
+        client_id, shared.consent.get("analytics_storage") == "granted", _ip(doc)
+    )
     events = doc.get("events")
     if type(events) is not list or not events:
         raise RequestRefused(400, "events", "required: a list of 1 to 25 events")
@@ -95,6 +99,19 @@ def read_mp(body: bytes) -> MpRequest:
         except _Refused as refused:
             request.refused.append(Refusal(index, refused.param, refused.reason))
     return request
+
+
+def _ip(doc: dict[str, Any]) -> str:
+    """`ip_override`, the visitor's address, in its canonical form."""
+    value = doc.get("ip_override")
+    if value is None:
+        return ""
+    if type(value) is str:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            pass
+    raise RequestRefused(400, "ip_override", "must be an IPv4 or IPv6 address")
 
 
 class _Refused(Exception):

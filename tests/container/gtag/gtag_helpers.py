@@ -21,6 +21,7 @@ from container.collect import CollectEndpoint
 from container.containers import ContainerSet
 from container.delivery.outbox import OutboxWriter
 from container.gtag import GtagEndpoint, MeasurementProtocolEndpoint
+from container.guards import Guards
 from container.lanes import TagLanes
 from container.pipeline import CompiledContainer
 from tags.runtime import TemplateRuntime
@@ -46,9 +47,11 @@ def intake(
     tmp_path: Path,
     docs: list[dict[str, Any]] | None = None,
     secrets: dict[tuple[str, str], str] | None = None,
+    guards: Guards | None = None,
 ) -> Iterator[TestClient]:
-    """A client for `/g/collect` and `/mp/collect` in front of `/collect`; the secret
-    lookup answers from `secrets` (default: MP_SECRET for shop's `ga4-mp`)."""
+    """A client for `/g/collect` and `/mp/collect` in front of `/collect` (which runs
+    `guards`, None: no guard); the secret lookup answers from `secrets` (default:
+    MP_SECRET for shop's `ga4-mp`)."""
     store = SQLiteStore(tmp_path / "tagwire.db")
     writer = OutboxWriter(store, on_commit=lambda: None)
     runtime = TemplateRuntime()
@@ -56,7 +59,7 @@ def intake(
                 for d in docs or [gtag_document()]]  # fmt: skip
     containers = ContainerSet.of({c.id: c for c in compiled})
     lanes = TagLanes(workers=1)
-    collect = CollectEndpoint(containers, writer, lanes, (), "")
+    collect = CollectEndpoint(containers, writer, lanes, (), "", guards=guards)
     known = {("shop", "ga4-mp"): MP_SECRET} if secrets is None else secrets
     gtag = GtagEndpoint(collect, containers)
     mp = MeasurementProtocolEndpoint(collect, containers, lambda c, n: known.get((c, n)))

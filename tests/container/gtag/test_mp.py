@@ -11,8 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from config.settings import Settings
 from container.gtag.lines import RequestRefused
 from container.gtag.mp import read_mp
+from container.guards import Guards
 from tests.container.gtag.gtag_helpers import MP_SECRET, TID, gtag_document, intake, outbox
 
 URL = f"/mp/collect?measurement_id={TID}&api_secret={MP_SECRET}"
@@ -145,15 +147,17 @@ def test_unusable_bodies_are_refused_naming_the_field(body, status, field) -> No
     assert (info.value.status, info.value.field) == (status, field)
 
 
+# JSON numbers a sender can write (orjson's integers are 64-bit)
+_INTEGERS = st.integers(min_value=-(2**63), max_value=2**64 - 1)
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    st.none() | st.booleans() | _INTEGERS | st.floats() | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
                                                                  max_size=3),
     max_leaves=12,
 )  # fmt: skip
 _KEYS = st.sampled_from([
     "client_id", "user_id", "timestamp_micros", "user_properties", "user_data", "consent",
-    "non_personalized_ads", "events", "device",
+    "non_personalized_ads", "events", "device", "ip_override",
 ])  # fmt: skip
 _EVENTS = st.lists(st.dictionaries(st.sampled_from(["name", "params"]), _JSON), max_size=3)
 
@@ -169,3 +173,32 @@ def test_no_malformed_body_gets_a_5xx(tmp_path, body, events) -> None:
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert all(e["field"] and e["reason"] for e in response.json()["errors"])
+
+
+def test_a_server_sender_is_judged_by_its_secret_not_its_user_agent(tmp_path) -> None:
+    """The Measurement Protocol comes from servers: their User-Agent is a library's and
+    their address is not the visitor's. With the guards on, a gtag request with such an
+    agent is dropped as a bot; the authenticated MP request is kept, and the visitor's
+    address is `ip_override`, never the sender's."""
+    guards = Guards.from_settings(Settings(), 0)
+    library = {"user-agent": "python-requests/2.32.3"}
+    doc = gtag_document()
+    doc["tags"][0]["params"]["include_client"] = True
+    with intake(tmp_path, [doc], guards=guards) as client:
+        gtag = f"/g/collect?v=2&tid={TID}&cid=1.2&en=page_view&gcs=G111&dl=https://www.example.com/"
+        assert client.get(gtag, headers=library).status_code == 204
+        assert outbox(tmp_path) == []  # dropped as a bot
+        with_ip = purchase(ip_override="2001:db8::7")
+        assert client.post(URL, json=with_ip, headers=library).status_code == 204
+        without = purchase(client_id="555.666")  # another visitor, another event id
+        assert client.post(URL, json=without, headers=library).status_code == 204
+    first, second = outbox(tmp_path)
+    assert first["client_ip"] == "2001:db8::7"
+    assert second.get("client_ip") in (None, "")  # not the sender's address
+
+
+@pytest.mark.parametrize("value", ["10.0.0.300", "example.com", 7, ["1.2.3.4"], ""])
+def test_a_bad_ip_override_is_refused_naming_it(value) -> None:
+    with pytest.raises(RequestRefused) as refused:
+        read_mp(orjson.dumps(purchase(ip_override=value)))
+    assert (refused.value.status, refused.value.field) == (400, "ip_override")
