@@ -84,7 +84,8 @@
   function run(method, args, targets) {
     switch (method) {
       case 'page':
-        targets.forEach(function (code) { fire(code, 'Pageview', {}, null); });
+        // the page view's properties: Limited Data Use, as tagwire passes it to ttq.page
+        targets.forEach(function (code) { fire(code, 'Pageview', args[0], null); });
         return;
       case 'track':
         targets.forEach(function (code) { fire(code, args[0], args[1], args[2]); });

@@ -166,7 +166,7 @@ LATER = """
   ttq.revokeConsent();
   ttq.grantConsent();
   ttq.identify({email: 'a'.repeat(64)});
-  ttq.page();
+  ttq.page({limited_data_use: true});
 
   lintrk('track', {conversion_id: '12345678', event_id: 'late-linkedin'});
 
@@ -199,6 +199,8 @@ def test_commands_after_loading_go_straight_to_the_libraries(site: Site) -> None
         e for e in site.fakes.events("tiktok", view="browser") if e["event_name"] == "Pageview"
     ]
     assert all(e["event"]["context"]["user"] == {"email": "a" * 64} for e in pageviews)
+    # ttq.page's properties (Limited Data Use) reach the beacon
+    assert all(e["event"]["properties"] == {"limited_data_use": True} for e in pageviews)
     assert events["linkedin"][2:] == [
         ("urn:lla:llaPartnerConversion:12345678", "late-linkedin", "1234567")
     ]
