@@ -8,7 +8,9 @@ and why. Each endpoint keeps its own size limit and its own way of receiving the
 
 from __future__ import annotations
 
-__all__ = ["BodyError", "check_declared_length"]
+from starlette.types import Receive
+
+__all__ = ["BodyError", "check_declared_length", "read_bounded"]
 
 
 class BodyError(Exception):
@@ -40,3 +42,22 @@ def check_declared_length(declared: str | None, limit: int) -> None:
         raise BodyError("Content-Length", "must be a whole number of bytes")
     if int(declared) > limit:
         raise BodyError.too_large(limit)
+
+
+async def read_bounded(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """The whole body from the ASGI messages, refused as soon as it is larger than
+    `limit` (by its declared Content-Length, or while it arrives)."""
+    check_declared_length(declared, limit)
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BodyError.disconnected()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyError.too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

@@ -24,7 +24,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from container.accept import Acceptor, StoreUnavailable, Verdict, add, hold
-from container.accept_body import BodyError, check_declared_length
+from container.accept_body import BodyError, read_bounded
 from container.click_ids import strip_click_ids
 from container.client_ip import Network, client_ip, is_trusted
 from container.containers import ContainerSet, NotServed
@@ -631,7 +631,8 @@ async def _read_hits(receive: Receive, headers: dict[bytes, str]) -> list[Any]:
     if media_type not in _CONTENT_TYPES:
         raise _Answer(415, "Content-Type", "must be application/json or text/plain")
     try:
-        return parse_body(await _read_body(receive, headers.get(b"content-length")))
+        body = await read_bounded(receive, headers.get(b"content-length"), MAX_BODY_BYTES)
+        return parse_body(body)
     except BodyError as exc:
         raise _Answer(exc.status, exc.field, exc.reason) from None
 
@@ -639,21 +640,3 @@ async def _read_hits(receive: Receive, headers: dict[bytes, str]) -> list[Any]:
 def _peer(scope: Scope) -> str:
     client = scope.get("client")
     return client[0] if client else ""
-
-
-async def _read_body(receive: Receive, declared: str | None) -> bytes:
-    """The whole body from the ASGI messages, refused as soon as it is too large."""
-    check_declared_length(declared, MAX_BODY_BYTES)
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BodyError.disconnected()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyError.too_large(MAX_BODY_BYTES)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)

@@ -20,7 +20,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config.publishing import LIVE
-from container.accept_body import BodyError, check_declared_length
+from container.accept_body import BodyError, read_bounded
 from container.collect import SentFor
 from container.containers import ContainerSet
 from container.gtag.forward import PASSED_HEADERS, CollectAnswer, forward, ga_cookies
@@ -257,17 +257,4 @@ async def read_body(scope: Scope, receive: Receive) -> bytes:
     """The whole body, refused as soon as it is larger than `/collect` takes."""
     declared = next((v.decode("latin-1") for k, v in scope["headers"]
                      if k == b"content-length"), None)  # fmt: skip
-    check_declared_length(declared, MAX_BODY_BYTES)
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BodyError.disconnected()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyError.too_large(MAX_BODY_BYTES)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    return await read_bounded(receive, declared, MAX_BODY_BYTES)
