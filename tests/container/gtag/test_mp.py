@@ -149,12 +149,17 @@ def test_unusable_bodies_are_refused_naming_the_field(body, status, field) -> No
 
 # JSON numbers a sender can write (orjson's integers are 64-bit)
 _INTEGERS = st.integers(min_value=-(2**63), max_value=2**64 - 1)
+
+
+def _nested(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+
+
 _JSON = st.recursive(
     st.none() | st.booleans() | _INTEGERS | st.floats() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=3),
+    _nested,
     max_leaves=12,
-)  # fmt: skip
+)
 _KEYS = st.sampled_from([
     "client_id", "user_id", "timestamp_micros", "user_properties", "user_data", "consent",
     "non_personalized_ads", "events", "device", "ip_override",
