@@ -23,6 +23,8 @@ MAX_USER_PROPERTIES = 25
 MAX_EVENT_NAME = 40
 MAX_PARAM_NAME = 40
 MAX_PARAM_VALUE = 100
+# GA4's exceptions to MAX_PARAM_VALUE (its event collection limits)
+LONGER_PARAM_VALUES = {"page_location": 1000, "page_referrer": 420, "page_title": 300}
 MAX_PROPERTY_NAME = 24
 MAX_PROPERTY_VALUE = 36
 MAX_USER_ID = 256
@@ -380,11 +382,13 @@ def _check_params(params: object, path: str, index: int, out: list[Finding]) -> 
             out.append(Finding(where, f"Param name [{name}] is reserved.", "NAME_RESERVED", index))
         if name == "items":
             _check_items(value, where, index, out)
-        elif isinstance(value, str) and len(value) > MAX_PARAM_VALUE:
+        elif isinstance(value, str) and len(value) > (
+            limit := LONGER_PARAM_VALUES.get(name, MAX_PARAM_VALUE)
+        ):
             out.append(
                 Finding(
                     where,
-                    f"Param [{name}] value is longer than {MAX_PARAM_VALUE} characters.",
+                    f"Param [{name}] value is longer than {limit} characters.",
                     "VALUE_OUT_OF_BOUNDS",
                     index,
                 )

@@ -185,6 +185,17 @@ local function with_shared(t)
   return t
 end
 
+-- GA4 keeps a page_location of up to 1000 characters and a page_referrer of up to 420,
+-- and drops a longer one; a landing URL with click ids and UTM tags can be longer, so it
+-- is cut to the limit (in bytes, never inside a UTF-8 sequence).
+local MAX_PAGE_LOCATION, MAX_PAGE_REFERRER = 1000, 420
+local function clip(text, max)
+  if text == nil or #text <= max then return text end
+  local cut = max
+  while cut > 0 and (text:byte(cut + 1) & 0xC0) == 0x80 do cut = cut - 1 end
+  return text:sub(1, cut)
+end
+
 if params.send_server then
   if params.api_secret == nil then
     fail("api_secret is required to send Measurement Protocol events")
@@ -202,9 +213,9 @@ if params.send_server then
 
     local ev = with_shared({ engagement_time_msec = params.engagement_time_msec })
     ev.session_id = session_id_from(cookies.get("_ga_" .. params.measurement_id:sub(3)))
-    ev.page_location = event.get("page.url")
+    ev.page_location = clip(event.get("page.url"), MAX_PAGE_LOCATION)
     local referrer = event.get("page.referrer")
-    if referrer ~= nil and referrer ~= "" then ev.page_referrer = referrer end
+    if referrer ~= nil and referrer ~= "" then ev.page_referrer = clip(referrer, MAX_PAGE_REFERRER) end
     if debug then ev.debug_mode = 1 end
 
     local body = {

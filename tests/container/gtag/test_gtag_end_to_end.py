@@ -111,3 +111,49 @@ def test_with_consent_denied_nothing_reaches_any_platform(node) -> None:
                what="the granted page view at Meta and GA4")  # fmt: skip
     for platform in ("meta", "ga4"):
         assert [e["event_name"] for e in events(fakes, platform)] in (["PageView"], ["page_view"])
+
+
+@pytest.fixture
+def every_platform(tmp_path: Path):
+    """A node with every tag of the demo container (webhook aside) on stream TID."""
+    doc = demo_document("http://127.0.0.1:9/unused")
+    doc["container"]["id"] = "shop"
+    doc["container"]["gtag"] = {"measurement_ids": [TID]}
+    doc["tags"] = [t for t in doc["tags"] if t["template"] != "webhook"]
+    with serve() as fakes:
+        (tmp_path / "shop.json").write_text(json.dumps(doc))
+        env = {"TAGWIRE_DATA_DIR": str(tmp_path / "data")}
+        env |= {f"TAGWIRE_{name.upper()}": url for name, url in fakes.base_urls.items()}
+        env |= LOOPBACK_EGRESS
+        env |= {f"TAGWIRE_SECRET_{name.upper()}": value for name, value in demo_secrets().items()}
+        with tagwire_process("--container", str(tmp_path / "shop.json"), env=env) as base:
+            yield base, fakes.url
+
+
+PLATFORMS = ("meta", "tiktok", "linkedin", "google_ads", "ga4")
+
+
+def test_a_gtag_lead_reaches_every_platform_and_a_denied_one_none(every_platform) -> None:
+    """gtag's generate_lead from a landing page that carries each platform's click id: the
+    demo container's five platform tags each deliver it; the same lead with consent
+    denied, sent first, reaches none of them."""
+    base, fakes = every_platform
+    # the demo's lead trigger wants its thank-you page; the click ids came with the visit
+    landing = ("https%3A%2F%2Fwww.example.com%2Fdemo%2Fthanks%3Fgclid%3DCj0KCQjw-e2e"
+               "%26fbclid%3DIwAR-e2e"
+               "%26ttclid%3DE2E.ttclid%26li_fat_id%3D11111111-2222-3333-4444-555555555555")
+    shared = SHARED.replace("dl=https%3A%2F%2Fwww.example.com%2Fcheckout%2Fdone", f"dl={landing}")
+    lead = "en=generate_lead&ep.lead_id=L-E2E-1&epn.value=50&cu=EUR"
+    denied = gtag(base, f"{shared}&{DENIED}&_p=7&_s=1&{lead.replace('L-E2E-1', 'L-DENIED')}")
+    assert denied.status_code == 204, denied.text
+    granted = gtag(base, f"{shared}&{GRANTED}&_p=8&_s=1&{lead}")
+    assert granted.status_code == 204, granted.text
+
+    wait_until(lambda: all(events(fakes, p) for p in PLATFORMS), timeout=30,
+               what="the granted lead at all five platforms")  # fmt: skip
+    requests = httpx.get(f"{fakes}/_fake/requests").json()["requests"]
+    assert [r for r in requests if r["status"] >= 300] == []
+    for platform in PLATFORMS:
+        delivered = events(fakes, platform)
+        assert len(delivered) == 1, (platform, delivered)
+        assert "L-DENIED" not in json.dumps(delivered)
