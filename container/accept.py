@@ -24,7 +24,6 @@ import enum
 from collections.abc import Callable
 
 from config.storage import StorageError
-from container.click_ids import strip_click_ids
 from container.delivery.outbox import OutboxWriter
 from container.guards.spike import SpikeDetector
 from container.guards.value import ValueGuard
@@ -86,9 +85,9 @@ class Acceptor:
     def judge(self, container: CompiledContainer, hit: Hit) -> Verdict:
         """Scrub the hit and let the guards judge it, on the event loop (the guards keep
         state). Scrubbing comes first, so neither a guard's log nor a template sees
-        plaintext PII, nor a click id that is not shaped like one."""
+        plaintext PII. (Click ids not shaped like one were stripped before validation, by
+        each endpoint.)"""
         count_pii_removed(scrub_hit(hit.wire, container.pii_policy))
-        strip_click_ids(container.id, hit.trace_id, hit.wire)
         spikes = self._spikes
         hold = spikes is not None and spikes.observe(container.id, hit.event, hit.received_ms)
         if self._value_stops(container, hit):

@@ -1,11 +1,13 @@
-"""Strip click and browser ids that are not shaped like one from a hit's `click`.
+"""Click and browser ids that are not shaped like one: stripped from a browser's hit,
+refused in a server's event.
 
 A click id is an opaque token a platform put in a landing page URL; templates copy it into
 cookies (`_gcl_aw`, `_fbc`) and platform requests. A value that is not shaped like one (an
 email a form pasted into `gclid`, text with spaces, quotes or semicolons) is removed before
 anything reads the hit, so it never reaches a `Set-Cookie` header or an outbox row; the
 other fields of the hit are kept. Each removal is counted per field and logged, without the
-value.
+value. The Fire API refuses such an event instead, naming the field: its sender is a
+program that can be fixed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from prometheus_client import Counter
 
 from variables.hit import CLICK_FIELDS, click_id_shaped
 
-__all__ = ["CLICK_IDS_STRIPPED", "strip_click_ids"]
+__all__ = ["CLICK_IDS_STRIPPED", "UNSHAPED", "strip_click_ids", "unshaped_click_ids"]
 
 log = logging.getLogger("tagwire.click_ids")
 
@@ -28,22 +30,35 @@ CLICK_IDS_STRIPPED = Counter(
 )
 
 
-def strip_click_ids(container_id: str, trace_id: str, wire: Any) -> list[str]:
-    """Remove each string in `wire["click"]` that is not shaped like its id; returns the
-    fields removed. Anything that is not a hit with a `click` object is left to the
-    validator, which names what is wrong with it."""
+# What a refusal of a click id says (the Fire API refuses where /collect strips).
+UNSHAPED = (
+    "not shaped like this click id: letters, digits and . _ ~ + / = - (fbc and fbp: fb.N.N.ID)"
+)
+
+
+def unshaped_click_ids(wire: Any) -> list[str]:
+    """The fields of `wire["click"]` whose string is not shaped like that id. Anything
+    that is not a hit with a `click` object is left to the validator, which names what is
+    wrong with it."""
     if type(wire) is not dict:
         return []
     click = wire.get("click")
     if type(click) is not dict:
         return []
-    removed = [
+    return [
         name
         for name, value in click.items()
         if name in CLICK_FIELDS and type(value) is str and not click_id_shaped(name, value)
     ]
+
+
+def strip_click_ids(container_id: str, trace_id: str, wire: Any) -> list[str]:
+    """Remove each string in `wire["click"]` that is not shaped like its id; returns the
+    fields removed."""
+    removed = unshaped_click_ids(wire)
     if not removed:
         return removed
+    click = wire["click"]
     for name in removed:
         del click[name]
         CLICK_IDS_STRIPPED.labels(container_id, f"click.{name}").inc()

@@ -13,6 +13,7 @@ like one are stripped before a hit is validated (container/click_ids.py).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -518,17 +519,25 @@ class CollectEndpoint:
         wanted = container.domain or self._cookie_domain
         if not wanted:
             return ""
-        host = host_of(host_header)
-        domain = cookie_domain(wanted, host)
-        if domain is not None:
-            return f"; Domain={domain}"
-        if not within(host, wanted) and container.id not in self._warned_domains:
+        attributes, host, under = _domain_attributes(wanted, host_header)
+        if attributes or under:
+            return attributes
+        if container.id not in self._warned_domains:
             self._warned_domains.add(container.id)
             log.warning(
                 "cookies set host-only: the request's host is not under the cookie domain",
                 extra={"fields": {"container": container.id, "host": host, "domain": wanted}},
             )
         return ""
+
+
+@functools.lru_cache(maxsize=256)
+def _domain_attributes(wanted: str, host_header: str) -> tuple[str, str, bool]:
+    """(`; Domain=…` or "", the request's host, whether it is under `wanted`), kept for
+    the hosts seen last: a node serves a handful, and working it out parses addresses."""
+    host = host_of(host_header)
+    domain = cookie_domain(wanted, host)
+    return ("" if domain is None else f"; Domain={domain}"), host, within(host, wanted)
 
 
 def _template_cookies(cookies: list[dict[str, Any]], attributes: str, out: Headers) -> None:

@@ -28,6 +28,7 @@ from config.storage import IdempotencyStore, StorageError, TokenRecord, TokenSto
 from config.tokens import TokenRefused, bearer_token, is_admin_owner
 from container.accept import Acceptor, StoreUnavailable, Verdict, add
 from container.accept_body import BodyError, check_declared_length
+from container.click_ids import UNSHAPED, unshaped_click_ids
 from container.containers import ContainerSet
 from container.delivery.clock import SYSTEM_CLOCK
 from container.delivery.outbox import OutboxWriter
@@ -293,6 +294,9 @@ class FireEndpoint:
         to_run: list[tuple[dict[str, Any], Hit]] = []
         for index, candidate in enumerate(candidates):
             event, problems = read_event(candidate, rules, now_ms)
+            unshaped = unshaped_click_ids(candidate) if event is not None else []
+            if unshaped:
+                event, problems = None, [(f"click.{name}", UNSHAPED) for name in unshaped]
             if event is None:
                 errors.extend({"index": index, "field": f, "reason": r} for f, r in problems)
                 continue

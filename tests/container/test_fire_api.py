@@ -235,6 +235,8 @@ def _ms(days: float) -> int:
         ({"test_event_code": "has space"}, "test_event_code"),
         ({"data": {"value": "80"}}, "data.value"),
         ({"click": {"gclid": ""}}, "click.gclid"),
+        ({"click": {"gclid": "jane@example.com"}}, "click.gclid"),  # not click-id-shaped
+        ({"click": {"fbc": "fb.1.x y"}}, "click.fbc"),
         ({"page": {"url": "ftp://x"}}, "page.url"),
         ({"colour": "red"}, "colour"),
         ({"zebulon@example.org": 1}, "<unrecognised key>"),
