@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import time
 from pathlib import Path
 
 from config.file_modes import PRIVATE_FILE, make_private_dir
@@ -32,6 +33,10 @@ RELEASABLE = f"(claimed_by IS NULL OR claimed_by = ?1 OR claimed_by NOT IN {_LIV
 ORPHANED = f"(claimed_by <> ?1 AND claimed_by NOT IN {_LIVE})"
 # How many random keys to try before giving up (a key file that exists is skipped).
 _TRIES = 16
+# A new lock file's name until it has its key; one left by a process killed while it
+# started (SIGTERM before its handlers were set) is removed once it is this old.
+STAGING = ".new-"
+STALE_STAGING_S = 60.0
 
 
 class NodeLock:
@@ -45,7 +50,7 @@ class NodeLock:
     def acquire(self) -> None:
         """Lock a new file, then give it a key no other process has: the file is locked
         before its name is a key, so no one can take it for a dead process's."""
-        staging = self.folder / f".new-{os.getpid()}-{secrets.token_hex(4)}"
+        staging = self.folder / f"{STAGING}{os.getpid()}-{secrets.token_hex(4)}"
         fd = self._create(staging)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -87,11 +92,12 @@ class NodeLock:
         except FileNotFoundError:
             names = []
         for name in names:
-            if not name.isdigit():
-                continue
-            key = int(name)
-            if key == self.key or _held(self.folder / name):
-                live.append(key)
+            if name.startswith(STAGING):
+                _drop_stale_staging(self.folder / name)
+            elif name.isdigit():
+                key = int(name)
+                if key == self.key or _held(self.folder / name):
+                    live.append(key)
         return live
 
     def release(self) -> None:
@@ -123,3 +129,13 @@ def _held(path: Path) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def _drop_stale_staging(path: Path) -> None:
+    """Remove a staging file whose process is gone: old, and its lock free."""
+    try:
+        if time.time() - path.stat().st_mtime < STALE_STAGING_S:
+            return
+    except FileNotFoundError:
+        return
+    _held(path)  # removes the file when its lock can be taken

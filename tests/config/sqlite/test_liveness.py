@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
-from config.sqlite.liveness import NodeLock
+from config.sqlite.liveness import STALE_STAGING_S, NodeLock
 from config.sqlite.migrations import migrations
 from config.sqlite_store import SQLiteStore
 from config.storage import StorageError
@@ -144,3 +145,16 @@ def test_a_lock_folder_that_cannot_be_written_is_a_storage_error(tmp_path):
     folder.write_text("not a folder")
     with pytest.raises(StorageError, match=r"tagwire\.db-nodes"):
         NodeLock(tmp_path / "tagwire.db").acquire()
+
+
+async def test_a_staging_file_left_by_a_process_killed_while_starting_is_removed(open_node):
+    node = await open_node()
+    folder = node._node.folder
+    stale, fresh = folder / ".new-4242-dead", folder / ".new-4243-busy"
+    stale.touch()
+    fresh.touch()
+    old = time.time() - STALE_STAGING_S - 1
+    os.utime(stale, (old, old))
+    assert node._node.live_keys() == [node._node_key]
+    assert not stale.exists()
+    assert fresh.exists()  # young: its process may still be giving it a key
