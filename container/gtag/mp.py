@@ -21,6 +21,7 @@ from container.gtag.values import (
     RESERVED_CUSTOM,
     SESSION_ID,
     USER_PROPERTIES,
+    EventRefused,
     Refusal,
     Translation,
     click_ids,
@@ -96,7 +97,7 @@ def read_mp(body: bytes) -> MpRequest:
     for index, event in enumerate(events):
         try:
             request.events.append(shared.event(index, event, request))
-        except _Refused as refused:
+        except EventRefused as refused:
             request.refused.append(Refusal(index, refused.param, refused.reason))
     return request
 
@@ -112,13 +113,6 @@ def _ip(doc: dict[str, Any]) -> str:
         except ValueError:
             pass
     raise RequestRefused(400, "ip_override", "must be an IPv4 or IPv6 address")
-
-
-class _Refused(Exception):
-    def __init__(self, param: str, reason: str) -> None:
-        super().__init__(f"{param}: {reason}")
-        self.param = param
-        self.reason = reason
 
 
 class _Shared:
@@ -203,24 +197,24 @@ class _Shared:
     def event(self, index: int, event: object, request: MpRequest) -> Translation:
         at = f"events[{index}]"
         if type(event) is not dict:
-            raise _Refused(at, "must be an object with name and params")
+            raise EventRefused(at, "must be an object with name and params")
         unknown = next((key for key in event if key not in ("name", "params",
                                                             "timestamp_micros")), None)  # fmt: skip
         if unknown is not None:
-            raise _Refused(f"{at}.{shown(unknown)}", "unknown field")
+            raise EventRefused(f"{at}.{shown(unknown)}", "unknown field")
         name = event.get("name")
         if type(name) is not str or not name:
-            raise _Refused(f"{at}.name", "required: the event name")
+            raise EventRefused(f"{at}.name", "required: the event name")
         params = event.get("params", {})
         if type(params) is not dict:
-            raise _Refused(f"{at}.params", "must be an object")
+            raise EventRefused(f"{at}.params", "must be an object")
         out = Translation(index, {"v": 1})
         event_name = tagwire_event(name)
         out.put("event", event_name, f"{at}.name")
         timestamp = event.get("timestamp_micros", self.timestamp)
         if timestamp is not None:
             if type(timestamp) is not int:
-                raise _Refused(f"{at}.timestamp_micros", "must be whole microseconds")
+                raise EventRefused(f"{at}.timestamp_micros", "must be whole microseconds")
             out.put("ts", timestamp // 1000, f"{at}.timestamp_micros" if "timestamp_micros"
                     in event else "timestamp_micros")  # fmt: skip
         if "event_id" in params:
@@ -276,24 +270,24 @@ def _event_params(
             out.put(f"data.{_DATA[name]}", value, path)
         elif name == "value":
             if not _number(value):
-                raise _Refused(path, "not a number")
+                raise EventRefused(path, "not a number")
             out.put("data.value", value, path)
         elif name == "items":
             _items(out, path, value)
         elif name == "session_id":
             if type(value) not in (str, int):
-                raise _Refused(path, "must be a string or a whole number")
+                raise EventRefused(path, "must be a string or a whole number")
             if request.analytics_granted:
                 request.session_ids.add(str(value))
                 custom[SESSION_ID] = str(value)
                 out.sources[f"custom.{SESSION_ID}"] = path
         else:
             if not _PARAM_NAME.fullmatch(name):
-                raise _Refused(path, "names are 1-40 of A-Z a-z 0-9 _")
+                raise EventRefused(path, "names are 1-40 of A-Z a-z 0-9 _")
             if name in RESERVED_CUSTOM:
-                raise _Refused(path, "reserved for what tagwire takes from the protocol")
+                raise EventRefused(path, "reserved for what tagwire takes from the protocol")
             if not (type(value) in (str, bool) or _number(value)):
-                raise _Refused(path, "must be a string, number or boolean")
+                raise EventRefused(path, "must be a string, number or boolean")
             custom[name] = value
             out.sources[f"custom.{name}"] = path
     transaction = params.get("transaction_id")
@@ -307,11 +301,11 @@ def _items(out: Translation, path: str, items: object) -> None:
     """`items` ({item_id, quantity, price}) as `data.contents`; items without an id are
     left out, as tagwire's contents need one."""
     if type(items) is not list:
-        raise _Refused(path, "must be a list of items")
+        raise EventRefused(path, "must be a list of items")
     contents: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         if type(item) is not dict:
-            raise _Refused(f"{path}[{index}]", "must be an object")
+            raise EventRefused(f"{path}[{index}]", "must be an object")
         if "item_id" not in item:
             continue
         entry = {"id": item["item_id"]}

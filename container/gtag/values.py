@@ -24,6 +24,7 @@ __all__ = [
     "SCREEN_RESOLUTION",
     "SESSION_ID",
     "USER_PROPERTIES",
+    "EventRefused",
     "Refusal",
     "Translation",
     "click_ids",
@@ -57,6 +58,16 @@ _DIGITS_ONLY = re.compile(r"-?[0-9]{1,16}")
 # URL parameters; fbc, fbp and ttp are cookies, which templates read themselves).
 URL_CLICK_IDS = ("fbclid", "ttclid", "gclid", "gbraid", "wbraid", "li_fat_id", "msclkid")
 _CLICK_ID = re.compile(r"[\x21-\x7e]{1,512}")
+
+
+class EventRefused(Exception):
+    """Raised while translating one event: the parameter to blame and why; the event
+    becomes a `Refusal` and the events around it are kept."""
+
+    def __init__(self, param: str, reason: str) -> None:
+        super().__init__(f"{param}: {reason}")
+        self.param = param
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from container.gtag.values import (
     SCREEN_RESOLUTION,
     SESSION_ID,
     USER_PROPERTIES,
+    EventRefused,
     Refusal,
     Translation,
     click_ids,
@@ -43,15 +44,8 @@ def translate_event(position: int, params: dict[str, str], tid: str) -> Translat
     """The hit for one event, or the first parameter that refuses it."""
     try:
         return _Builder(position, params, tid).build()
-    except _Refused as refused:
+    except EventRefused as refused:
         return Refusal(position, refused.param, refused.reason)
-
-
-class _Refused(Exception):
-    def __init__(self, param: str, reason: str) -> None:
-        super().__init__(f"{param}: {reason}")
-        self.param = param
-        self.reason = reason
 
 
 class _Builder:
@@ -67,7 +61,7 @@ class _Builder:
         params = self.params
         name = params.get("en")
         if not name:
-            raise _Refused("en", "required: the event name")
+            raise EventRefused("en", "required: the event name")
         event = tagwire_event(name)
         self.out.put("event", event, "en")
         consent = self.consent()
@@ -89,7 +83,7 @@ class _Builder:
         try:
             consent = hit_consent(params.get("gcs"), params.get("gcd"), params.get("npa"))
         except ConsentModeError as exc:
-            raise _Refused(exc.param, str(exc)) from None
+            raise EventRefused(exc.param, str(exc)) from None
         if consent:
             self.out.put("consent", consent, "gcs")
             sources = self.out.sources
@@ -112,7 +106,7 @@ class _Builder:
             if param in params:
                 value = parse_number(params[param])
                 if value is None:
-                    raise _Refused(param, "not a number")
+                    raise EventRefused(param, "not a number")
                 self.out.put("data.value", value, param)
                 break
         if params.get("cu"):
@@ -158,14 +152,14 @@ class _Builder:
             if prefix == "epn" and name == "value":
                 continue
             if not _PARAM_NAME.fullmatch(name):
-                raise _Refused(f"{prefix}.{shown(name)}", "names are 1-40 of A-Z a-z 0-9 _")
+                raise EventRefused(f"{prefix}.{shown(name)}", "names are 1-40 of A-Z a-z 0-9 _")
             if name in RESERVED_CUSTOM:
-                raise _Refused(param, "reserved for what tagwire takes from gtag.js")
+                raise EventRefused(param, "reserved for what tagwire takes from gtag.js")
             value: Any = raw
             if prefix.endswith("n"):
                 value = parse_number(raw)
                 if value is None:
-                    raise _Refused(param, "not a number")
+                    raise EventRefused(param, "not a number")
             if prefix.startswith("u"):
                 user_properties[name] = value
                 sources[f"custom.{USER_PROPERTIES}.{name}"] = param
@@ -200,11 +194,11 @@ def _item(param: str, text: str) -> dict[str, Any] | None:
     item: dict[str, Any] = {"id": item_id}
     if "qt" in fields:
         if not _QUANTITY.fullmatch(fields["qt"]):
-            raise _Refused(param, "qt (quantity) is not a whole number")
+            raise EventRefused(param, "qt (quantity) is not a whole number")
         item["quantity"] = int(fields["qt"])
     if "pr" in fields:
         price = parse_number(fields["pr"])
         if price is None:
-            raise _Refused(param, "pr (price) is not a number")
+            raise EventRefused(param, "pr (price) is not a number")
         item["item_price"] = price
     return item
