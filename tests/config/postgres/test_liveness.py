@@ -1,6 +1,7 @@
 """A starting node returns to pending the inflight rows of nodes that are gone (closed or
 crashed), never the rows another live node is sending (config/postgres/liveness.py); a
-running node's orphan sweep takes back a dead node's rows, never its own."""
+running node's orphan sweep takes back a dead node's rows, never its own. The
+starting-node rule is tested on both backends in tests/config/store/test_outbox.py."""
 
 import asyncio
 
@@ -35,20 +36,6 @@ async def test_nodes_hold_distinct_keys_while_open(open_node):
     assert first._node_key != second._node_key
     await first.close()
     assert first._node.key is None
-
-
-async def test_a_starting_node_leaves_live_nodes_rows_and_takes_back_a_closed_ones(open_node):
-    a, b = await open_node(), await open_node()
-    await a.enqueue([row(None, event_id=str(i)) for i in range(5)], 0)
-    await a.claim(2, 0)
-    await b.claim(1, 0)
-    starting = await open_node()
-    assert await starting.release_inflight() == 0
-    assert await starting.outbox_counts() == {"inflight": 3, "pending": 2}
-    await a.close()
-    assert await starting.release_inflight() == 2
-    assert await starting.outbox_counts() == {"inflight": 1, "pending": 4}
-    assert await b.release_inflight() == 1  # a node's own rows are always released
 
 
 async def crash(node, postgres_url) -> None:

@@ -1,7 +1,8 @@
 """Processes sharing one SQLite file (`serve --workers N`): each holds a node key of its
 own; a starting process returns to pending only the rows of processes that are gone,
 never those a live sibling is sending, and the orphan sweep takes back a SIGKILLed
-process's rows (config/sqlite/liveness.py)."""
+process's rows (config/sqlite/liveness.py). The starting-node rule is tested on both
+backends in tests/config/store/test_outbox.py."""
 
 import os
 import signal
@@ -46,20 +47,6 @@ async def test_stores_hold_distinct_keys_while_open_and_drop_them_when_closed(op
     await first.close()
     assert first._node.key is None
     assert os.listdir(folder) == [str(second._node_key)]
-
-
-async def test_a_starting_process_leaves_live_ones_rows_and_takes_back_a_closed_ones(open_node):
-    a, b = await open_node(), await open_node()
-    await a.enqueue([row(None, event_id=str(i)) for i in range(5)], 0)
-    await a.claim(2, 0)
-    await b.claim(1, 0)
-    starting = await open_node()
-    assert await starting.release_inflight() == 0
-    assert await starting.outbox_counts() == {"inflight": 3, "pending": 2}
-    await a.close()
-    assert await starting.release_inflight() == 2
-    assert await starting.outbox_counts() == {"inflight": 1, "pending": 4}
-    assert await b.release_inflight() == 1  # a process's own rows are always released
 
 
 CLAIMER = textwrap.dedent(

@@ -1,7 +1,7 @@
 import pytest
 
 from config.storage import Delivery, HistoryEntry, OutboxFilter
-from tests.config.store.support import EVERYTHING, TTL, query, row
+from tests.config.store.support import EVERYTHING, TTL, query, row, twin
 
 pytestmark = pytest.mark.anyio
 
@@ -36,6 +36,28 @@ async def test_release_inflight_after_a_crash(store):
     await store.claim(10, 0)
     assert await store.release_inflight() == 2
     assert await store.outbox_counts() == {"pending": 2}
+
+
+async def test_a_starting_node_leaves_live_nodes_rows_and_takes_back_a_closed_ones(store):
+    """Nodes (or workers) on one store: a starting one releases only the rows of those
+    that are gone, never a live one's (each backend's liveness: a flock on SQLite, an
+    advisory lock on PostgreSQL)."""
+    a, b, starting = twin(store), twin(store), twin(store)
+    for node in (a, b, starting):
+        await node.open()
+    try:
+        await a.enqueue([row(None, event_id=str(i)) for i in range(5)], 0)
+        await a.claim(2, 0)
+        await b.claim(1, 0)
+        assert await starting.release_inflight() == 0
+        assert await starting.outbox_counts() == {"inflight": 3, "pending": 2}
+        await a.close()
+        assert await starting.release_inflight() == 2
+        assert await starting.outbox_counts() == {"inflight": 1, "pending": 4}
+        assert await b.release_inflight() == 1  # a node's own rows are always released
+    finally:
+        for node in (b, starting):
+            await node.close()
 
 
 async def test_the_orphan_sweep_never_takes_back_the_nodes_own_rows(store):
