@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -20,11 +19,11 @@ import pytest
 
 from tests.helpers import LOOPBACK_EGRESS, free_port, serve_in_thread
 from tests.tagwire.test_nodes_on_postgres import (
-    GRANTED,
     SENDER_CONCURRENCY,
     database_url,
     document,
     receiver,
+    send_lead,
 )
 
 pytestmark = pytest.mark.e2e
@@ -94,18 +93,11 @@ def test_a_killed_worker_is_replaced_and_loses_no_acknowledged_hit(
                     if index == KILL_AT:
                         assert hits_counted(base) == KILL_AT  # both workers' counts, summed
                         os.kill(worker_pids(log)[0], signal.SIGKILL)
-                    event_id = str(uuid.uuid4())
-                    hit = {"v": 1, "event": "lead", "event_id": event_id, "consent": GRANTED,
-                           "data": {"lead_id": f"L-{index}"}}  # fmt: skip
-                    for _ in range(20):  # a try the killed worker had taken is tried again
-                        try:
-                            answer = client.post(f"{base}/collect?id=shop", json=hit)
-                        except httpx.TransportError:
-                            refused += 1
-                            continue
-                        if answer.status_code in (200, 204):
-                            acknowledged.append(event_id)
-                            break
+                    # a try the killed worker had taken is tried again
+                    event_id, failed = send_lead(client, [base] * 20, index)
+                    refused += failed
+                    if event_id is not None:
+                        acknowledged.append(event_id)
             deadline = time.monotonic() + 60  # the orphan sweep runs every 15 s
             # every hit delivered, and the new worker started (not only spawned: SIGTERM
             # before it sets its handlers would end it on the spot)
