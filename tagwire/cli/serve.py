@@ -140,6 +140,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _address(sock: socket.socket) -> tuple[str, str, int]:
+    """(host, the host as a URL shows it: an IPv6 address in brackets, port) of a bound
+    socket."""
+    host, port = sock.getsockname()[:2]
+    return host, f"[{host}]" if ":" in host else host, port
+
+
 def _check_remote(args: argparse.Namespace, settings: Settings) -> None:
     """A node that pulls from a control plane needs a token to ask with and a key to check
     what it gets; settings are parsed one at a time, so the pairs are checked here."""
@@ -196,8 +203,7 @@ def _serve_workers(
     _migrate(args, settings)
     sock = _bind(settings.host, settings.port)
     try:
-        host, port = sock.getsockname()[:2]
-        display_host = f"[{host}]" if ":" in host else host
+        _, display_host, port = _address(sock)
         out(f"tagwire listening on http://{display_host}:{port} with {args.workers} workers")
         # a worker's drain: open requests, then the sender's grace, then a margin
         grace = HTTP_DRAIN_S + settings.shutdown_grace_s + 5
@@ -262,8 +268,7 @@ def _server(
     *,
     announce: bool = True,
 ) -> uvicorn.Server:
-    host, port = sock.getsockname()[:2]
-    display_host = f"[{host}]" if ":" in host else host
+    host, display_host, port = _address(sock)
     extra_routes = []
     secrets = env_secrets()
     banner = []
@@ -329,8 +334,7 @@ def _admin(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("TAGWIRE_ADMIN_UI is off: a control-plane node serves the admin UI")
     signer = load_signer(settings)
     sock = _bind(settings.host, settings.port)
-    host, port = sock.getsockname()[:2]
-    display_host = f"[{host}]" if ":" in host else host
+    _, display_host, port = _address(sock)
     app = build_control_plane(settings, make_store(settings), signer)
     config = uvicorn.Config(
         app,
