@@ -64,6 +64,10 @@ class _Series:
         self.spiking = False
         self.held = 0
 
+    def reoffset(self) -> None:
+        """After `shared` or `flushed` changed: kept as one number for `observe`."""
+        self.offset = self.shared - self.flushed
+
 
 class SpikeDetector:
     """Clock-free: every call passes `now_ms`; `start_ms` is when the node started."""
@@ -158,7 +162,7 @@ class SpikeDetector:
                 added.append(VolumeCount(key[0], key[1], series.minute,
                                          series.count - series.flushed))  # fmt: skip
                 series.flushed = series.count
-                series.offset = series.shared - series.flushed
+                series.reoffset()
             (recent if series.loaded else new).append(key)
         return added, recent, new
 
@@ -168,7 +172,7 @@ class SpikeDetector:
             series = self._series.get((count.container_id, count.event))
             if series is not None and series.minute == count.minute:
                 series.flushed -= count.hits
-                series.offset = series.shared - series.flushed
+                series.reoffset()
             else:
                 key = (count.container_id, count.event, count.minute)
                 self._unflushed[key] = self._unflushed.get(key, 0) + count.hits
@@ -195,7 +199,7 @@ class SpikeDetector:
             if series is None:
                 continue
             series.shared = minutes.get(series.minute, series.shared)
-            series.offset = series.shared - series.flushed
+            series.reoffset()
             before = minutes.get(series.minute - 1)
             if before is not None and series.history and before > series.history[-1]:
                 series.history[-1] = before  # other nodes' share of the minute just ended
